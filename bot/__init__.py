@@ -1,0 +1,1 @@
+"""The nowbot service: configuration, CLI, commands, adapters and scheduler."""

@@ -1,0 +1,35 @@
+"""The application context every command and job works in: settings, database and artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings, get_settings
+from storage.db import make_engine, session_factory, upgrade
+
+
+@dataclass(frozen=True)
+class App:
+    """Open resources of one nowbot process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.settings.resolved_artifacts_dir
+
+
+def open_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
+    """Connect to the configured database, upgrading its schema first unless `migrate` is False."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    if migrate:
+        upgrade(engine)
+    settings.resolved_artifacts_dir.mkdir(parents=True, exist_ok=True)
+    return App(settings=settings, engine=engine, sessions=session_factory(engine))

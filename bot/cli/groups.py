@@ -1,0 +1,9 @@
+"""Command groups shared by the feature modules that add commands to them."""
+
+import typer
+
+db = typer.Typer(help="Database schema.", no_args_is_help=True)
+corpus = typer.Typer(help="Import, collect and list the tweets personas learn from.", no_args_is_help=True)
+images = typer.Typer(help="Import and list image sets.", no_args_is_help=True)
+train = typer.Typer(help="Train models (text or GAN).", no_args_is_help=True)
+generate = typer.Typer(help="Generate text and images with the serving models.", no_args_is_help=True)

@@ -1,0 +1,125 @@
+"""Service settings: one typed object read from the environment, `.env` and an optional TOML file.
+
+Every setting is `NOWBOT_<NAME>` in the environment (for example `NOWBOT_DATABASE_URL`).
+`NOWBOT_CONFIG` may name a TOML file whose top-level keys are the same names in lower case.
+Precedence: environment > `.env` > TOML file > defaults. Secrets are `SecretStr` so that they
+never show up in `repr()`, logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class ConfigError(Exception):
+    """Settings failed validation; the message names each bad setting."""
+
+
+class Settings(BaseSettings):
+    """Everything nowbot can be configured with. Defaults give the embedded, offline setup."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NOWBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # Storage
+    data_dir: Path = Field(Path("var"), description="Root folder for the SQLite file and artifacts.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is SQLite at DATA_DIR/nowbot.db."
+    )
+    artifacts_dir: Path | None = Field(
+        None, description="Model artifacts folder; default DATA_DIR/artifacts."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # X (Twitter) API
+    x_bearer_token: SecretStr | None = None
+    x_consumer_key: SecretStr | None = None
+    x_consumer_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
+    x_read_budget: int = Field(
+        500, ge=1, le=100_000, description="Most posts one collection run may read (X bills reads)."
+    )
+    x_cost_per_read_usd: float = Field(0.005, ge=0)
+    x_cost_per_post_usd: float = Field(0.015, ge=0)
+
+    # Discord
+    discord_token: SecretStr | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings, dotenv_settings]
+        toml_path = os.environ.get("NOWBOT_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'nowbot.db'}"
+
+    @property
+    def resolved_artifacts_dir(self) -> Path:
+        """Where model versions and generated files are kept."""
+        return self.artifacts_dir or self.data_dir / "artifacts"
+
+    @property
+    def x_read_configured(self) -> bool:
+        """True when an X bearer token is set (needed for collection)."""
+        return self.x_bearer_token is not None
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = "NOWBOT_" + "_".join(str(part) for part in item["loc"]).upper()
+        lines.append(f"{name}: {item['msg']}")
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; raise `ConfigError` naming every bad setting."""
+    toml_path = os.environ.get("NOWBOT_CONFIG")
+    if toml_path and not Path(toml_path).is_file():
+        raise ConfigError(f"invalid configuration: NOWBOT_CONFIG: no such file {toml_path}")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Getting data in: tweet importers, X collection, cleaning, and image sets. Never imports `bot`."""

@@ -1,0 +1,1 @@
+"""TensorFlow models, training, sampling, metrics and the model registry. Never imports `bot`."""

@@ -1,0 +1,48 @@
+"""Personas (voices the bot speaks as) and the tweets each one learns from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.base import Base, Timestamped
+
+
+class Persona(Timestamped, Base):
+    """A celebrity or campaign voice; `name` is the handle used on the command line."""
+
+    __tablename__ = "personas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+
+    tweets: Mapped[list[Tweet]] = relationship(back_populates="persona", passive_deletes=True)
+
+
+class Tweet(Timestamped, Base):
+    """One post in a persona's corpus.
+
+    `source` says where `source_id` comes from: `x` for a real X status id (API, archive, or an
+    export that kept ids) and `text` for posts without one, whose id is a hash of the text.
+    `text_hash` de-duplicates a persona's corpus whatever the source.
+    """
+
+    __tablename__ = "tweets"
+    __table_args__ = (
+        UniqueConstraint("persona_id", "source", "source_id"),
+        UniqueConstraint("persona_id", "text_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    persona_id: Mapped[int] = mapped_column(ForeignKey("personas.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    tweeted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    persona: Mapped[Persona] = relationship(back_populates="tweets")

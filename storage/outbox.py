@@ -1,0 +1,69 @@
+"""Generated items (texts and image grids) and the outbox of posts made from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.base import Base, Timestamped, utcnow
+
+
+class PostStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the request may have gone through: reconcile, never retry blindly
+    REJECTED = "rejected"
+
+
+class GeneratedItem(Timestamped, Base):
+    """Something a model made: a text (with its score) or an image file."""
+
+    __tablename__ = "generated_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id", ondelete="SET NULL"))
+    prompt: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    artifact_path: Mapped[str | None] = mapped_column(String(500))
+    score: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Post(Timestamped, Base):
+    """One outgoing post on one platform, and where it is in its life."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=PostStatus.DRAFT, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    generated_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generated_items.id", ondelete="SET NULL")
+    )
+    image_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generated_items.id", ondelete="SET NULL")
+    )
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    generated_item: Mapped[GeneratedItem | None] = relationship(foreign_keys=[generated_item_id])

@@ -1,0 +1,66 @@
+"""Training runs and the model versions they produce (the model registry's records)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base, Timestamped
+
+
+class ModelKind(StrEnum):
+    TEXT = "text"
+    GAN = "gan"
+
+
+class VersionStatus(StrEnum):
+    CANDIDATE = "candidate"  # trained, not yet judged
+    SERVING = "serving"  # what generation uses
+    RETIRED = "retired"  # served before, replaced by a better one
+    REJECTED = "rejected"  # failed the promotion gate
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class TrainingRun(Timestamped, Base):
+    """One training attempt; `target` is the persona or image set name it trained on."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelVersion(Timestamped, Base):
+    """A versioned artifact on disk with its held-out metrics and promotion status."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id", ondelete="SET NULL"))
+    image_set_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_sets.id", ondelete="SET NULL")
+    )
+    training_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_runs.id", ondelete="SET NULL")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=VersionStatus.CANDIDATE)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    artifact_path: Mapped[str] = mapped_column(String(500))
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
