@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, Timestamped
@@ -46,12 +46,17 @@ class TrainingRun(Timestamped, Base):
 
 
 class ModelVersion(Timestamped, Base):
-    """A versioned artifact on disk with its held-out metrics and promotion status."""
+    """A versioned artifact on disk with its held-out metrics and promotion status.
+
+    `target` names what the model serves: a persona, a group of personas, or an image set.
+    """
 
     __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("kind", "target", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)
+    target: Mapped[str] = mapped_column(String(64), index=True)
     persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id", ondelete="SET NULL"))
     image_set_id: Mapped[int | None] = mapped_column(
         ForeignKey("image_sets.id", ondelete="SET NULL")
@@ -60,6 +65,7 @@ class ModelVersion(Timestamped, Base):
         ForeignKey("training_runs.id", ondelete="SET NULL")
     )
     version: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=VersionStatus.CANDIDATE)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     artifact_path: Mapped[str] = mapped_column(String(500))

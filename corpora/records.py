@@ -1,0 +1,27 @@
+"""The one shape every tweet source is read into before cleaning and storing."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RawTweet:
+    """A post as read from a file or the X API, before cleaning.
+
+    `source_id` is the X status id when the source kept it, else None (then a hash of the text
+    stands in). `place` says where it came from, for error messages ("line 12", "record 3").
+    """
+
+    text: str
+    source_id: str | None = None
+    author: str | None = None
+    created_at: datetime | None = None
+    place: str | None = None
+
+
+def text_hash(text: str) -> str:
+    """Stable identity of a post's text, used to de-duplicate a persona's corpus."""
+    return hashlib.sha256(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()

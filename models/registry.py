@@ -1,0 +1,166 @@
+"""The model registry: versioned artifacts on disk, their records, and the promotion gate.
+
+Layout: `ARTIFACTS/models/<kind>/<target>/v0001/` holds whatever the trainer writes (weights,
+vocabulary, config, metrics). A folder is staged and renamed into place in one step, and its
+record is committed only after the rename, so a crash or kill leaves the serving version as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.errors import NoServingModel
+from storage.artifacts import staged_dir
+from storage.base import utcnow
+from storage.registry import ModelVersion, RunStatus, TrainingRun, VersionStatus
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the promotion gate decided, and why (shown to users and logged)."""
+
+    promoted: bool
+    reason: str
+
+
+class Registry:
+    """Model versions of every kind, stored under `artifacts_dir/models`."""
+
+    def __init__(self, sessions: sessionmaker[Session], artifacts_dir: Path) -> None:
+        self.sessions = sessions
+        self.root = artifacts_dir / "models"
+
+    # -- training runs -----------------------------------------------------------------------
+
+    def start_run(self, kind: str, target: str, pid: int | None = None) -> int:
+        """Record a training run as running; returns its id."""
+        with self.sessions.begin() as session:
+            run = TrainingRun(kind=kind, target=target, pid=pid, metrics={})
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def finish_run(
+        self, run_id: int, status: RunStatus, metrics: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how a training run ended."""
+        with self.sessions.begin() as session:
+            run = session.get_one(TrainingRun, run_id)
+            run.status, run.finished_at, run.error = status, utcnow(), error
+            run.metrics = metrics or {}
+
+    # -- versions ----------------------------------------------------------------------------
+
+    def save_version(
+        self,
+        kind: str,
+        target: str,
+        write: Callable[[Path], None],
+        metrics: dict[str, Any],
+        config: dict[str, Any] | None = None,
+        *,
+        training_run_id: int | None = None,
+        persona_id: int | None = None,
+        image_set_id: int | None = None,
+    ) -> ModelVersion:
+        """Write a new candidate version: `write(folder)` fills a staging folder, which is then
+        renamed into place together with `metrics.json`, and the record is committed last."""
+        with self.sessions.begin() as session:
+            number = 1 + (
+                session.scalar(
+                    select(func.max(ModelVersion.version)).where(
+                        ModelVersion.kind == kind, ModelVersion.target == target
+                    )
+                )
+                or 0
+            )
+            folder = self.root / kind / target / f"v{number:04d}"
+            with staged_dir(folder) as staging:
+                write(staging)
+                (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+            version = ModelVersion(
+                kind=kind, target=target, version=number, metrics=metrics, config=config or {},
+                artifact_path=str(folder), training_run_id=training_run_id,
+                persona_id=persona_id, image_set_id=image_set_id,
+            )
+            session.add(version)
+        return version
+
+    def serving(self, kind: str, target: str) -> ModelVersion | None:
+        """The version generation uses, or None before the first promotion."""
+        with self.sessions() as session:
+            return session.scalar(
+                select(ModelVersion).where(
+                    ModelVersion.kind == kind,
+                    ModelVersion.target == target,
+                    ModelVersion.status == VersionStatus.SERVING,
+                )
+            )
+
+    def serving_path(self, kind: str, target: str) -> Path:
+        """Artifact folder of the serving version; raises `NoServingModel` when there is none."""
+        version = self.serving(kind, target)
+        if version is None:
+            raise NoServingModel(f"no serving {kind} model for '{target}' yet: train one first")
+        return Path(version.artifact_path)
+
+    def versions(self, kind: str | None = None) -> list[ModelVersion]:
+        """Every version, newest first, optionally of one kind."""
+        query = select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
+        if kind:
+            query = query.where(ModelVersion.kind == kind)
+        with self.sessions() as session:
+            return list(session.scalars(query))
+
+    def promote_if_better(
+        self,
+        version_id: int,
+        metric: str,
+        *,
+        lower_is_better: bool = True,
+        veto: str | None = None,
+    ) -> Verdict:
+        """Promote a candidate if its `metric` is no worse than the serving version's.
+
+        `veto` (for example "mode collapse") rejects the candidate whatever its metric.
+        """
+        with self.sessions.begin() as session:
+            candidate = session.get_one(ModelVersion, version_id)
+            current = session.scalar(
+                select(ModelVersion).where(
+                    ModelVersion.kind == candidate.kind,
+                    ModelVersion.target == candidate.target,
+                    ModelVersion.status == VersionStatus.SERVING,
+                )
+            )
+            value = candidate.metrics.get(metric)
+            if veto:
+                verdict = Verdict(False, f"rejected: {veto}")
+            elif value is None:
+                verdict = Verdict(False, f"rejected: no '{metric}' metric")
+            elif current is None:
+                verdict = Verdict(True, f"promoted: first version ({metric} {value:.4g})")
+            else:
+                served = current.metrics[metric]
+                better = value <= served if lower_is_better else value >= served
+                verdict = Verdict(
+                    better,
+                    f"{'promoted' if better else 'rejected'}: {metric} {value:.4g} "
+                    f"vs serving v{current.version} {served:.4g}",
+                )
+            if verdict.promoted:
+                if current is not None:
+                    current.status = VersionStatus.RETIRED
+                    session.flush()
+                candidate.status, candidate.promoted_at = VersionStatus.SERVING, utcnow()
+            else:
+                candidate.status = VersionStatus.REJECTED
+            return verdict

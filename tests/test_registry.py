@@ -1,0 +1,66 @@
+"""The promotion gate and atomic versions, on every storage backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from models.errors import NoServingModel
+from models.registry import Registry
+from storage.registry import RunStatus, VersionStatus
+
+
+def _write(text: str):
+    return lambda folder: (folder / "weights.txt").write_text(text)
+
+
+def test_gate_promotes_only_no_worse(app: App) -> None:
+    registry = Registry(app.sessions, app.artifacts_dir)
+    with pytest.raises(NoServingModel):
+        registry.serving_path("text", "ada")
+    first = registry.save_version("text", "ada", _write("1"), {"bpc": 2.0})
+    assert registry.promote_if_better(first.id, "bpc").promoted
+    worse = registry.save_version("text", "ada", _write("2"), {"bpc": 2.5})
+    verdict = registry.promote_if_better(worse.id, "bpc")
+    assert not verdict.promoted and "2.5" in verdict.reason
+    assert (registry.serving_path("text", "ada") / "weights.txt").read_text() == "1"
+    equal = registry.save_version("text", "ada", _write("3"), {"bpc": 2.0})
+    assert registry.promote_if_better(equal.id, "bpc").promoted
+    statuses = {v.version: v.status for v in registry.versions("text")}
+    assert statuses == {
+        1: VersionStatus.RETIRED, 2: VersionStatus.REJECTED, 3: VersionStatus.SERVING,
+    }
+
+
+def test_veto_rejects_even_a_better_metric(app: App) -> None:
+    registry = Registry(app.sessions, app.artifacts_dir)
+    version = registry.save_version("gan", "digits", _write("g"), {"fid": 1.0})
+    verdict = registry.promote_if_better(version.id, "fid", veto="mode collapse")
+    assert not verdict.promoted and "mode collapse" in verdict.reason
+    assert registry.serving("gan", "digits") is None
+
+
+def test_crash_while_writing_leaves_no_version(app: App) -> None:
+    registry = Registry(app.sessions, app.artifacts_dir)
+
+    def crash(folder: Path) -> None:
+        (folder / "weights.txt").write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        registry.save_version("text", "ada", crash, {"bpc": 1.0})
+    assert registry.versions() == []
+    assert not (app.artifacts_dir / "models" / "text" / "ada" / "v0001").exists()
+
+
+def test_runs_are_recorded(app: App) -> None:
+    registry = Registry(app.sessions, app.artifacts_dir)
+    run_id = registry.start_run("text", "ada", pid=123)
+    registry.finish_run(run_id, RunStatus.FAILED, error="killed")
+    with app.sessions() as session:
+        from storage.registry import TrainingRun
+
+        run = session.get_one(TrainingRun, run_id)
+        assert (run.status, run.error) == (RunStatus.FAILED, "killed")
