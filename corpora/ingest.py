@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from corpora.errors import CorpusError
 from corpora.records import RawTweet, text_hash
 from storage.corpus import Persona, Tweet
 
+PERSONA_NAME = re.compile(r"[\w.\-]{1,64}")
+FLUSH_EVERY = 1000  # rows per INSERT batch; progress is reported after each
+
+
+def check_persona_name(name: str) -> str:
+    """`name` if it can name a persona on the command line, else `CorpusError`."""
+    if not PERSONA_NAME.fullmatch(name):
+        raise CorpusError(
+            f"bad persona name {name!r}: use 1-64 letters, digits, '_', '.' or '-'"
+        )
+    return name
+
 
 def get_or_create_persona(session: Session, name: str) -> Persona:
-    """The persona called `name`, created if new."""
+    """The persona called `name`, created if new (`CorpusError` for a name that cannot be one)."""
+    check_persona_name(name)
     persona = session.scalar(select(Persona).where(Persona.name == name))
     if persona is None:
         persona = Persona(name=name)
@@ -21,10 +36,16 @@ def get_or_create_persona(session: Session, name: str) -> Persona:
     return persona
 
 
-def store_tweets(session: Session, persona: Persona, records: Sequence[RawTweet]) -> int:
+def store_tweets(
+    session: Session,
+    persona: Persona,
+    records: Sequence[RawTweet],
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
     """Add the records not yet in `persona`'s corpus (by X id or by text); returns how many.
 
-    The caller owns the transaction, so a failure anywhere stores nothing.
+    The caller owns the transaction, so a failure anywhere stores nothing. `on_progress`, when
+    given, is called with the number of records handled after each batch written.
     """
     existing_hashes = set(
         session.scalars(select(Tweet.text_hash).where(Tweet.persona_id == persona.id))
@@ -35,7 +56,7 @@ def store_tweets(session: Session, persona: Persona, records: Sequence[RawTweet]
         )
     )
     added = 0
-    for record in records:
+    for index, record in enumerate(records, 1):
         digest = text_hash(record.text)
         if digest in existing_hashes or (record.source_id and record.source_id in existing_ids):
             continue
@@ -50,7 +71,13 @@ def store_tweets(session: Session, persona: Persona, records: Sequence[RawTweet]
         if record.source_id:
             existing_ids.add(record.source_id)
         added += 1
+        if added % FLUSH_EVERY == 0:
+            session.flush()
+            if on_progress:
+                on_progress(index)
     session.flush()
+    if on_progress:
+        on_progress(len(records))
     return added
 
 
