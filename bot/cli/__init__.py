@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from bot.cli import collect as _collect  # noqa: F401
 from bot.cli import corpus as _corpus  # noqa: F401
 from bot.cli import db as _db  # noqa: F401  (registers commands)
 from bot.cli import groups
