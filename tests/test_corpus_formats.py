@@ -1,0 +1,180 @@
+"""Reading corpus files: each format, format detection, and one-line errors for bad files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from corpora.errors import CorpusFormatError
+from corpora.formats import read_corpus_file
+
+ARCHIVE = """window.YTD.tweets.part0 = [ {
+  "tweet" : {
+    "id_str" : "1050118621198921728",
+    "full_text" : "Fish &amp; chips 🐟",
+    "created_at" : "Wed Oct 10 20:19:24 +0000 2018",
+    "in_reply_to_status_id" : null
+  }
+}, {
+  "tweet" : {
+    "id_str" : "1050118621198921729",
+    "full_text" : "@bob thanks!",
+    "created_at" : "Wed Oct 10 21:00:00 +0000 2018",
+    "in_reply_to_status_id" : "1050118621198921000",
+    "in_reply_to_screen_name" : "bob"
+  }
+} ]
+"""
+
+# pandas-style export: unnamed index column, a quoted comma and a quoted newline.
+CSV = ',id,created_at,text\n0,11,2017-04-05 14:56:29,"Hello, world"\n1,12,,"line one\nline two"\n2,13,,plain 😀\n'
+
+JSON_HOLDER = """{
+  "query": "(from:ada)",
+  "tweets": [
+    {"id": 21, "created_at": "2020-11-27T21:09:23+00:00", "full_text": "Rock &amp; roll 🎸"},
+    {"id": 22, "created_at": "2020-11-26T16:01:45+00:00", "full_text": "second"}
+  ]
+}"""
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_archive_reads_ids_dates_and_places(tmp_path: Path) -> None:
+    fmt, records = read_corpus_file(write(tmp_path, "tweets.js", ARCHIVE))
+    assert fmt == "archive"
+    assert [r.text for r in records] == ["Fish &amp; chips 🐟", "@bob thanks!"]
+    assert [r.source_id for r in records] == ["1050118621198921728", "1050118621198921729"]
+    assert records[0].created_at == datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)
+    assert [r.place for r in records] == ["record 1", "record 2"]
+
+
+def test_archive_detected_by_content_whatever_the_name(tmp_path: Path) -> None:
+    fmt, records = read_corpus_file(write(tmp_path, "export", ARCHIVE))
+    assert (fmt, len(records)) == ("archive", 2)
+
+
+def test_csv_with_index_column_quoted_comma_and_newline(tmp_path: Path) -> None:
+    fmt, records = read_corpus_file(write(tmp_path, "t.csv", CSV))
+    assert fmt == "csv"
+    assert [r.text for r in records] == ["Hello, world", "line one\nline two", "plain 😀"]
+    assert [r.source_id for r in records] == ["11", "12", "13"]
+    assert records[0].created_at == datetime(2017, 4, 5, 14, 56, 29, tzinfo=UTC)
+    assert records[1].created_at is None
+    # The second row spans lines 3-4, so the third starts on line 5.
+    assert [r.place for r in records] == ["line 2", "line 3", "line 5"]
+
+
+@pytest.mark.parametrize("column", ["Unnamed: 0", ""])
+def test_csv_finds_text_column_case_insensitively(tmp_path: Path, column: str) -> None:
+    path = write(tmp_path, "t.csv", f'{column},Tweet,likes\n0,"a, b",3\n1,c,4\n')
+    _, records = read_corpus_file(path)
+    assert [r.text for r in records] == ["a, b", "c"]
+    assert records[0].source_id is None
+
+
+def test_csv_detected_without_extension_by_its_header(tmp_path: Path) -> None:
+    fmt, records = read_corpus_file(write(tmp_path, "export", "id,full_text\n5,hi, there\n"))
+    assert fmt == "csv"
+    assert records[0].text == "hi"  # unquoted comma: the CSV's own rules apply
+
+
+def test_json_object_holding_list(tmp_path: Path) -> None:
+    fmt, records = read_corpus_file(write(tmp_path, "k.json", JSON_HOLDER))
+    assert fmt == "json"
+    assert [r.text for r in records] == ["Rock &amp; roll 🎸", "second"]
+    assert [r.source_id for r in records] == ["21", "22"]
+    assert records[0].created_at == datetime(2020, 11, 27, 21, 9, 23, tzinfo=UTC)
+    assert records[1].place == "record 2"
+
+
+def test_json_list_with_text_and_twitter_dates(tmp_path: Path) -> None:
+    content = (
+        '[{"id_str": "7", "text": "one", "created_at": "Wed Oct 10 20:19:24 +0000 2018",'
+        ' "user": {"screen_name": "ada"}}, {"text": "two"}]'
+    )
+    _, records = read_corpus_file(write(tmp_path, "x.json", content))
+    assert [(r.text, r.source_id, r.author) for r in records] == [
+        ("one", "7", "ada"), ("two", None, None)
+    ]
+    assert records[0].created_at == datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)
+
+
+def test_jsonl_skips_blank_lines(tmp_path: Path) -> None:
+    content = '{"id": 1, "text": "first 🚀"}\n\n{"id": 2, "full_text": "second"}\n'
+    fmt, records = read_corpus_file(write(tmp_path, "t.jsonl", content))
+    assert fmt == "jsonl"
+    assert [(r.text, r.source_id, r.place) for r in records] == [
+        ("first 🚀", "1", "line 1"), ("second", "2", "line 3")
+    ]
+
+
+def test_jsonl_detected_by_content(tmp_path: Path) -> None:
+    fmt, _ = read_corpus_file(write(tmp_path, "t.json", '{"text": "a"}\n{"text": "b"}\n'))
+    assert fmt == "jsonl"
+
+
+def test_text_skips_header_and_blank_lines(tmp_path: Path) -> None:
+    content = "text\nfirst post, with a comma\n\nsecond &amp; last 😀\n"
+    fmt, records = read_corpus_file(write(tmp_path, "t.txt", content))
+    assert fmt == "text"
+    assert [(r.text, r.place) for r in records] == [
+        ("first post, with a comma", "line 2"), ("second &amp; last 😀", "line 4")
+    ]
+
+
+def test_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    fmt, records = read_corpus_file(write(tmp_path, "t.csv", "\ufefftext\nhello\n".encode()))
+    assert (fmt, [r.text for r in records]) == ("csv", ["hello"])
+
+
+def test_format_given_overrides_detection(tmp_path: Path) -> None:
+    fmt, records = read_corpus_file(write(tmp_path, "t.csv", "text\na,b\n"), "text")
+    assert (fmt, [r.text for r in records]) == ("text", ["a,b"])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("x.json", '[\n  {"text": "a"},\n  {"text": "b"', "x.json, line 3 column 15: truncated JSON"),
+        ("x.json", '[{"text": "a"},\n {"id": 3, "user": "ada"}]',
+         "x.json, record 2: no text or full_text field (found id, user)"),
+        ("x.json", '{"query": "q", "count": 3}', "x.json: no list of tweets found (keys: query, count)"),
+        ("x.jsonl", '{"text": "a"}\n{"text": \n', "x.jsonl, line 2 column 10: truncated JSON"),
+        ("x.jsonl", '{"text": "a"}\n{"text": nope}\n',
+         "x.jsonl, line 2 column 10: bad JSON (Expecting value)"),
+        ("x.csv", "id,foo\n1,2\n",
+         "x.csv: no text column (looked for text, full_text, tweet, content; found id, foo)"),
+        ("x.csv", 'id,text\n1,ok\n2,"bad"quote\n',
+         "x.csv, line 3: bad CSV (',' expected after '\"')"),
+        ("x.bin", b"text\nhello\x00\x01\x02", "x.bin: not a text file (binary data at byte 10)"),
+        ("x.txt", b"", "x.txt: empty file"),
+        ("x.txt", b" \n\n", "x.txt: empty file"),
+        ("x.txt", b"text\ncaf\xe9\n",
+         "x.txt, line 2: not UTF-8 text (byte 0xe9 at byte 8); save the file as UTF-8"),
+        ("tweets.js", "window.YTD.like.part0 = []",
+         "tweets.js, line 1: not an X archive (expected 'window.YTD.tweets.part0 = ')"),
+        ("tweets.js", 'window.YTD.tweets.part0 = [ {"tweet": {"full_text": "a"}',
+         "tweets.js, line 1 column 57: truncated JSON"),
+        ("missing.txt", None, "missing.txt: no such file"),
+    ],
+)
+def test_bad_file_gives_one_line_error_with_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: str | bytes | None,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        write(tmp_path, name, content)
+    with pytest.raises(CorpusFormatError) as raised:
+        read_corpus_file(Path(name))
+    assert str(raised.value) == message
