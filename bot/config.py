@@ -62,11 +62,60 @@ class Settings(BaseSettings):
     # Discord
     discord_token: SecretStr | None = None
 
+    # --- Service: scheduler, campaign outbox, publishing, dashboard (issue 5) ---
+    campaign_persona: str = Field("siggraph", description="Persona whose voice campaign posts use.")
+    campaign_hashtag: str = Field("#siggraphNOW", description="Appended to every campaign post.")
+    campaign_image_set: str | None = Field(
+        None, description="Image set whose GAN illustrates posts; default the built-in set."
+    )
+    campaign_cron: str = Field(
+        "*/10 * * * *",
+        description="Cron expressions (5 fields, ';'-separated) when campaign posts are prepared.",
+    )
+    review_mode: bool | None = Field(
+        None, description="Posts wait for approval; default on when publishing to X, off locally."
+    )
+    x_monthly_budget_usd: float = Field(
+        5.0, ge=0, description="Most estimated X posting cost per calendar month; 0 stops posting."
+    )
+    outbox_interval_seconds: int = Field(
+        60, ge=5, le=3600, description="How often approved posts are published and unknowns reconciled."
+    )
+    train_text_minutes: float = Field(2.0, gt=0, le=600, description="Length of one text training run.")
+    train_text_every_minutes: int = Field(360, ge=1, description="Interval between text retrainings.")
+    train_gan_minutes: float = Field(2.0, gt=0, le=600, description="Length of one GAN training batch.")
+    train_gan_every_minutes: int = Field(120, ge=1, description="Interval between GAN training batches.")
+    collect_query: str | None = Field(
+        None, description="X search query collected for the campaign persona (needs X read access)."
+    )
+    collect_every_minutes: int = Field(720, ge=15, description="Interval between X collections.")
+    misfire_grace_seconds: int = Field(
+        3600, ge=1, description="A job whose time passed while the bot was down still runs this late."
+    )
+    dashboard_host: str = Field("127.0.0.1", description="Dashboard address (keep it local).")
+    dashboard_port: int = Field(8350, ge=0, le=65535, description="Dashboard port; 0 picks a free one.")
+    discord_campaign_channel_id: int | None = Field(
+        None, description="Discord channel the campaign also posts to (Discord adapter)."
+    )
+    # --- end of service settings ---
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("campaign_cron")
+    @classmethod
+    def _cron_expressions(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        for expression in filter(None, (part.strip() for part in value.split(";"))):
+            try:
+                CronTrigger.from_crontab(expression)
+            except ValueError as error:
+                raise ValueError(f"bad cron expression '{expression}': {error}") from None
         return value
 
     @classmethod
@@ -93,6 +142,24 @@ class Settings(BaseSettings):
     def resolved_artifacts_dir(self) -> Path:
         """Where model versions and generated files are kept."""
         return self.artifacts_dir or self.data_dir / "artifacts"
+
+    @property
+    def x_post_configured(self) -> bool:
+        """True when all four X user credentials are set (needed for posting)."""
+        return None not in (
+            self.x_consumer_key, self.x_consumer_secret, self.x_access_token,
+            self.x_access_token_secret,
+        )
+
+    @property
+    def campaign_crons(self) -> list[str]:
+        """The campaign's cron expressions, one per schedule."""
+        return [part.strip() for part in self.campaign_cron.split(";") if part.strip()]
+
+    @property
+    def reviewing(self) -> bool:
+        """Whether new posts wait for a person's approval."""
+        return self.x_post_configured if self.review_mode is None else self.review_mode
 
     @property
     def x_read_configured(self) -> bool:

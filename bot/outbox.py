@@ -1,0 +1,336 @@
+"""The campaign outbox: each post's life, published once and only once.
+
+    draft --approve--> approved --claim--> publishing --> published
+      |                  |                     |--> failed    (refused for good, or out of tries)
+      +--reject--+-------+                     |--> unknown   (may have gone through)
+                 v                             +--> approved  (certainly not sent: try again later)
+              rejected          unknown --reconcile--> published (found on the account)
+                                                   --> approved / failed (not there after settling)
+
+A post is claimed (approved -> publishing) in its own committed transaction before the request is
+sent, and the outcome is committed afterwards. A crash between the two leaves it `publishing`,
+which the leader turns into `unknown` on start; unknown posts are matched by text against the
+account's recent posts instead of being sent again.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import NowbotError
+from bot.publishers.base import NotSent, OutcomeUnknown, Publisher, Rejected
+from storage.base import utcnow
+from storage.outbox import GeneratedItem, Post, PostStatus
+
+log = logging.getLogger("nowbot.outbox")
+
+S = PostStatus
+TRANSITIONS: dict[str, set[str]] = {
+    S.DRAFT: {S.APPROVED, S.REJECTED},
+    S.APPROVED: {S.PUBLISHING, S.REJECTED},
+    S.PUBLISHING: {S.PUBLISHED, S.FAILED, S.UNKNOWN, S.APPROVED},
+    S.UNKNOWN: {S.PUBLISHED, S.APPROVED, S.FAILED},
+    S.FAILED: {S.APPROVED, S.REJECTED},
+    S.PUBLISHED: set(),
+    S.REJECTED: set(),
+}
+MAX_ATTEMPTS = 5
+POST_LIMIT = 280
+STALE_PUBLISHING = timedelta(minutes=10)
+
+
+class OutboxError(NowbotError):
+    """A queue action that cannot be done; the message says why."""
+
+
+class PostNotFound(OutboxError):
+    def __init__(self, post_id: int) -> None:
+        super().__init__(f"no post with id {post_id}")
+
+
+class InvalidTransition(OutboxError):
+    def __init__(self, post_id: int, current: str, target: str) -> None:
+        super().__init__(f"post {post_id} is {current}: it cannot become {target}")
+
+
+# -- text ------------------------------------------------------------------------------------
+
+def _weight(char: str) -> int:
+    """X's weighted length (twitter-text v3): most Latin and punctuation count 1, the rest 2."""
+    point = ord(char)
+    light = point <= 4351 or 8192 <= point <= 8205 or 8208 <= point <= 8223 or 8242 <= point <= 8247
+    return 1 if light else 2
+
+
+def x_length(text: str) -> int:
+    """The length X counts against its 280-character limit (emoji and CJK count double)."""
+    return sum(_weight(char) for char in text)
+
+
+def fit_text(text: str, hashtag: str | None, limit: int = POST_LIMIT) -> str:
+    """`text` with `hashtag` appended unless already present, shortened at a word to fit `limit`."""
+    text = " ".join(text.split())
+    suffix = ""
+    if hashtag and not re.search(re.escape(hashtag) + r"(?!\w)", text, re.IGNORECASE):
+        suffix = " " + hashtag
+    room = limit - x_length(suffix)
+    if x_length(text) > room:
+        kept, used = [], 0
+        for char in text:
+            if used + _weight(char) > room - x_length("…"):
+                break
+            kept.append(char)
+            used += _weight(char)
+        cut = "".join(kept)
+        if " " in cut[len(cut) // 2:]:
+            cut = cut[: cut.rindex(" ")]
+        text = cut.rstrip(" .,;:-") + "…"
+    return text + suffix
+
+
+def _normalized(text: str) -> str:
+    """Text as compared in reconciliation: X escapes entities and appends t.co media links."""
+    text = re.sub(r"(\s*https://t\.co/\S+)+\s*$", "", html.unescape(text))
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+# -- transitions -----------------------------------------------------------------------------
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time nowbot stores is UTC."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def _move(session: Session, post_id: int, target: str, **values: Any) -> Post:
+    """Move a post to `target` if its current status allows it.
+
+    The row is locked (`FOR UPDATE` on PostgreSQL) and the update is conditional on the status read,
+    so two processes can never both make the same move (SQLite has no row locks; the condition
+    is what protects it there).
+    """
+    post = session.scalar(select(Post).where(Post.id == post_id).with_for_update())
+    if post is None:
+        raise PostNotFound(post_id)
+    current = post.status
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(post_id, current, target)
+    result = session.execute(
+        update(Post)
+        .where(Post.id == post_id, Post.status == current)
+        .values(status=target, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidTransition(post_id, "being changed by another process", target)
+    session.refresh(post)
+    return post
+
+
+def create_post(
+    session: Session,
+    *,
+    platform: str,
+    text: str,
+    hashtag: str | None,
+    review: bool,
+    campaign: str | None = None,
+    generated_item_id: int | None = None,
+    image_item_id: int | None = None,
+) -> Post:
+    """Add a post: a draft awaiting review, or already approved in auto mode."""
+    post = Post(
+        platform=platform, text=fit_text(text, hashtag), campaign=campaign,
+        status=S.DRAFT if review else S.APPROVED, generated_item_id=generated_item_id,
+        image_item_id=image_item_id, attempts=0, cost_usd=0.0,
+    )
+    session.add(post)
+    session.flush()
+    return post
+
+
+def approve(sessions: sessionmaker[Session], post_id: int) -> Post:
+    """A person approved the post: it will be published on the next outbox run."""
+    with sessions.begin() as session:
+        return _move(session, post_id, S.APPROVED, error=None)
+
+
+def reject(sessions: sessionmaker[Session], post_id: int) -> Post:
+    """A person rejected the post: it is never published."""
+    with sessions.begin() as session:
+        return _move(session, post_id, S.REJECTED)
+
+
+def replace_text(sessions: sessionmaker[Session], post_id: int, text: str, hashtag: str | None,
+                 generated_item_id: int | None = None) -> Post:
+    """Give a draft a new text (regenerate); only drafts can change."""
+    with sessions.begin() as session:
+        post = session.scalar(select(Post).where(Post.id == post_id).with_for_update())
+        if post is None:
+            raise PostNotFound(post_id)
+        if post.status != S.DRAFT:
+            raise OutboxError(f"post {post_id} is {post.status}: only drafts can be regenerated")
+        post.text = fit_text(text, hashtag)
+        post.generated_item_id = generated_item_id
+        return post
+
+
+def posts(sessions: sessionmaker[Session], *statuses: str, limit: int = 50) -> list[Post]:
+    """Posts in any of `statuses` (all when none), newest first."""
+    query = select(Post).order_by(Post.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(Post.status.in_(statuses))
+    with sessions() as session:
+        return list(session.scalars(query))
+
+
+# -- publishing ------------------------------------------------------------------------------
+
+def month_spend(session: Session, platform: str, now: datetime | None = None) -> float:
+    """Estimated cost of what `platform` published this calendar month (UTC)."""
+    now = now or utcnow()
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = session.scalar(
+        select(func.coalesce(func.sum(Post.cost_usd), 0.0)).where(
+            Post.platform == platform, Post.published_at >= start
+        )
+    )
+    return float(spent or 0.0)
+
+
+def _image_path(session: Session, post: Post) -> Path | None:
+    if post.image_item_id is None:
+        return None
+    item = session.get(GeneratedItem, post.image_item_id)
+    return Path(item.artifact_path) if item and item.artifact_path else None
+
+
+def publish_post(sessions: sessionmaker[Session], post_id: int, publisher: Publisher) -> Post:
+    """Publish one approved post through `publisher` and record the outcome."""
+    with sessions.begin() as session:
+        if publisher.monthly_budget_usd is not None:
+            spent = month_spend(session, publisher.platform)
+            if spent + publisher.cost_per_post_usd > publisher.monthly_budget_usd + 1e-9:
+                raise OutboxError(
+                    f"monthly {publisher.platform} budget of ${publisher.monthly_budget_usd:.2f} "
+                    f"is spent (${spent:.2f}); post {post_id} waits"
+                )
+        post = _move(session, post_id, S.PUBLISHING, attempts=Post.attempts + 1, error=None)
+        text, image, attempts = post.text, _image_path(session, post), post.attempts
+    try:
+        external_id = publisher.publish(post_id, text, image)
+    except NotSent as error:
+        log.warning("post %s not sent: %s", post_id, error)
+        gave_up = error.retry_after is None and attempts >= MAX_ATTEMPTS
+        with sessions.begin() as session:
+            return _move(
+                session, post_id, S.FAILED if gave_up else S.APPROVED, error=str(error),
+                scheduled_for=error.retry_after,
+            )
+    except Rejected as error:
+        log.error("post %s refused: %s", post_id, error)
+        with sessions.begin() as session:
+            return _move(session, post_id, S.FAILED, error=str(error))
+    except Exception as error:  # noqa: BLE001  (anything else: it may have gone through)
+        reason = str(error) if isinstance(error, OutcomeUnknown) else f"{type(error).__name__}: {error}"
+        log.warning("post %s outcome unknown, will reconcile: %s", post_id, reason)
+        with sessions.begin() as session:
+            return _move(session, post_id, S.UNKNOWN, error=reason)
+    with sessions.begin() as session:
+        return _move(
+            session, post_id, S.PUBLISHED, external_id=external_id,
+            cost_usd=publisher.cost_per_post_usd, published_at=utcnow(),
+        )
+
+
+def publish_due(sessions: sessionmaker[Session], publishers: Mapping[str, Publisher],
+                limit: int = 10) -> list[Post]:
+    """Publish approved posts whose time has come, oldest first, on platforms we can reach."""
+    now = utcnow()
+    with sessions() as session:
+        due = list(session.scalars(
+            select(Post.id).where(
+                Post.status == S.APPROVED,
+                Post.platform.in_(list(publishers)),
+                (Post.scheduled_for.is_(None)) | (Post.scheduled_for <= now),
+            ).order_by(Post.id).limit(limit)
+        ))
+        platforms = dict(session.execute(select(Post.id, Post.platform).where(Post.id.in_(due))).all())
+    done = []
+    for post_id in due:
+        try:
+            done.append(publish_post(sessions, post_id, publishers[platforms[post_id]]))
+        except OutboxError as error:
+            log.info("%s", error)
+    return done
+
+
+def mark_interrupted(sessions: sessionmaker[Session], older_than: timedelta = timedelta(0)) -> int:
+    """Posts left `publishing` (the process died mid-request) become `unknown`; returns how many."""
+    cutoff = utcnow() - older_than
+    with sessions.begin() as session:
+        result = session.execute(
+            update(Post)
+            .where(Post.status == S.PUBLISHING, Post.updated_at <= cutoff)
+            .values(status=S.UNKNOWN, updated_at=utcnow(), error="interrupted while publishing")
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def reconcile(
+    sessions: sessionmaker[Session],
+    publishers: Mapping[str, Publisher],
+    *,
+    settle: timedelta = timedelta(minutes=2),
+    recent_limit: int = 100,
+) -> list[Post]:
+    """Resolve `unknown` posts against each account's recent posts.
+
+    A post found by its text becomes `published` with the platform's id. One not found after
+    `settle` (time for the platform to show it) goes back to `approved`, or `failed` after
+    `MAX_ATTEMPTS`; until then it waits.
+    """
+    with sessions() as session:
+        unknown = list(session.scalars(select(Post).where(Post.status == S.UNKNOWN).order_by(Post.id)))
+        claimed = set(session.scalars(select(Post.external_id).where(Post.external_id.is_not(None))))
+    resolved = []
+    for platform in sorted({post.platform for post in unknown}):
+        publisher = publishers.get(platform)
+        if publisher is None:
+            continue
+        try:
+            remote = publisher.recent_posts(recent_limit)
+        except Exception as error:  # noqa: BLE001  (try again on the next run)
+            log.warning("cannot reconcile %s posts now: %s", platform, error)
+            continue
+        by_text: dict[str, str] = {}
+        for item in reversed(remote):  # newest wins
+            by_text[_normalized(item.text)] = item.external_id
+        for post in (p for p in unknown if p.platform == platform):
+            match = by_text.get(_normalized(post.text))
+            with sessions.begin() as session:
+                if match and match not in claimed:
+                    claimed.add(match)
+                    log.info("post %s found on %s as %s", post.id, platform, match)
+                    resolved.append(_move(
+                        session, post.id, S.PUBLISHED, external_id=match, error=None,
+                        cost_usd=publisher.cost_per_post_usd,
+                        published_at=utcnow(),
+                    ))
+                elif utcnow() - (_aware(post.updated_at) or utcnow()) >= settle:
+                    target = S.FAILED if post.attempts >= MAX_ATTEMPTS else S.APPROVED
+                    resolved.append(_move(
+                        session, post.id, target, error=f"not found on {platform} after the "
+                        f"uncertain attempt ({post.error})",
+                    ))
+    return resolved

@@ -1,0 +1,50 @@
+"""The local outbox: published posts become JSON files (and their images) under `var/outbox`.
+
+Used when no platform credentials are configured, so a fresh clone can run the whole campaign
+offline. Publishing the same post twice rewrites the same file, so it is idempotent by design.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from bot.publishers.base import RemotePost
+from storage.artifacts import atomic_write_bytes
+from storage.base import utcnow
+
+
+class LocalPublisher:
+    """Writes each published post to `<folder>/post-<id>.json`; the image is copied next to it."""
+
+    platform = "local"
+    cost_per_post_usd = 0.0
+    monthly_budget_usd: float | None = None
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def publish(self, post_id: int, text: str, image: Path | None) -> str:
+        external_id = f"local-{post_id}"
+        record: dict[str, str | None] = {
+            "id": external_id, "text": text, "published_at": utcnow().isoformat(), "image": None,
+        }
+        if image is not None:
+            target = self.folder / f"post-{post_id}{image.suffix}"
+            self.folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(image, target)
+            record["image"] = target.name
+        payload = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
+        atomic_write_bytes(self.folder / f"post-{post_id}.json", payload)
+        return external_id
+
+    def recent_posts(self, limit: int) -> list[RemotePost]:
+        files = sorted(
+            self.folder.glob("post-*.json"), key=lambda path: path.stat().st_mtime, reverse=True
+        )
+        posts = []
+        for path in files[:limit]:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            posts.append(RemotePost(external_id=record["id"], text=record["text"]))
+        return posts

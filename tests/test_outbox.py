@@ -1,0 +1,216 @@
+"""The post state machine: review, auto mode, once-only publishing, recovery and reconciliation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import outbox
+from bot.app import App
+from bot.outbox import InvalidTransition, OutboxError, create_post, fit_text, x_length
+from bot.publishers.base import NotSent, OutcomeUnknown, Rejected, RemotePost
+from bot.publishers.local import LocalPublisher
+from storage.outbox import Post, PostStatus
+
+
+class StubPublisher:
+    """Records what it was asked to publish; `outcome` makes the next call fail that way."""
+
+    platform = "x"
+
+    def __init__(self, *, cost: float = 0.015, budget: float | None = None, delay: float = 0.0) -> None:
+        self.cost_per_post_usd, self.monthly_budget_usd, self.delay = cost, budget, delay
+        self.sent: list[RemotePost] = []
+        self.outcome: Exception | None = None
+        self.created_despite_error = False
+
+    def publish(self, post_id: int, text: str, image: Path | None) -> str:
+        time.sleep(self.delay)
+        if self.outcome is not None:
+            error, self.outcome = self.outcome, None
+            if self.created_despite_error:
+                self.sent.append(RemotePost(str(1000 + len(self.sent)), text))
+            raise error
+        self.sent.append(RemotePost(str(1000 + len(self.sent)), text))
+        return self.sent[-1].external_id
+
+    def recent_posts(self, limit: int) -> list[RemotePost]:
+        return list(reversed(self.sent))[:limit]
+
+
+def add(app: App, text: str = "Rendering talks start at nine", *, review: bool = True) -> Post:
+    with app.sessions.begin() as session:
+        return create_post(session, platform="x", text=text, hashtag="#siggraphNOW", review=review)
+
+
+def status(app: App, post_id: int) -> Post:
+    with app.sessions() as session:
+        return session.get_one(Post, post_id)
+
+
+def test_review_mode_publishes_nothing_before_approval(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app, review=True)
+    assert post.status == PostStatus.DRAFT
+    assert outbox.publish_due(app.sessions, {"x": publisher}) == []
+    assert publisher.sent == []
+
+    outbox.approve(app.sessions, post.id)
+    outbox.publish_due(app.sessions, {"x": publisher})
+    published = status(app, post.id)
+    assert published.status == PostStatus.PUBLISHED
+    assert published.external_id == "1000" and published.cost_usd == pytest.approx(0.015)
+    assert [p.text for p in publisher.sent] == ["Rendering talks start at nine #siggraphNOW"]
+
+
+def test_auto_mode_publishes_directly(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app, review=False)
+    outbox.publish_due(app.sessions, {"x": publisher})
+    assert status(app, post.id).status == PostStatus.PUBLISHED
+    assert len(publisher.sent) == 1
+
+
+def test_rejected_post_is_never_published(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app)
+    outbox.reject(app.sessions, post.id)
+    with pytest.raises(InvalidTransition, match="is rejected"):
+        outbox.approve(app.sessions, post.id)
+    outbox.publish_due(app.sessions, {"x": publisher})
+    assert publisher.sent == []
+
+
+def test_published_post_cannot_be_published_again(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app, review=False)
+    outbox.publish_post(app.sessions, post.id, publisher)
+    with pytest.raises(InvalidTransition):
+        outbox.publish_post(app.sessions, post.id, publisher)
+    with pytest.raises(InvalidTransition):
+        outbox.approve(app.sessions, post.id)
+    assert len(publisher.sent) == 1
+
+
+def test_concurrent_publishers_send_a_post_once(app: App) -> None:
+    publisher = StubPublisher(delay=0.3)
+    post = add(app, review=False)
+    errors: list[Exception] = []
+
+    def publish() -> None:
+        try:
+            outbox.publish_post(app.sessions, post.id, publisher)
+        except OutboxError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=publish) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(publisher.sent) == 1
+    assert len(errors) == 2
+    assert status(app, post.id).status == PostStatus.PUBLISHED
+
+
+def test_not_sent_goes_back_to_approved_until_retry_time(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app, review=False)
+    later = outbox.utcnow() + timedelta(hours=1)
+    publisher.outcome = NotSent("rate limited", retry_after=later)
+    outbox.publish_due(app.sessions, {"x": publisher})
+    waiting = status(app, post.id)
+    assert waiting.status == PostStatus.APPROVED and waiting.error == "rate limited"
+    outbox.publish_due(app.sessions, {"x": publisher})  # not due yet
+    assert publisher.sent == []
+
+
+def test_refused_post_fails_with_reason(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app, review=False)
+    publisher.outcome = Rejected("X refused the credentials")
+    outbox.publish_due(app.sessions, {"x": publisher})
+    failed = status(app, post.id)
+    assert failed.status == PostStatus.FAILED and "credentials" in (failed.error or "")
+    outbox.approve(app.sessions, post.id)  # a person may try again after fixing it
+    assert status(app, post.id).status == PostStatus.APPROVED
+
+
+def test_unknown_outcome_found_on_account_is_not_sent_again(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app, review=False)
+    publisher.outcome, publisher.created_despite_error = OutcomeUnknown("read timeout"), True
+    outbox.publish_due(app.sessions, {"x": publisher})
+    assert status(app, post.id).status == PostStatus.UNKNOWN
+    outbox.publish_due(app.sessions, {"x": publisher})  # unknown posts are not retried
+    assert len(publisher.sent) == 1
+
+    outbox.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
+    resolved = status(app, post.id)
+    assert resolved.status == PostStatus.PUBLISHED and resolved.external_id == "1000"
+    assert len(publisher.sent) == 1
+
+
+def test_unknown_outcome_not_on_account_is_retried_after_settling(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app, review=False)
+    publisher.outcome = OutcomeUnknown("server error")
+    outbox.publish_due(app.sessions, {"x": publisher})
+    outbox.reconcile(app.sessions, {"x": publisher}, settle=timedelta(hours=1))
+    assert status(app, post.id).status == PostStatus.UNKNOWN  # too early to tell
+    outbox.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
+    assert status(app, post.id).status == PostStatus.APPROVED
+    outbox.publish_due(app.sessions, {"x": publisher})
+    assert status(app, post.id).status == PostStatus.PUBLISHED and len(publisher.sent) == 1
+
+
+def test_interrupted_publish_becomes_unknown(app: App) -> None:
+    post = add(app, review=False)
+    with app.sessions.begin() as session:
+        outbox._move(session, post.id, PostStatus.PUBLISHING)
+    assert outbox.mark_interrupted(app.sessions) == 1
+    assert status(app, post.id).status == PostStatus.UNKNOWN
+
+
+def test_monthly_budget_stops_publishing(app: App) -> None:
+    publisher = StubPublisher(cost=0.015, budget=0.02)
+    first, second = add(app, "one", review=False), add(app, "two", review=False)
+    outbox.publish_due(app.sessions, {"x": publisher})
+    assert status(app, first.id).status == PostStatus.PUBLISHED
+    assert status(app, second.id).status == PostStatus.APPROVED
+    assert len(publisher.sent) == 1
+    with app.sessions() as session:
+        assert outbox.month_spend(session, "x") == pytest.approx(0.015)
+
+
+def test_regenerate_replaces_only_drafts(app: App) -> None:
+    post = add(app)
+    outbox.replace_text(app.sessions, post.id, "Exhibition floor opens at ten", "#siggraphNOW")
+    assert status(app, post.id).text == "Exhibition floor opens at ten #siggraphNOW"
+    outbox.approve(app.sessions, post.id)
+    with pytest.raises(OutboxError, match="only drafts"):
+        outbox.replace_text(app.sessions, post.id, "x", None)
+
+
+def test_local_publisher_writes_the_post_once(app: App, tmp_path: Path) -> None:
+    publisher = LocalPublisher(tmp_path / "var" / "outbox")
+    with app.sessions.begin() as session:
+        post = create_post(session, platform="local", text="hello", hashtag="#siggraphNOW", review=False)
+    outbox.publish_due(app.sessions, {"local": publisher})
+    assert status(app, post.id).external_id == f"local-{post.id}"
+    assert [p.text for p in publisher.recent_posts(10)] == ["hello #siggraphNOW"]
+
+
+def test_fit_text_appends_hashtag_and_fits_280() -> None:
+    assert fit_text("Papers  fast forward\ntonight", "#siggraphNOW") == (
+        "Papers fast forward tonight #siggraphNOW"
+    )
+    assert fit_text("see you at #SIGGRAPHnow!", "#siggraphNOW") == "see you at #SIGGRAPHnow!"
+    long = fit_text("word " * 100, "#siggraphNOW")
+    assert x_length(long) <= 280 and long.endswith("… #siggraphNOW")
+    emoji = fit_text("🎉" * 200, "#siggraphNOW")
+    assert x_length(emoji) <= 280 and x_length("🎉") == 2
