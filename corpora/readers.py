@@ -65,10 +65,13 @@ def tweet_from_object(item: object, path: Path, place: str) -> RawTweet:
         item = item["tweet"]
     if not isinstance(item, dict):
         raise CorpusFormatError(path, place, f"expected a tweet object, found {type(item).__name__}")
-    text = next((item[name] for name in TEXT_FIELDS if name in item), None)
-    if not isinstance(text, str):
+    field = next((name for name in TEXT_FIELDS if name in item), None)
+    if field is None:
         found = ", ".join(list(item)[:8]) or "nothing"
         raise CorpusFormatError(path, place, f"no text or full_text field (found {found})")
+    text = item[field]
+    if not isinstance(text, str):
+        raise CorpusFormatError(path, place, f"{field} is {json.dumps(text)[:40]}, not text")
     return RawTweet(
         text=text,
         source_id=_status_id(item.get("id_str", item.get("id"))),

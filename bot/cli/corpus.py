@@ -31,7 +31,9 @@ class FormatChoice(str, Enum):
 
 
 def _dropped(counts: Counter[str], separator: str = ", ") -> str:
-    return separator.join(f"{count:,} {reason}" for reason, count in counts.most_common()) or "-"
+    """`12 retweet, 3 empty`: most frequent reason first."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return separator.join(f"{count:,} {reason}" for reason, count in ordered) or "-"
 
 
 def _report_table(reports: list[FileReport]) -> Table:

@@ -1,0 +1,242 @@
+"""`nowbot corpus import` and `nowbot corpus list`, driven as a user would, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner, Result
+
+from bot import cli
+from bot.app import App
+from bot.config import get_settings
+from storage.corpus import Persona, Tweet
+
+Nowbot = Callable[..., Result]
+
+ARCHIVE = """window.YTD.tweets.part0 = [ {
+  "tweet" : {"id_str" : "101", "full_text" : "Fish &amp; chips 🐟 https://t.co/abc",
+             "created_at" : "Wed Oct 10 20:19:24 +0000 2018"}
+}, {
+  "tweet" : {"id_str" : "102", "full_text" : "@bob thanks!", "in_reply_to_screen_name" : "bob",
+             "created_at" : "Wed Oct 10 21:00:00 +0000 2018"}
+}, {
+  "tweet" : {"id_str" : "103", "full_text" : "RT @carol: look at this",
+             "created_at" : "Wed Oct 10 22:00:00 +0000 2018"}
+} ]
+"""
+CSV = ',id,created_at,text\n0,201,2017-04-05 14:56:29,"Hello, world &amp; all"\n1,202,,"two\nlines 😀"\n'
+JSON = '{"query": "q", "tweets": [{"id": 301, "full_text": "Rock 🎸"}, {"id": 302, "text": "Roll"}]}'
+JSONL = '{"id": 401, "text": "first"}\n{"id": 402, "text": "second @dan"}\n'
+TEXT = "text\nSunny &amp; warm ☀️\nSunny &amp; warm ☀️\nRT @x: copied\n"
+
+FILES = {"tweets.js": ARCHIVE, "t.csv": CSV, "t.json": JSON, "t.jsonl": JSONL, "t.txt": TEXT}
+
+
+@pytest.fixture
+def nowbot(app: App) -> Iterator[Nowbot]:
+    """Run `nowbot ARGS...` in-process against the test's database."""
+    env = {
+        "NOWBOT_DATA_DIR": str(app.settings.data_dir),
+        "NOWBOT_DATABASE_URL": app.settings.resolved_database_url,
+    }
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def invoke(*args: str) -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(cli.app, list(args), env=env)
+        finally:
+            get_settings.cache_clear()
+            root.handlers[:], root.level = handlers, level
+
+    yield invoke
+
+
+def write(name: str, content: str | bytes) -> str:
+    path = Path(name)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return name
+
+
+def texts(app: App, persona: str) -> list[str]:
+    with app.sessions() as session:
+        query = select(Tweet.text).join(Persona).where(Persona.name == persona)
+        return sorted(session.scalars(query))
+
+
+def row_counts(app: App) -> tuple[int, int]:
+    with app.sessions() as session:
+        return (
+            session.scalar(select(func.count(Persona.id))) or 0,
+            session.scalar(select(func.count(Tweet.id))) or 0,
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("tweets.js", ["@bob thanks!", "Fish & chips 🐟"]),
+        ("t.csv", ["Hello, world & all", "two lines 😀"]),
+        ("t.json", ["Rock 🎸", "Roll"]),
+        ("t.jsonl", ["first", "second @dan"]),
+        ("t.txt", ["Sunny & warm ☀️"]),
+    ],
+)
+def test_import_each_format_stores_cleaned_tweets(
+    nowbot: Nowbot, app: App, name: str, stored: list[str]
+) -> None:
+    result = nowbot("corpus", "import", "ada", write(name, FILES[name]))
+    assert result.exit_code == 0, result.output
+    assert texts(app, "ada") == stored
+    assert f"ada: {len(stored)} new, 0 already stored" in result.stdout
+
+
+def test_import_reports_read_kept_and_dropped_by_reason(nowbot: Nowbot, app: App) -> None:
+    result = nowbot("corpus", "import", "ada", write("t.txt", TEXT))
+    assert "ada: 1 new, 0 already stored, 2 dropped (1 duplicate, 1 retweet), 3 read" in result.stdout
+
+
+def test_import_keeps_x_ids_and_dates(nowbot: Nowbot, app: App) -> None:
+    nowbot("corpus", "import", "ada", write("tweets.js", ARCHIVE))
+    with app.sessions() as session:
+        tweet = session.scalars(select(Tweet).where(Tweet.source_id == "101")).one()
+    assert tweet.source == "x"
+    assert tweet.tweeted_at is not None
+    when = tweet.tweeted_at if tweet.tweeted_at.tzinfo else tweet.tweeted_at.replace(tzinfo=UTC)
+    assert when == datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)
+
+
+def test_import_twice_adds_nothing(nowbot: Nowbot, app: App) -> None:
+    files = [write(name, content) for name, content in FILES.items()]
+    first = nowbot("corpus", "import", "ada", *files)
+    counts = row_counts(app)
+    second = nowbot("corpus", "import", "ada", *files)
+    assert first.exit_code == second.exit_code == 0
+    assert row_counts(app) == counts == (1, 9)
+    assert "ada: 9 new, 0 already stored" in first.stdout
+    assert "ada: 0 new, 9 already stored" in second.stdout
+
+
+def test_same_tweets_in_another_format_are_already_stored(nowbot: Nowbot, app: App) -> None:
+    nowbot("corpus", "import", "ada", write("t.jsonl", JSONL))
+    again = '[{"id_str": "401", "full_text": "first (edited)"}, {"text": "second @dan"}]'
+    result = nowbot("corpus", "import", "ada", write("t.json", again))
+    assert "ada: 0 new, 2 already stored" in result.stdout
+    assert texts(app, "ada") == ["first", "second @dan"]
+
+
+def test_personas_keep_separate_corpora(nowbot: Nowbot, app: App) -> None:
+    nowbot("corpus", "import", "ada", write("t.jsonl", JSONL))
+    result = nowbot("corpus", "import", "bea", "t.jsonl")
+    assert "bea: 2 new" in result.stdout
+    assert row_counts(app) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("x.json", '[\n  {"text": "a"},\n  {"text"', "x.json, line 3 column 10: truncated JSON"),
+        ("x.csv", "id,foo\n1,2\n",
+         "x.csv: no text column (looked for text, full_text, tweet, content; found id, foo)"),
+        ("x.bin", b"\x89PNG\r\n\x1a\n\x00\x00", "x.bin: not a text file (binary data at byte 6)"),
+        ("x.txt", b"", "x.txt: empty file"),
+        ("tweets.js", 'window.YTD.like.part0 = [{"like": {}}]',
+         "tweets.js, line 1: not an X archive (expected 'window.YTD.tweets.part0 = ')"),
+        ("x.txt", "text\nok\n".encode() + "caf\u00e9".encode("latin-1"),
+         "x.txt, line 3: not UTF-8 text (byte 0xe9 at byte 11); save the file as UTF-8"),
+    ],
+)
+def test_malformed_file_fails_in_one_line_and_changes_nothing(
+    nowbot: Nowbot, app: App, name: str, content: str | bytes, message: str
+) -> None:
+    nowbot("corpus", "import", "ada", write("t.jsonl", JSONL))
+    before = row_counts(app)
+    result = nowbot("corpus", "import", "bea", "t.jsonl", write(name, content))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {message}\n"
+    assert row_counts(app) == before
+
+
+def test_one_bad_file_imports_none_of_the_others(nowbot: Nowbot, app: App) -> None:
+    good, bad = write("t.txt", TEXT), write("x.json", '[{"text": "a"}')
+    result = nowbot("corpus", "import", "ada", good, bad)
+    assert result.exit_code == 1
+    assert row_counts(app) == (0, 0)
+
+
+def test_bad_persona_name_is_refused(nowbot: Nowbot, app: App) -> None:
+    result = nowbot("corpus", "import", "two words", write("t.txt", TEXT))
+    assert result.exit_code == 1
+    assert "bad persona name 'two words'" in result.stderr
+    assert row_counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("flag", "stored"),
+    [
+        (None, ["@bob thanks!", "Fish & chips 🐟"]),
+        ("--keep-retweets", ["@bob thanks!", "Fish & chips 🐟", "RT @carol: look at this"]),
+        ("--drop-replies", ["Fish & chips 🐟"]),
+        ("--keep-links", ["@bob thanks!", "Fish & chips 🐟 https://t.co/abc"]),
+        ("--strip-mentions", ["Fish & chips 🐟", "thanks!"]),
+    ],
+)
+def test_cleaning_flags(nowbot: Nowbot, app: App, flag: str | None, stored: list[str]) -> None:
+    args = ["corpus", "import", "ada", write("tweets.js", ARCHIVE)] + ([flag] if flag else [])
+    assert nowbot(*args).exit_code == 0
+    assert texts(app, "ada") == stored
+
+
+def test_format_option_overrides_detection(nowbot: Nowbot, app: App) -> None:
+    result = nowbot("corpus", "import", "ada", "--format", "text", write("t.csv", "text\na,b\n"))
+    assert result.exit_code == 0
+    assert texts(app, "ada") == ["a,b"]
+
+
+def test_list_shows_tweet_and_character_counts(nowbot: Nowbot, app: App) -> None:
+    nowbot("corpus", "import", "ada", write("t.jsonl", JSONL))  # "first" + "second @dan": 16 chars
+    nowbot("corpus", "import", "bea", write("t.json", JSON))  # "Rock 🎸" + "Roll": 10 chars
+    result = nowbot("corpus", "list")
+    assert result.exit_code == 0
+    rows = [line.split("│")[1:4] for line in result.stdout.splitlines() if "│" in line]
+    assert [[cell.strip() for cell in row] for row in rows] == [["ada", "2", "16"], ["bea", "2", "10"]]
+
+
+def test_list_without_personas_says_how_to_add_one(nowbot: Nowbot) -> None:
+    result = nowbot("corpus", "list")
+    assert result.exit_code == 0
+    assert "no personas yet" in result.stdout
+
+
+def test_installed_console_script_imports_and_lists(app: App) -> None:
+    script = Path(sys.executable).parent / "nowbot"
+    env = {
+        **os.environ,
+        "NOWBOT_DATA_DIR": str(app.settings.data_dir),
+        "NOWBOT_DATABASE_URL": app.settings.resolved_database_url,
+    }
+    write("t.csv", CSV)
+    imported = subprocess.run(
+        [script, "corpus", "import", "ada", "t.csv"], env=env, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "ada: 2 new" in imported.stdout
+    failed = subprocess.run(
+        [script, "corpus", "import", "ada", write("x.txt", "")], env=env, capture_output=True,
+        text=True, timeout=120,
+    )
+    assert (failed.returncode, failed.stderr) == (1, "error: x.txt: empty file\n")
+    assert texts(app, "ada") == ["Hello, world & all", "two lines 😀"]
