@@ -1,0 +1,235 @@
+"""The GAN as a `keras.Model` (two optimizers, hinge loss, DiffAugment, EMA generator) and the
+callbacks of a training run: time budget, progress bar, progress grids and resumable checkpoints."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from models.gan.augment import diff_augment
+from models.gan.config import GanConfig
+from models.gan.grids import make_grid, save_png, to_uint8
+from models.gan.network import build_discriminator, build_generator
+from storage.artifacts import atomic_write_bytes
+
+
+class DCGAN(keras.Model):
+    """Trains `generator` against `discriminator`; `ema_generator` tracks an exponential moving
+    average of the generator's weights and is what samples, grids and the metric use."""
+
+    def __init__(self, config: GanConfig) -> None:
+        super().__init__(name="dcgan")
+        self.config = config
+        self.generator = build_generator(config)
+        self.discriminator = build_discriminator(config)
+        self.ema_generator = build_generator(config, name="ema_generator")
+        self.ema_generator.set_weights(self.generator.get_weights())
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")  # mean score of real images
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer,
+                g_optimizer: keras.optimizers.Optimizer) -> None:
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def _critic(self, images: tf.Tensor) -> tf.Tensor:
+        return self.discriminator(diff_augment(images, self.config.augment), training=True)
+
+    def train_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+        batch = tf.shape(real)[0]
+        # Discriminator: as many fakes as reals (balanced), both augmented the same way.
+        fake = self.generator(tf.random.normal([batch, self.config.latent_dim]), training=True)
+        with tf.GradientTape() as tape:
+            real_score, fake_score = self._critic(real), self._critic(fake)
+            d_loss = tf.reduce_mean(tf.nn.relu(1.0 - real_score)) + tf.reduce_mean(
+                tf.nn.relu(1.0 + fake_score)
+            )  # hinge loss
+        weights = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+        # Generator: fresh latents, scored through the same augmentation.
+        with tf.GradientTape() as tape:
+            fake = self.generator(tf.random.normal([batch, self.config.latent_dim]), training=True)
+            g_loss = -tf.reduce_mean(self._critic(fake))
+        weights = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+        self._update_ema()
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(tf.reduce_mean(real_score))
+        self.d_fake_tracker.update_state(tf.reduce_mean(fake_score))
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def _update_ema(self) -> None:
+        # Warm-up: a short average early on, so young runs are not dominated by the random start.
+        step = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.config.ema_decay, (1.0 + step) / (10.0 + step))
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(decay * average + (1.0 - decay) * tf.cast(weight, average.dtype))
+
+    @property
+    def steps(self) -> int:
+        return int(self.g_optimizer.iterations.numpy())
+
+    def sample(self, latents: np.ndarray) -> np.ndarray:
+        """EMA-generator images in [-1, 1] for the given latent vectors."""
+        return np.asarray(self.ema_generator(latents, training=False))
+
+
+def make_optimizers(config: GanConfig) -> tuple[keras.optimizers.Adam, keras.optimizers.Adam]:
+    """(discriminator, generator) optimizers."""
+    return (
+        keras.optimizers.Adam(config.d_lr, beta_1=config.beta_1, beta_2=config.beta_2),
+        keras.optimizers.Adam(config.g_lr, beta_1=config.beta_1, beta_2=config.beta_2),
+    )
+
+
+def image_dataset(pixels: np.ndarray, batch: int, seed: int = 0) -> tf.data.Dataset:
+    """uint8 (n, h, w, c) -> endless shuffled float batches in [-1, 1]."""
+    return (
+        tf.data.Dataset.from_tensor_slices(pixels)
+        .shuffle(len(pixels), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch, drop_remainder=True)
+        .map(lambda x: tf.cast(x, tf.float32) / 127.5 - 1.0, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(2)
+    )
+
+
+def grid_latents(config: GanConfig) -> np.ndarray:
+    """The fixed latent vectors every progress grid is drawn from."""
+    rng = np.random.default_rng(config.seed)
+    return rng.standard_normal((config.grid_seeds, config.latent_dim)).astype(np.float32)
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+
+def _groups(gan: DCGAN) -> dict[str, list[keras.Variable]]:
+    return {
+        "g": gan.generator.weights, "d": gan.discriminator.weights, "e": gan.ema_generator.weights,
+        "og": gan.g_optimizer.variables, "od": gan.d_optimizer.variables,
+    }
+
+
+def save_checkpoint(gan: DCGAN, path: Path, state: dict[str, float]) -> None:
+    """Every weight and optimizer slot plus `state` (steps, seconds trained) in one atomic file."""
+    arrays = {
+        f"{group}/{index}": np.asarray(variable)
+        for group, variables in _groups(gan).items() for index, variable in enumerate(variables)
+    }
+    buffer = io.BytesIO()
+    np.savez(buffer, state=np.array(json.dumps(state)), **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(gan: DCGAN, path: Path) -> dict[str, float]:
+    """Restore what `save_checkpoint` wrote; returns its state."""
+    with np.load(path) as data:
+        for group, variables in _groups(gan).items():
+            for index, variable in enumerate(variables):
+                variable.assign(data[f"{group}/{index}"])
+        return json.loads(str(data["state"]))
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves a resumable checkpoint every `config.checkpoint_every` steps and at the end."""
+
+    def __init__(self, path: Path, clock: TrainingClock) -> None:
+        super().__init__()
+        self.path, self.clock = path, clock
+
+    def save(self) -> None:
+        gan: DCGAN = self.model
+        save_checkpoint(gan, self.path, {"steps": gan.steps, "seconds": self.clock.seconds()})
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.model.steps % self.model.config.checkpoint_every == 0:
+            self.save()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.save()
+
+
+class TrainingClock(keras.callbacks.Callback):
+    """Counts training seconds (including those of earlier, interrupted attempts) and stops
+    `fit` once `budget_s` is spent."""
+
+    def __init__(self, budget_s: float | None, already_s: float = 0.0) -> None:
+        super().__init__()
+        self.budget_s, self.already_s = budget_s, already_s
+        self.started = time.monotonic()
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
+    def seconds(self) -> float:
+        return self.already_s + time.monotonic() - self.started
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.budget_s is not None and self.seconds() >= self.budget_s:
+            self.model.stop_training = True
+
+
+class ProgressGrids(keras.callbacks.Callback):
+    """Every `config.grid_every` steps: the EMA generator on the fixed latents, as a PNG in
+    `folder` (named by step, for the progress GIF) and as an image in TensorBoard."""
+
+    def __init__(self, folder: Path, log_dir: Path | None) -> None:
+        super().__init__()
+        self.folder = folder
+        self.writer = tf.summary.create_file_writer(str(log_dir / "grids")) if log_dir else None
+
+    def render(self) -> None:
+        gan: DCGAN = self.model
+        grid = make_grid(to_uint8(gan.sample(grid_latents(gan.config))), scale=2 if gan.config.size <= 32 else 1)
+        save_png(grid, self.folder / f"step-{gan.steps:07d}.png")
+        if self.writer is not None:
+            with self.writer.as_default():
+                pixels = np.asarray(grid.convert("RGB"))[None]
+                tf.summary.image("samples", pixels, step=gan.steps)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.model.steps % self.model.config.grid_every == 0:
+            self.render()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.render()
+
+
+class RichProgress(keras.callbacks.Callback):
+    """A progress bar over steps (epoch budget) or seconds (time budget), with the losses."""
+
+    def __init__(self, total_steps: int | None, clock: TrainingClock) -> None:
+        super().__init__()
+        self.total_steps, self.clock = total_steps, clock
+        self.bar = Progress(
+            TextColumn("[bold]train gan"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), transient=False,
+        )
+        self.task = self.bar.add_task("gan", total=total_steps or clock.budget_s or 1, info="")
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.bar.start()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        info = f"step {self.model.steps} d_loss {float(logs.get('d_loss', 0)):.3f} g_loss {float(logs.get('g_loss', 0)):.3f}"
+        done = self.model.steps if self.total_steps else self.clock.seconds()
+        self.bar.update(self.task, completed=done, info=info)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.bar.stop()
