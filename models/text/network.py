@@ -1,0 +1,62 @@
+"""The persona char-GRU as a Keras model, and its weights as plain named arrays.
+
+Inputs are two int tensors of the same shape (batch, time): character ids and, per step, the
+persona id of the tweet that character belongs to. The persona embedding is concatenated to the
+character embedding at every step, so one model speaks as several personas and a blend of two is
+an interpolation of their vectors (which the NumPy sampler does at no cost).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from models.text.config import TextConfig
+
+
+def build_model(config: TextConfig, vocab_size: int, n_personas: int) -> keras.Model:
+    """Character logits for every step: (batch, time) ids -> (batch, time, vocab)."""
+    chars = keras.Input(shape=(None,), dtype="int32", name="chars")
+    personas = keras.Input(shape=(None,), dtype="int32", name="personas")
+    x = keras.layers.Concatenate(name="step_input")(
+        [
+            keras.layers.Embedding(vocab_size, config.embed_dim, name="char_embedding")(chars),
+            keras.layers.Embedding(n_personas, config.persona_dim, name="persona_embedding")(
+                personas
+            ),
+        ]
+    )  # (batch, time, embed_dim + persona_dim)
+    for layer in range(config.layers):
+        # Keras 3 defaults: reset_after=True, gate order z, r, h (the NumPy sampler relies on it).
+        x = keras.layers.GRU(config.units, return_sequences=True, name=f"gru_{layer}")(x)
+        x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}")(x)  # (batch, time, units)
+    logits = keras.layers.Dense(vocab_size, name="logits")(x)  # (batch, time, vocab)
+    return keras.Model([chars, personas], logits, name="persona_char_gru")
+
+
+def to_arrays(model: keras.Model) -> dict[str, np.ndarray]:
+    """The trained weights by role, e.g. `gru_0/recurrent_kernel`, as float32 arrays."""
+    arrays: dict[str, np.ndarray] = {}
+    for layer in model.layers:
+        for weight in layer.weights:
+            name = weight.path.split("/")[-1]
+            key = layer.name if layer.name.endswith("embedding") else f"{layer.name}/{name}"
+            arrays[key] = np.asarray(weight.numpy(), dtype=np.float32)
+    return arrays
+
+
+def from_arrays(model: keras.Model, arrays: dict[str, np.ndarray]) -> None:
+    """Load `to_arrays` output into `model`. Persona rows beyond the saved ones keep the mean
+    of the saved rows, so a version can be fine-tuned with personas added."""
+    for layer in model.layers:
+        values = []
+        for weight in layer.weights:
+            name = weight.path.split("/")[-1]
+            key = layer.name if layer.name.endswith("embedding") else f"{layer.name}/{name}"
+            value = arrays[key]
+            if layer.name == "persona_embedding" and value.shape[0] < weight.shape[0]:
+                extra = np.repeat(value.mean(axis=0, keepdims=True), weight.shape[0] - len(value), 0)
+                value = np.concatenate([value, extra])
+            values.append(value)
+        if values:
+            layer.set_weights(values)

@@ -1,0 +1,157 @@
+"""Choosing what to post: the most likely candidates that copy no training tweet, repeat no
+recent post, and pass the mention, link and blocklist filters.
+
+Copies are found with hashed shingles: every `copy_chars`-character window of every training
+tweet (for tweets too short for that, windows of `copy_fraction` of their length, never under
+`min_copy_chars`) goes into one sorted array of 64-bit hashes, built once per version and saved
+with it. A candidate is checked by hashing its own windows of the same lengths: a few NumPy
+passes and a binary search, about a millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from corpora.cleaning import LINK, MENTION, normalize
+from models.errors import ModelError
+from models.text.sampler import Sample, Sampler
+
+_BASE = np.uint64(1_000_003)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a candidate must pass. Mentions and links are removed (not rejected) unless allowed."""
+
+    blocklist: tuple[str, ...] = ()
+    allow_mentions: bool = False
+    allow_links: bool = False
+    min_chars: int = 10  # after removals
+    candidates: int = 16  # sampled per request (at least the number of tweets asked for)
+
+
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + 1
+
+
+def _window_hashes(codes: np.ndarray, length: int) -> np.ndarray:
+    """Hash of every `length`-long window of `codes` (wrapping 64-bit polynomial hash)."""
+    count = len(codes) - length + 1
+    if count <= 0:
+        return np.empty(0, np.uint64)
+    hashes = np.full(count, length, dtype=np.uint64)  # seeded by length: lengths never mix
+    for offset in range(length):
+        hashes = hashes * _BASE + codes[offset : offset + count]
+    return hashes
+
+
+class CopyIndex:
+    """Hashed shingles of a set of texts, to tell whether a new text copies a long run of one."""
+
+    def __init__(self, hashes: np.ndarray, lengths: np.ndarray) -> None:
+        self.hashes, self.lengths = hashes, lengths
+
+    @staticmethod
+    def run_length(
+        n: int, copy_chars: int = 40, copy_fraction: float = 0.6, min_copy_chars: int = 12
+    ) -> int:
+        """Shortest copied run that counts for a source text of `n` characters."""
+        return max(min_copy_chars, min(copy_chars, math.ceil(copy_fraction * n)))
+
+    @classmethod
+    def build(cls, texts: Iterable[str], **rule: float) -> CopyIndex:
+        by_length: dict[int, list[str]] = {}
+        for text in texts:
+            length = cls.run_length(len(text), **rule)  # type: ignore[arg-type]
+            if len(text) >= length:
+                by_length.setdefault(length, []).append(text)
+        parts = []
+        for length, group in by_length.items():
+            codes = _codes("\0".join(group))  # separators: windows across texts are dropped
+            hashes = _window_hashes(codes, length)
+            seps = np.concatenate([[0], np.cumsum(codes == 1)])
+            parts.append(hashes[seps[length:] - seps[: len(hashes)] == 0])
+        hashes = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+        return cls(hashes, np.asarray(sorted(by_length), np.int64))
+
+    def copies(self, text: str) -> bool:
+        """True when `text` contains a run long enough to count as a copy of an indexed text."""
+        if not len(self.hashes):
+            return False
+        codes = _codes(text)
+        for length in self.lengths[self.lengths <= len(codes)]:
+            windows = _window_hashes(codes, int(length))
+            at = np.minimum(np.searchsorted(self.hashes, windows), len(self.hashes) - 1)
+            if (self.hashes[at] == windows).any():
+                return True
+        return False
+
+    def save(self, path: Path) -> None:
+        np.savez(path, hashes=self.hashes, lengths=self.lengths)
+
+    @classmethod
+    def load(cls, path: Path) -> CopyIndex:
+        with np.load(path) as data:
+            return cls(data["hashes"], data["lengths"])
+
+
+def _clean(text: str, rules: Rules) -> str:
+    if not rules.allow_links:
+        text = LINK.sub("", text)
+    if not rules.allow_mentions:
+        text = MENTION.sub("", text)
+    return normalize(text)
+
+
+def choose(
+    samples: Sequence[Sample], index: CopyIndex, rules: Rules, recent: Sequence[str] = ()
+) -> tuple[list[Sample], Counter[str]]:
+    """The acceptable samples, best mean log-likelihood first, and why the others were not."""
+    blocked = (
+        re.compile(r"\b(?:" + "|".join(map(re.escape, rules.blocklist)) + r")\b", re.IGNORECASE)
+        if rules.blocklist else None
+    )
+    recent_index = CopyIndex.build(recent)
+    recent_texts = {" ".join(text.casefold().split()) for text in recent}
+    accepted, rejected = [], Counter[str]()
+    for sample in samples:
+        text = _clean(sample.text, rules)
+        if len(text) < rules.min_chars:
+            rejected["too short"] += 1
+        elif blocked is not None and blocked.search(text):
+            rejected["blocked word"] += 1
+        elif index.copies(text):
+            rejected["copies a training tweet"] += 1
+        elif text.casefold() in recent_texts or recent_index.copies(text):
+            rejected["repeats a recent post"] += 1
+        else:
+            accepted.append(replace(sample, text=text))
+    accepted.sort(key=lambda s: -s.mean_logprob)
+    return accepted, rejected
+
+
+def write_tweets(
+    sampler: Sampler,
+    index: CopyIndex,
+    persona: str,
+    n: int = 1,
+    *,
+    rules: Rules = Rules(),
+    recent: Sequence[str] = (),
+    **sampling: object,
+) -> list[Sample]:
+    """The `n` best acceptable tweets out of `max(n, rules.candidates)` sampled at once
+    (`sampling` goes to `Sampler.generate`: prompt, temperature, top_k, top_p, blend, mix)."""
+    samples = sampler.generate(persona, max(n, rules.candidates), **sampling)  # type: ignore[arg-type]
+    accepted, rejected = choose(samples, index, rules, recent)
+    if not accepted:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in rejected.most_common())
+        raise ModelError(f"no acceptable tweet among {len(samples)} candidates ({reasons})")
+    return accepted[:n]

@@ -1,0 +1,326 @@
+"""Training the persona char-GRU: `fit` with callbacks, resumable checkpoints, TensorBoard logs,
+fine-tuning from the serving version, and a registry version judged on held-out bits per char.
+
+Work in progress lives in `ARTIFACTS/work/text/<target>/` (run description and checkpoints, one
+every `checkpoint_steps` steps, each written to a staging folder and renamed). Starting training
+again for the same target resumes from the newest checkpoint; a finished run removes the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.errors import ModelError
+from models.registry import Registry, Verdict
+from models.text import data
+from models.text.config import TextConfig
+from models.text.network import build_model, from_arrays, to_arrays
+from models.text.sampler import Sampler
+from models.text.select import CopyIndex
+from models.text.vocab import PAD, Vocab
+from storage.artifacts import atomic_write_bytes, staged_dir
+from storage.registry import ModelKind, RunStatus
+
+Progress = Callable[[float, dict[str, float]], None]
+LN2 = math.log(2.0)
+
+
+def target_name(personas: Sequence[str]) -> str:
+    """Registry target of a model trained on `personas`: "all", or the names joined by "+"."""
+    return "+".join(sorted(personas)) if personas else "all"
+
+
+def heldout_bpc(
+    logits: Callable[[np.ndarray, np.ndarray], Any],
+    batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> float:
+    """Bits per symbol over held-out tweets (every character and each end symbol), each tweet
+    scored from an empty state after its start symbol."""
+    total, count = 0.0, 0
+    for inputs, owners, targets in batches:
+        nats = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits(inputs, owners))
+        mask = targets != PAD
+        total += float(np.asarray(nats)[mask].sum())
+        count += int(mask.sum())
+    return total / max(count, 1) / LN2
+
+
+def compile_model(model: keras.Model, config: TextConfig, peak_lr: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(peak_lr, global_clipnorm=config.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
+    )
+
+
+class Schedule(keras.callbacks.Callback):
+    """Warm-up then cosine learning rate over the budget (steps or wall-clock seconds), and the
+    stop when the budget is spent. `elapsed` carries time spent before a resume."""
+
+    def __init__(
+        self, peak_lr: float, config: TextConfig, *, max_steps: int | None,
+        seconds: float | None, elapsed: float = 0.0, progress: Progress | None = None,
+    ) -> None:
+        super().__init__()
+        self.peak, self.config, self.max_steps, self.seconds = peak_lr, config, max_steps, seconds
+        self.before, self.progress = elapsed, progress
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return self.before + time.monotonic() - self.started
+
+    def fraction(self) -> float:
+        step = int(self.model.optimizer.iterations.numpy())
+        if self.max_steps is not None:
+            return step / self.max_steps
+        assert self.seconds is not None
+        return self.elapsed() / self.seconds
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        warm = min(1.0, (step + 1) / self.config.warmup_steps)
+        floor = self.config.final_lr_fraction
+        cosine = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(self.fraction(), 1.0)))
+        self.model.optimizer.learning_rate.assign(self.peak * warm * cosine)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        done = self.fraction()
+        if self.progress:
+            self.progress(min(done, 1.0), {"bpc": float((logs or {}).get("loss", 0.0)) / LN2})
+        if done >= 1.0:
+            self.model.stop_training = True
+
+
+class Checkpoints(keras.callbacks.Callback):
+    """At each Keras epoch end (every `checkpoint_steps` steps): held-out bits per char and text
+    samples into the logs and TensorBoard, then an atomic checkpoint with the elapsed time."""
+
+    def __init__(
+        self, folder: Path, schedule: Schedule, eval_batches: list, vocab: Vocab,
+        personas: list[str], config: TextConfig, log_dir: Path | None,
+    ) -> None:
+        super().__init__()
+        self.folder, self.schedule, self.eval_batches = folder, schedule, eval_batches
+        self.vocab, self.personas, self.config = vocab, personas, config
+        self.writer = tf.summary.create_file_writer(str(log_dir / "samples")) if log_dir else None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
+        logs["bpc"] = float(logs.get("loss", 0.0)) / LN2
+        logs["val_bpc"] = heldout_bpc(self._logits, self.eval_batches)
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+        step = int(self.model.optimizer.iterations.numpy())
+        if self.writer is not None:
+            sampler = Sampler(to_arrays(self.model), self.vocab, self.personas, self.config)
+            lines = [
+                f"**{p}**: {sampler.generate(p, seed=step)[0].text}" for p in self.personas[:4]
+            ]
+            with self.writer.as_default():
+                tf.summary.text("samples", "\n\n".join(lines), step=step)
+            self.writer.flush()
+        self.save(epoch + 1, step)
+
+    def _logits(self, inputs: np.ndarray, owners: np.ndarray) -> Any:
+        return self.model((inputs, owners), training=False)
+
+    def save(self, epoch: int, step: int) -> None:
+        final = self.folder / f"step-{step:08d}"
+        if final.exists():
+            return
+        with staged_dir(final) as staging:
+            self.model.save(staging / "model.keras")
+            state = {"epoch": epoch, "step": step, "elapsed_s": self.schedule.elapsed()}
+            (staging / "state.json").write_text(json.dumps(state))
+        for old in sorted(self.folder.glob("step-*"))[:-1]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint folder, if any (staging leftovers are ignored)."""
+    found = sorted(folder.glob("step-*"))
+    return found[-1] if found else None
+
+
+@dataclass
+class FitResult:
+    model: keras.Model
+    metrics: dict[str, float]
+
+
+def fit(
+    train: Sequence[data.PersonaTweet],
+    val: Sequence[data.PersonaTweet],
+    vocab: Vocab,
+    personas: list[str],
+    config: TextConfig,
+    workdir: Path,
+    *,
+    minutes: float | None = None,
+    epochs: float | None = None,
+    init: dict[str, np.ndarray] | None = None,
+    lr_scale: float = 1.0,
+    log_dir: Path | None = None,
+    progress: Progress | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> FitResult:
+    """Train on `train` (resuming from `workdir`'s newest checkpoint if there is one) until the
+    budget is spent; `init` starts from a version's weights (fine-tuning, with the peak
+    learning rate times `lr_scale`)."""
+    if (minutes is None) == (epochs is None):
+        raise ModelError("give exactly one of a time budget (minutes) or epochs")
+    keras.utils.set_random_seed(config.seed)
+    chars, owners = data.pack(train, vocab, personas)
+    per_pass = data.steps_per_pass(chars, config.seq_len, config.batch_size)
+    max_steps = max(1, round(epochs * per_pass)) if epochs is not None else None
+    peak_lr = config.learning_rate * lr_scale
+    checkpoint = latest_checkpoint(workdir / "checkpoints")
+    state = {"epoch": 0, "step": 0, "elapsed_s": 0.0}
+    if checkpoint is not None:
+        model = keras.saving.load_model(checkpoint / "model.keras")
+        state = json.loads((checkpoint / "state.json").read_text())
+    else:
+        model = build_model(config, len(vocab), len(personas))
+        if init is not None:
+            from_arrays(model, init)
+        compile_model(model, config, peak_lr)
+    schedule = Schedule(
+        peak_lr, config, max_steps=max_steps, elapsed=state["elapsed_s"], progress=progress,
+        seconds=minutes * 60 if minutes is not None else None,
+    )
+    eval_batches = data.heldout_batches(val[: config.eval_tweets], vocab, personas)
+    callbacks = [
+        schedule,
+        Checkpoints(workdir / "checkpoints", schedule, eval_batches, vocab, personas, config, log_dir),
+        *extra_callbacks,
+    ]
+    if log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir), update_freq="epoch"))
+    chunk = min(config.checkpoint_steps, max_steps or config.checkpoint_steps)
+    started = time.monotonic()
+    step0 = state["step"]
+    if schedule.fraction() < 1.0:
+        model.fit(
+            data.windows(chars, owners, config.seq_len, config.batch_size, config.seed),
+            epochs=10**9 if max_steps is None else math.ceil(max_steps / chunk),
+            steps_per_epoch=chunk, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0,
+        )
+    steps = int(model.optimizer.iterations.numpy())
+    seconds = time.monotonic() - started
+    bpc = heldout_bpc(
+        lambda x, p: model((x, p), training=False), data.heldout_batches(val, vocab, personas)
+    )
+    metrics = {
+        "bpc": bpc,
+        "steps": steps,
+        "epochs": steps / per_pass,
+        "train_seconds": schedule.elapsed(),
+        "chars_per_s": (steps - step0) * config.batch_size * config.seq_len / max(seconds, 1e-9),
+        "train_tweets": len(train),
+        "heldout_tweets": len(val),
+    }
+    return FitResult(model, metrics)
+
+
+@dataclass
+class TrainOutcome:
+    version: int
+    verdict: Verdict
+    metrics: dict[str, float]
+    resumed_from: int | None  # step of the checkpoint the run resumed from
+    finetuned_from: int | None  # version whose weights it started from
+
+
+def _write_artifact(
+    model: keras.Model, vocab: Vocab, personas: list[str], config: TextConfig, texts: list[str]
+) -> Callable[[Path], None]:
+    def write(folder: Path) -> None:
+        np.savez(folder / "weights.npz", **to_arrays(model))
+        (folder / "vocab.json").write_text(json.dumps(vocab.to_json(), ensure_ascii=False))
+        meta = {"format": 1, "personas": personas, "model": config.to_dict()}
+        (folder / "config.json").write_text(json.dumps(meta, indent=2))
+        CopyIndex.build(texts).save(folder / "copy_index.npz")
+
+    return write
+
+
+def train_text(
+    registry: Registry,
+    sessions: sessionmaker[Session],
+    artifacts_dir: Path,
+    personas: Sequence[str] = (),
+    *,
+    minutes: float | None = None,
+    epochs: float | None = None,
+    config: TextConfig | None = None,
+    fresh: bool = False,
+    progress: Progress | None = None,
+) -> TrainOutcome:
+    """Train (or resume, or fine-tune the serving version of) the model for `personas`, save
+    it as a new version and promote it if its held-out bits per char are no worse."""
+    target = target_name(personas)
+    tweets = data.load_tweets(sessions, personas)
+    workdir = artifacts_dir / "work" / "text" / target
+    run_file = workdir / "run.json"
+    checkpoint = latest_checkpoint(workdir / "checkpoints")
+    init, finetuned_from = None, None
+    if checkpoint is not None and run_file.exists():
+        run = json.loads(run_file.read_text())
+        vocab, names = Vocab.from_json(run["vocab"]), run["personas"]
+        config, finetuned_from = TextConfig.from_dict(run["model"]), run["finetuned_from"]
+        minutes, epochs = run["minutes"], run["epochs"]
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+        serving = None if fresh else registry.serving(ModelKind.TEXT, target)
+        if serving is not None:
+            base = Sampler.load(Path(serving.artifact_path))
+            vocab, config = base.vocab, base.config
+            names = base.personas + sorted({p for p, _ in tweets} - set(base.personas))
+            with np.load(Path(serving.artifact_path) / "weights.npz") as saved:
+                init = {k: saved[k] for k in saved.files}
+            finetuned_from = serving.version
+        else:
+            config = config or TextConfig.cpu()
+            train_part, _ = data.split_by_tweet(tweets, config.val_fraction)
+            vocab = Vocab.build((t for _, t in train_part), config.min_char_count)
+            names = sorted({p for p, _ in tweets})
+        run = {
+            "vocab": vocab.to_json(), "personas": names, "model": config.to_dict(),
+            "finetuned_from": finetuned_from, "minutes": minutes, "epochs": epochs,
+        }
+        atomic_write_bytes(run_file, json.dumps(run, ensure_ascii=False).encode("utf-8"))
+    train, val = data.split_by_tweet(tweets, config.val_fraction)
+    run_id = registry.start_run(ModelKind.TEXT, target)
+    try:
+        result = fit(
+            train, val, vocab, names, config, workdir, minutes=minutes, epochs=epochs, init=init,
+            lr_scale=config.finetune_lr_scale if finetuned_from is not None else 1.0,
+            log_dir=artifacts_dir / "tensorboard" / "text" / target / f"run-{run_id}",
+            progress=progress,
+        )
+        metrics = {**result.metrics, "finetuned_from": finetuned_from}
+        version = registry.save_version(
+            ModelKind.TEXT, target,
+            _write_artifact(result.model, vocab, names, config, [t for _, t in tweets]),
+            metrics, {"model": config.to_dict(), "personas": names}, training_run_id=run_id,
+        )
+        verdict = registry.promote_if_better(version.id, "bpc")
+    except BaseException as error:
+        registry.finish_run(run_id, RunStatus.FAILED, error=str(error) or type(error).__name__)
+        raise
+    registry.finish_run(run_id, RunStatus.SUCCEEDED, metrics)
+    shutil.rmtree(workdir, ignore_errors=True)
+    resumed = int(checkpoint.name.split("-")[1]) if checkpoint is not None else None
+    return TrainOutcome(version.version, verdict, metrics, resumed, finetuned_from)
