@@ -18,3 +18,15 @@ class CorpusFormatError(CorpusError):
         self.reason = reason
         where = f"{self.path}" + (f", {place}" if place else "")
         super().__init__(f"{where}: {reason}")
+
+
+class CollectionError(CorpusError):
+    """Collecting from the X API failed or cannot start; what was stored before stays stored."""
+
+
+class XCredentialsError(CollectionError):
+    """The X token is missing or X rejected it. The message never contains the token."""
+
+
+class XUnavailableError(CollectionError):
+    """X kept failing (5xx or network) after the retries."""

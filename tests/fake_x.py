@@ -126,7 +126,9 @@ class FakeX:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-x", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -167,15 +169,16 @@ class FakeX:
         self.tweets.append(tweet)
         return tweet
 
-    def fail(self, route: str, status: int | None = None, *, times: int = 1, reset_in: float = 0.0,
-             delay: float = 0.0) -> None:
-        """Queue `times` faults for `route` (as in ROUTES, e.g. "POST /2/tweets")."""
+    def fail(self, route: str, status: int | None = None, *, times: int = 1, after: int = 0,
+             reset_in: float = 0.0, delay: float = 0.0) -> None:
+        """Queue `times` faults for `route` (as in ROUTES, e.g. "POST /2/tweets"), starting after
+        `after` more calls to it are served normally."""
         if route not in {name for _, _, name in ROUTES}:
             raise ValueError(f"unknown route {route!r}")
         with self.lock:
-            self.faults.setdefault(route, deque()).extend(
-                Fault(status, reset_in, delay) for _ in range(times)
-            )
+            queue = self.faults.setdefault(route, deque())
+            queue.extend(Fault() for _ in range(after))
+            queue.extend(Fault(status, reset_in, delay) for _ in range(times))
 
     def calls(self, route: str) -> list[Recorded]:
         """Requests recorded for `route`."""
