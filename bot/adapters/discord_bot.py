@@ -1,0 +1,109 @@
+"""The Discord client: slash commands, review buttons, and the campaign channel publisher.
+
+Commands are synced to Discord only on an owner's request (`nowbot discord sync` or `/sync`),
+never at start. Blocking work (database, models) runs in a small thread pool of the client's own,
+so the event loop always answers within Discord's 3 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot.adapters.discord_commands import COMMANDS
+from bot.adapters.discord_publisher import DiscordPublisher
+from bot.adapters.discord_replies import report_error
+from bot.adapters.discord_review import ReviewButton
+from bot.adapters.discord_settings import DiscordSettings, load_discord_settings
+from bot.app import App
+
+log = logging.getLogger("nowbot.discord")
+T = TypeVar("T")
+WORKER_THREADS = 4
+
+
+class _Nowbot:
+    """What both client classes add to discord.py's: the app, settings, tree and worker pool."""
+
+    def __init__(self, app: App, settings: DiscordSettings, **options: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # guild roles, for role-based admin checks
+        super().__init__(  # type: ignore[call-arg]
+            intents=intents, application_id=settings.application_id, **options
+        )
+        self.app = app
+        self.discord_settings = settings
+        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)  # type: ignore[arg-type]
+        self.tree.error(report_error)
+        for command in COMMANDS:
+            self.tree.add_command(command)
+        self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nowbot-discord")
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ReviewButton)  # type: ignore[attr-defined]
+
+    async def run_blocking(self, function: Callable[..., T], *args: Any) -> T:
+        """Run `function(*args)` in the client's worker threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._workers, partial(function, *args))
+
+    async def sync_commands(self, guild_id: int | None = None) -> list[str]:
+        """Publish the command tree to one guild (instant) or globally; returns the names."""
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        log.info("synced %d commands to %s", len(synced), guild_id or "all guilds")
+        return [command.name for command in synced]
+
+    async def close(self) -> None:
+        await super().close()  # type: ignore[misc]
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
+
+class NowbotClient(_Nowbot, discord.Client):
+    """One gateway connection: right for bots in fewer than about 2,500 guilds."""
+
+
+class ShardedNowbotClient(_Nowbot, discord.AutoShardedClient):
+    """Several shards in one process (`NOWBOT_DISCORD_AUTO_SHARD=true`)."""
+
+
+def build_client(app: App, settings: DiscordSettings, **options: Any) -> NowbotClient:
+    """The configured client class; `options` go to discord.py (tests shorten its timeouts)."""
+    if settings.auto_shard:
+        return ShardedNowbotClient(app, settings, shard_count=settings.shard_count, **options)  # type: ignore[return-value]
+    return NowbotClient(app, settings, **options)
+
+
+async def start_discord(
+    app: App,
+    publishers: MutableMapping[str, Any] | None = None,
+    settings: DiscordSettings | None = None,
+    **options: Any,
+) -> None:
+    """Run the Discord adapter until cancelled; return at once when no token is configured.
+
+    With `NOWBOT_DISCORD_CAMPAIGN_CHANNEL_ID` set, a `DiscordPublisher` is added to `publishers`
+    (the outbox's platform map) while the client runs.
+    """
+    settings = settings or load_discord_settings()
+    if settings.token is None:
+        log.info("Discord adapter off: NOWBOT_DISCORD_TOKEN is not set")
+        return
+    client = build_client(app, settings, **options)
+    if publishers is not None and settings.campaign_channel_id:
+        publishers[DiscordPublisher.platform] = DiscordPublisher(client, settings.campaign_channel_id)
+    try:
+        async with client:
+            await client.start(settings.token.get_secret_value())
+    finally:
+        if publishers is not None:
+            publishers.pop(DiscordPublisher.platform, None)

@@ -1,0 +1,145 @@
+"""The slash commands: each defers at once, runs the shared command off the event loop, and
+answers with a follow-up. Errors go to the tree's error handler (`discord_replies.report_error`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, Range
+
+from bot import commands
+from bot.adapters.discord_checks import admin_only, owner_only, per_user_cooldown
+from bot.adapters.discord_replies import send_followup
+from bot.adapters.discord_review import review_view
+
+if TYPE_CHECKING:
+    from bot.adapters.discord_bot import NowbotClient
+
+
+def _client(interaction: discord.Interaction) -> NowbotClient:
+    return cast("NowbotClient", interaction.client)
+
+
+async def answer(
+    interaction: discord.Interaction, command: Callable[..., commands.Reply], *args: Any,
+    ephemeral: bool = False,
+) -> None:
+    """Defer (the 3-second rule), run `command(app, *args)` in a worker thread, follow up."""
+    await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+    client = _client(interaction)
+    reply = await client.run_blocking(command, client.app, *args)
+    view = review_view(reply.review_post_ids) if reply.review_post_ids else None
+    await send_followup(interaction, reply, view)
+
+
+async def _choices(interaction: discord.Interaction, lookup: Callable[..., list[str]],
+                   current: str) -> list[Choice[str]]:
+    client = _client(interaction)
+    names = await client.run_blocking(lookup, client.app, current)
+    return [Choice(name=name, value=name) for name in names]
+
+
+async def persona_choices(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+    return await _choices(interaction, commands.personas, current)
+
+
+async def image_set_choices(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+    return await _choices(interaction, commands.image_sets, current)
+
+
+@app_commands.command(name="tweet")
+@app_commands.describe(
+    persona="Whose voice (default: the first persona)", prompt="How the tweet starts",
+    temperature="Higher is wilder (0.1-2.0)",
+)
+@app_commands.autocomplete(persona=persona_choices)
+@per_user_cooldown()
+async def tweet(
+    interaction: discord.Interaction, persona: str | None = None,
+    prompt: Range[str, 0, commands.PROMPT_CHARS] = "",
+    temperature: Range[float, commands.TEMPERATURE[0], commands.TEMPERATURE[1]] = 0.8,
+) -> None:
+    """Write a new tweet in a persona's voice."""
+    await answer(interaction, commands.tweet, persona, prompt, temperature)
+
+
+@app_commands.command(name="mashup")
+@app_commands.describe(persona_a="First voice", persona_b="Second voice")
+@app_commands.autocomplete(persona_a=persona_choices, persona_b=persona_choices)
+@per_user_cooldown()
+async def mashup(interaction: discord.Interaction, persona_a: str, persona_b: str) -> None:
+    """Write a tweet that blends two personas' voices."""
+    await answer(interaction, commands.mashup, persona_a, persona_b)
+
+
+@app_commands.command(name="image")
+@app_commands.describe(set="Image set (default: the first one)", count="How many images (1-64)")
+@app_commands.autocomplete(set=image_set_choices)
+@per_user_cooldown()
+async def image(
+    interaction: discord.Interaction, set: str | None = None,  # noqa: A002  (the option's name)
+    count: Range[int, commands.IMAGE_COUNT[0], commands.IMAGE_COUNT[1]] = 16,
+) -> None:
+    """Draw a grid of new images with an image set's GAN."""
+    await answer(interaction, commands.image, set, count)
+
+
+@app_commands.command(name="progress")
+@app_commands.describe(set="Image set (default: the first one)")
+@app_commands.autocomplete(set=image_set_choices)
+@per_user_cooldown()
+async def progress(interaction: discord.Interaction, set: str | None = None) -> None:  # noqa: A002
+    """Show how an image set's GAN learned to draw, as an animated GIF."""
+    await answer(interaction, commands.progress, set)
+
+
+@app_commands.command(name="status")
+async def status(interaction: discord.Interaction) -> None:
+    """Show the serving models, their metrics and the next scheduled posts."""
+    await answer(interaction, commands.status, ephemeral=True)
+
+
+@app_commands.command(name="queue")
+async def queue(interaction: discord.Interaction) -> None:
+    """List campaign posts waiting for review, with buttons to approve, reject or regenerate."""
+    await answer(interaction, commands.queue, ephemeral=True)
+
+
+async def train_target_choices(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+    lookup = commands.image_sets if interaction.namespace.kind == "gan" else commands.personas
+    return await _choices(interaction, lookup, current)
+
+
+@app_commands.command(name="train")
+@app_commands.describe(kind="Text model or image GAN", target="Persona or image set to train on")
+@app_commands.autocomplete(target=train_target_choices)
+@admin_only()
+async def train(
+    interaction: discord.Interaction, kind: Literal["text", "gan"], target: str
+) -> None:
+    """Ask the trainer for a new training run (admins only)."""
+    await answer(interaction, commands.train, kind, target, str(interaction.user), ephemeral=True)
+
+
+@app_commands.command(name="schedule")
+@admin_only()
+async def schedule(interaction: discord.Interaction) -> None:
+    """Show the campaign's posting schedule (admins only)."""
+    await answer(interaction, commands.schedule, ephemeral=True)
+
+
+@app_commands.command(name="sync")
+@app_commands.describe(guild_id="Sync to this guild only (instant); default: globally")
+@owner_only()
+async def sync(interaction: discord.Interaction, guild_id: str | None = None) -> None:
+    """Publish the bot's slash commands to Discord (owners only)."""
+    await interaction.response.defer(thinking=True, ephemeral=True)
+    names = await _client(interaction).sync_commands(int(guild_id) if guild_id else None)
+    where = f"guild {guild_id}" if guild_id else "all guilds"
+    await interaction.followup.send(f"Synced {len(names)} commands to {where}.", ephemeral=True)
+
+
+COMMANDS = (tweet, mashup, image, progress, status, queue, train, schedule, sync)

@@ -1,0 +1,71 @@
+"""Campaign posts to a Discord channel, through the running client (the outbox's `Publisher`).
+
+The outbox calls publishers from worker threads; each call is handed to the client's event loop
+and waited for. Outcomes map onto the outbox's: refused requests are `Rejected`, rate limits and
+connection failures before sending are `NotSent`, anything that may have gone through is
+`OutcomeUnknown` (reconciled against the channel's recent messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import discord
+
+from bot.publishers.base import NotSent, OutcomeUnknown, Rejected, RemotePost
+from storage.base import utcnow
+
+T = TypeVar("T")
+TIMEOUT_S = 30.0
+
+
+class DiscordPublisher:
+    """Posts campaign texts (and images) to one channel as the bot."""
+
+    platform = "discord"
+    cost_per_post_usd = 0.0
+    monthly_budget_usd: float | None = None
+
+    def __init__(self, client: discord.Client, channel_id: int) -> None:
+        self.client = client
+        self.channel_id = channel_id
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if not self.client.is_ready():
+            coroutine.close()
+            raise NotSent("the Discord client is not connected")
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.client.loop)
+        return future.result(TIMEOUT_S)
+
+    def publish(self, post_id: int, text: str, image: Path | None) -> str:
+        """Send the post to the campaign channel; return the message id."""
+        channel = self.client.get_partial_messageable(self.channel_id)
+        file = discord.File(image) if image is not None else None
+        try:
+            message = self._run(channel.send(text, **({"file": file} if file else {})))
+        except discord.RateLimited as error:
+            raise NotSent("Discord rate limit", utcnow() + timedelta(seconds=error.retry_after))
+        except discord.DiscordServerError as error:
+            raise OutcomeUnknown(f"Discord server error {error.status}") from None
+        except discord.HTTPException as error:
+            raise Rejected(f"Discord refused the post: {error.status} {error.text}") from None
+        except aiohttp.ClientConnectorError as error:
+            raise NotSent(f"cannot reach Discord: {error}") from None
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise OutcomeUnknown(f"no answer from Discord: {error!r}") from None
+        return str(message.id)
+
+    def recent_posts(self, limit: int) -> list[RemotePost]:
+        """The channel's newest messages by the bot, newest first."""
+        channel = self.client.get_partial_messageable(self.channel_id)
+
+        async def read() -> list[RemotePost]:
+            return [RemotePost(str(m.id), m.content) async for m in channel.history(limit=limit)
+                    if self.client.user is not None and m.author.id == self.client.user.id]
+
+        return self._run(read())

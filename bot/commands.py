@@ -1,0 +1,236 @@
+"""The bot's commands, written once for every chat adapter (Discord today).
+
+Each function is blocking (database and model work): adapters call it off their event loop and
+render the neutral `Reply` it returns. Bad input raises `CommandError` with a short message fit to
+show the user as is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import inspect, select, text
+
+from bot import generation, outbox
+from bot.app import App
+from bot.errors import NowbotError
+from models.registry import Registry
+from storage.corpus import Persona
+from storage.imagesets import ImageSet
+from storage.outbox import Post, PostStatus
+from storage.registry import ModelVersion, RunStatus, TrainingRun, VersionStatus
+
+log = logging.getLogger("nowbot.commands")
+
+TEMPERATURE = (0.1, 2.0)
+IMAGE_COUNT = (1, 64)
+PROMPT_CHARS = 100
+QUEUE_PAGE = 5  # a Discord message holds five rows of buttons: one post per row
+SUGGESTIONS = 25  # Discord shows at most 25 autocomplete choices
+ReviewAction = Literal["approve", "reject", "regenerate"]
+TrainKind = Literal["text", "gan"]
+REQUESTED = "requested"  # a TrainingRun status: asked for from chat, not started yet
+
+
+class CommandError(NowbotError):
+    """A command was given input it cannot use; the message tells the user what to change."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers: text, files, whether only the caller sees it, and the posts
+    (by id) the reply offers review actions for."""
+
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    ephemeral: bool = False
+    review_post_ids: tuple[int, ...] = ()
+
+
+# -- lookups ---------------------------------------------------------------------------------
+
+def personas(app: App, typed: str = "") -> list[str]:
+    """Persona names containing `typed`, for autocomplete."""
+    return _names(app, Persona.name, typed)
+
+
+def image_sets(app: App, typed: str = "") -> list[str]:
+    """Image set names containing `typed`, for autocomplete."""
+    return _names(app, ImageSet.name, typed)
+
+
+def _names(app: App, column: object, typed: str) -> list[str]:
+    query = select(column).order_by(column).limit(SUGGESTIONS)  # type: ignore[call-overload]
+    if typed:
+        query = query.where(column.contains(typed.strip(), autoescape=True))  # type: ignore[attr-defined]
+    with app.sessions() as session:
+        return list(session.scalars(query))
+
+
+def _known(app: App, what: str, name: str | None, names: list[str]) -> str:
+    """`name` if it exists, the first one when omitted; else a `CommandError` listing some."""
+    if name is None:
+        if not names:
+            raise CommandError(f"there is no {what} yet: import one first")
+        return names[0]
+    if name not in names:
+        hint = ", ".join(names[:5]) or "none yet"
+        raise CommandError(f"unknown {what} '{name[:40]}' (try: {hint})")
+    return name
+
+
+def _in_range(name: str, value: float, bounds: tuple[float, float]) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise CommandError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+
+
+# -- generation ------------------------------------------------------------------------------
+
+def tweet(app: App, persona: str | None = None, prompt: str = "", temperature: float = 0.8) -> Reply:
+    """A new tweet in `persona`'s voice, optionally starting from `prompt`."""
+    name = _known(app, "persona", persona, personas(app))
+    _in_range("temperature", temperature, TEMPERATURE)
+    if len(prompt) > PROMPT_CHARS:
+        raise CommandError(f"prompt must be at most {PROMPT_CHARS} characters, not {len(prompt)}")
+    [best] = generation.generate_tweets(app, name, prompt=prompt, temperature=temperature)
+    return Reply(f"**{name}**: {best.text}")
+
+
+def mashup(app: App, persona_a: str, persona_b: str) -> Reply:
+    """A tweet blending two personas' voices half and half."""
+    names = personas(app)
+    first, second = _known(app, "persona", persona_a, names), _known(app, "persona", persona_b, names)
+    if first == second:
+        raise CommandError("pick two different personas to mash up")
+    [best] = generation.generate_tweets(app, first, blend_with=second)
+    return Reply(f"**{first} × {second}**: {best.text}")
+
+
+def image(app: App, image_set: str | None = None, count: int = 16) -> Reply:
+    """A PNG grid of `count` new images from `image_set`'s GAN."""
+    name = _known(app, "image set", image_set, image_sets(app))
+    _in_range("count", count, IMAGE_COUNT)
+    png = generation.render_image_grid(app, name, count)
+    return Reply(f"{count} new images from **{name}**", (Attachment(f"{name}.png", png),))
+
+
+def progress(app: App, image_set: str | None = None) -> Reply:
+    """The animated GIF of `image_set`'s GAN learning to draw."""
+    name = _known(app, "image set", image_set, image_sets(app))
+    gif = generation.progress_gif(app, name)
+    return Reply(f"How **{name}** learned to draw", (Attachment(f"{name}-progress.gif", gif),))
+
+
+# -- service state ---------------------------------------------------------------------------
+
+def status(app: App) -> Reply:
+    """Serving model versions with their metrics, training runs, and the next scheduled jobs."""
+    registry = Registry(app.sessions, app.artifacts_dir)
+    lines = ["**Serving models**"]
+    serving = [v for v in registry.versions() if v.status == VersionStatus.SERVING]
+    lines += [f"- {v.kind} `{v.target}` v{v.version}: {_metrics(v)}" for v in serving] or ["- none yet"]
+    with app.sessions() as session:
+        runs = session.scalars(
+            select(TrainingRun).where(TrainingRun.status.in_([RunStatus.RUNNING, REQUESTED]))
+        ).all()
+    lines += [f"- training {r.kind} `{r.target}`: {r.status}" for r in runs]
+    lines.append("**Next scheduled**")
+    lines += [f"- {job} at {when:%Y-%m-%d %H:%M} UTC" for job, when in next_jobs(app)] or ["- nothing"]
+    return Reply("\n".join(lines), ephemeral=True)
+
+
+def _metrics(version: ModelVersion) -> str:
+    shown = [f"{k} {v:.4g}" for k, v in version.metrics.items() if isinstance(v, int | float)]
+    return ", ".join(shown[:4]) or "no metrics"
+
+
+def next_jobs(app: App, limit: int = 5) -> list[tuple[str, datetime]]:
+    """The scheduler's next runs, read from its job store table (empty when there is none)."""
+    if not inspect(app.engine).has_table("apscheduler_jobs"):
+        return []
+    with app.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, next_run_time FROM apscheduler_jobs WHERE next_run_time IS NOT NULL "
+                 "ORDER BY next_run_time LIMIT :limit"), {"limit": limit}
+        ).all()
+    return [(job_id, datetime.fromtimestamp(when, UTC)) for job_id, when in rows]
+
+
+def queue(app: App) -> Reply:
+    """The oldest posts waiting for review, each offered for approve, reject or regenerate."""
+    drafts = outbox.posts(app.sessions, PostStatus.DRAFT, limit=1000)[::-1][:QUEUE_PAGE]
+    if not drafts:
+        return Reply("No posts are waiting for review.", ephemeral=True)
+    lines = [f"**{len(drafts)} post(s) waiting for review**"]
+    lines += [f"`#{p.id}` ({p.platform}) {p.text}" for p in drafts]
+    return Reply("\n".join(lines), ephemeral=True, review_post_ids=tuple(p.id for p in drafts))
+
+
+def review(app: App, post_id: int, action: ReviewAction, reviewer: str) -> Reply:
+    """Approve, reject or regenerate a draft post; `reviewer` is logged with the decision."""
+    if action == "approve":
+        post = outbox.approve(app.sessions, post_id)
+    elif action == "reject":
+        post = outbox.reject(app.sessions, post_id)
+    elif action == "regenerate":
+        with app.sessions() as session:
+            current = session.get(Post, post_id)
+        if current is None:
+            raise outbox.PostNotFound(post_id)
+        fresh = generation.generate_post_text(app, app.settings.campaign_persona, [current.text])
+        post = outbox.replace_text(app.sessions, post_id, fresh.text, app.settings.campaign_hashtag)
+    else:
+        raise CommandError(f"unknown review action '{action}'")
+    log.info("post %s: %s by %s", post_id, action, reviewer)
+    verb = {"approve": "approved", "reject": "rejected", "regenerate": "regenerated"}[action]
+    return Reply(f"Post `#{post_id}` {verb} by {reviewer}: {post.text}", ephemeral=True)
+
+
+# -- admin -----------------------------------------------------------------------------------
+
+def train(app: App, kind: TrainKind, target: str, requested_by: str) -> Reply:
+    """Ask for a training run of `kind` on `target`; the trainer process picks it up.
+
+    Training never runs in a chat adapter's process: this only records the request.
+    """
+    if kind == "text":
+        target = _known(app, "persona", target, personas(app))
+    elif kind == "gan":
+        target = _known(app, "image set", target, image_sets(app))
+    else:
+        raise CommandError(f"unknown model kind '{kind}' (try: text, gan)")
+    with app.sessions.begin() as session:
+        pending = session.scalar(
+            select(TrainingRun).where(
+                TrainingRun.kind == kind, TrainingRun.target == target,
+                TrainingRun.status.in_([RunStatus.RUNNING, REQUESTED]),
+            )
+        )
+        if pending is not None:
+            raise CommandError(f"{kind} training for '{target}' is already {pending.status}")
+        run = TrainingRun(kind=kind, target=target, status=REQUESTED,
+                          metrics={"requested_by": requested_by})
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    log.info("training run %s (%s %s) requested by %s", run_id, kind, target, requested_by)
+    return Reply(f"Training run `#{run_id}` requested: {kind} on `{target}`.", ephemeral=True)
+
+
+def schedule(app: App) -> Reply:
+    """The campaign's cron expressions and the next scheduled runs."""
+    crons = [part.strip() for part in app.settings.campaign_cron.split(";") if part.strip()]
+    lines = ["**Campaign schedule** (`NOWBOT_CAMPAIGN_CRON`)"]
+    lines += [f"- `{cron}`" for cron in crons]
+    lines += [f"- next: {job} at {when:%Y-%m-%d %H:%M} UTC" for job, when in next_jobs(app)]
+    return Reply("\n".join(lines), ephemeral=True)
