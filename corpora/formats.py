@@ -45,7 +45,8 @@ def read_text_file(path: Path) -> str:
     except OSError as error:
         raise CorpusFormatError(path, None, f"cannot read ({error.strerror})") from None
     if binary := BINARY.search(data):
-        raise CorpusFormatError(path, None, f"not a text file (binary data at byte {binary.start()})")
+        reason = f"not a text file (binary data at byte {binary.start()})"
+        raise CorpusFormatError(path, None, reason)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -19,7 +19,7 @@ TEXT_COLUMNS = ("text", "full_text", "tweet", "content")
 ID_COLUMNS = ("id_str", "id", "tweet_id")
 DATE_COLUMNS = ("created_at", "date", "timestamp")
 TEXT_FIELDS = ("full_text", "text")  # full_text first: the API's `text` may be truncated
-ARCHIVE_PREFIX = re.compile(r"window\.YTD\.tweets?\.part\d+\s*=\s*")
+ARCHIVE_PREFIX = re.compile(r"\s*window\.YTD\.tweets?\.part\d+\s*=\s*")
 TWITTER_DATE = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
 
 
@@ -60,11 +60,12 @@ def _author(tweet: dict[str, Any]) -> str | None:
 
 
 def tweet_from_object(item: object, path: Path, place: str) -> RawTweet:
-    """Map one JSON tweet (API v1/v2, archive `{"tweet": {...}}`, or scraper style) to a RawTweet."""
+    """Map one JSON tweet (API v1/v2, archive `{"tweet": {...}}`, scraper style) to a RawTweet."""
     if isinstance(item, dict) and isinstance(item.get("tweet"), dict):
         item = item["tweet"]
     if not isinstance(item, dict):
-        raise CorpusFormatError(path, place, f"expected a tweet object, found {type(item).__name__}")
+        found = type(item).__name__
+        raise CorpusFormatError(path, place, f"expected a tweet object, found {found}")
     field = next((name for name in TEXT_FIELDS if name in item), None)
     if field is None:
         found = ", ".join(list(item)[:8]) or "nothing"
@@ -81,14 +82,21 @@ def tweet_from_object(item: object, path: Path, place: str) -> RawTweet:
     )
 
 
-def _json_error(path: Path, text: str, error: json.JSONDecodeError) -> CorpusFormatError:
+def _json_error(
+    path: Path, text: str, error: json.JSONDecodeError, line: int | None = None
+) -> CorpusFormatError:
+    """`line L column C: truncated JSON` when the text ends too early, else the parser's reason.
+
+    `line` overrides the parser's line number when `text` is one line of a larger file.
+    """
     truncated = error.pos >= len(text.rstrip())
     reason = "truncated JSON" if truncated else f"bad JSON ({error.msg})"
-    return CorpusFormatError(path, f"line {error.lineno} column {error.colno}", reason)
+    return CorpusFormatError(path, f"line {line or error.lineno} column {error.colno}", reason)
 
 
 def _decode_json(path: Path, text: str, start: int = 0) -> Any:
     """Parse one JSON value starting at `start`; errors carry positions in the whole file."""
+    start += len(text[start:]) - len(text[start:].lstrip())  # raw_decode skips no whitespace
     try:
         value, end = json.JSONDecoder().raw_decode(text, start)
     except json.JSONDecodeError as error:
@@ -144,8 +152,7 @@ def read_jsonl(text: str, path: Path) -> list[RawTweet]:
         try:
             item = json.loads(line)
         except json.JSONDecodeError as error:
-            reason = "truncated JSON" if error.pos >= len(line.rstrip()) else f"bad JSON ({error.msg})"
-            raise CorpusFormatError(path, f"line {number} column {error.colno}", reason) from None
+            raise _json_error(path, line, error, number) from None
         records.append(tweet_from_object(item, path, f"line {number}"))
     return records
 

@@ -31,4 +31,5 @@ def persona_summaries(session: Session) -> list[PersonaSummary]:
         .group_by(Persona.id, Persona.name)
         .order_by(Persona.name)
     )
-    return [PersonaSummary(name, int(count), int(chars)) for name, count, chars in session.execute(query)]
+    rows = session.execute(query)
+    return [PersonaSummary(name, int(count), int(chars)) for name, count, chars in rows]

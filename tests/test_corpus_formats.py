@@ -29,7 +29,10 @@ ARCHIVE = """window.YTD.tweets.part0 = [ {
 """
 
 # pandas-style export: unnamed index column, a quoted comma and a quoted newline.
-CSV = ',id,created_at,text\n0,11,2017-04-05 14:56:29,"Hello, world"\n1,12,,"line one\nline two"\n2,13,,plain 😀\n'
+CSV = (
+    ',id,created_at,text\n0,11,2017-04-05 14:56:29,"Hello, world"\n'
+    '1,12,,"line one\nline two"\n2,13,,plain 😀\n'
+)
 
 JSON_HOLDER = """{
   "query": "(from:ada)",
@@ -97,6 +100,12 @@ def test_json_object_holding_list(tmp_path: Path) -> None:
     assert records[1].place == "record 2"
 
 
+def test_leading_blank_lines_are_ignored(tmp_path: Path) -> None:
+    _, archive = read_corpus_file(write(tmp_path, "tweets.js", "\n" + ARCHIVE))
+    _, listed = read_corpus_file(write(tmp_path, "x.json", '\n  [{"text": "a"}]'))
+    assert (len(archive), [r.text for r in listed]) == (2, ["a"])
+
+
 def test_json_list_with_text_and_twitter_dates(tmp_path: Path) -> None:
     content = (
         '[{"id_str": "7", "text": "one", "created_at": "Wed Oct 10 20:19:24 +0000 2018",'
@@ -145,10 +154,13 @@ def test_format_given_overrides_detection(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("x.json", '[\n  {"text": "a"},\n  {"text": "b"', "x.json, line 3 column 15: truncated JSON"),
+        ("x.json", '[\n  {"text": "a"},\n  {"text": "b"',
+         "x.json, line 3 column 15: truncated JSON"),
         ("x.json", '[{"text": "a"},\n {"id": 3, "user": "ada"}]',
          "x.json, record 2: no text or full_text field (found id, user)"),
-        ("x.json", '{"query": "q", "count": 3}', "x.json: no list of tweets found (keys: query, count)"),
+        ("x.json", '[{"text": null}]', "x.json, record 1: text is null, not text"),
+        ("x.json", '{"query": "q", "count": 3}',
+         "x.json: no list of tweets found (keys: query, count)"),
         ("x.jsonl", '{"text": "a"}\n{"text": \n', "x.jsonl, line 2 column 10: truncated JSON"),
         ("x.jsonl", '{"text": "a"}\n{"text": nope}\n',
          "x.jsonl, line 2 column 10: bad JSON (Expecting value)"),
