@@ -12,8 +12,8 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
@@ -417,3 +417,25 @@ async def _read_body(request: web.Request) -> tuple[Any, list[FilePart]]:
         return body, files
     raw = await request.read()
     return (json.loads(raw) if raw else None), []
+
+
+@asynccontextmanager
+async def logged_in(fake: FakeDiscord, client: Any, timeout: float = 10.0) -> AsyncIterator[Any]:
+    """Run `client` (a discord.Client) against `fake` until the block ends; waits for READY."""
+    with fake.pointed_at():
+        task = asyncio.create_task(client.start(fake.token))
+        try:
+            waiter = asyncio.create_task(client.wait_until_ready())
+            done, _ = await asyncio.wait({task, waiter}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if waiter not in done:
+                waiter.cancel()
+                if task in done:
+                    task.result()  # raises the client's start-up error
+                raise TimeoutError("the client never became ready")
+            yield client
+        finally:
+            await client.close()
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
