@@ -18,6 +18,8 @@ Each request is recorded in `requests`; faults queued with `fail` apply to the n
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -35,6 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from requests.adapters import BaseAdapter
 
 ORIGIN = "https://api.twitter.com"
@@ -252,7 +255,8 @@ class FakeX:
             method, oauth_signature.base_string_uri(ORIGIN + split.path),
             oauth_signature.normalize_parameters(signed),
         )
-        expected = oauth_signature.sign_hmac_sha1(base, self.consumer_secret, self.access_token_secret)
+        key = f"{oauth_utils.escape(self.consumer_secret)}&{oauth_utils.escape(self.access_token_secret)}"
+        expected = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
         return oauth_signature.safe_string_equals(expected, oauth.get("oauth_signature", ""))
 
     def _serve(self, route, match, params, headers, body, auth_user):  # type: ignore[no-untyped-def]
