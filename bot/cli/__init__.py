@@ -10,6 +10,7 @@ from bot.cli import collect as _collect  # noqa: F401
 from bot.cli import corpus as _corpus  # noqa: F401
 from bot.cli import db as _db  # noqa: F401  (registers commands)
 from bot.cli import groups
+from bot.cli import text as _text  # noqa: F401
 from bot.cli.service import run
 
 app = typer.Typer(

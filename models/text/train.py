@@ -8,7 +8,9 @@ again for the same target resumes from the newest checkpoint; a finished run rem
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import math
 import shutil
 import time
@@ -33,6 +35,7 @@ from models.text.vocab import PAD, Vocab
 from storage.artifacts import atomic_write_bytes, staged_dir
 from storage.registry import ModelKind, RunStatus
 
+log = logging.getLogger(__name__)
 Progress = Callable[[float, dict[str, float]], None]
 LN2 = math.log(2.0)
 
@@ -82,8 +85,8 @@ class Schedule(keras.callbacks.Callback):
     def elapsed(self) -> float:
         return self.before + time.monotonic() - self.started
 
-    def fraction(self) -> float:
-        step = int(self.model.optimizer.iterations.numpy())
+    def fraction(self, step: int) -> float:
+        """Share of the budget spent after `step` optimizer steps."""
         if self.max_steps is not None:
             return step / self.max_steps
         assert self.seconds is not None
@@ -93,11 +96,11 @@ class Schedule(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations.numpy())
         warm = min(1.0, (step + 1) / self.config.warmup_steps)
         floor = self.config.final_lr_fraction
-        cosine = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(self.fraction(), 1.0)))
+        cosine = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(self.fraction(step), 1.0)))
         self.model.optimizer.learning_rate.assign(self.peak * warm * cosine)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        done = self.fraction()
+        done = self.fraction(int(self.model.optimizer.iterations.numpy()))
         if self.progress:
             self.progress(min(done, 1.0), {"bpc": float((logs or {}).get("loss", 0.0)) / LN2})
         if done >= 1.0:
@@ -211,11 +214,12 @@ def fit(
     chunk = min(config.checkpoint_steps, max_steps or config.checkpoint_steps)
     started = time.monotonic()
     step0 = state["step"]
-    if schedule.fraction() < 1.0:
+    if schedule.fraction(state["step"]) < 1.0:
         model.fit(
             data.windows(chars, owners, config.seq_len, config.batch_size, config.seed),
             epochs=10**9 if max_steps is None else math.ceil(max_steps / chunk),
             steps_per_epoch=chunk, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0,
+            shuffle=False,  # the dataset shuffles itself
         )
     steps = int(model.optimizer.iterations.numpy())
     seconds = time.monotonic() - started
@@ -303,11 +307,15 @@ def train_text(
         atomic_write_bytes(run_file, json.dumps(run, ensure_ascii=False).encode("utf-8"))
     train, val = data.split_by_tweet(tweets, config.val_fraction)
     run_id = registry.start_run(ModelKind.TEXT, target)
+    log_dir = artifacts_dir / "tensorboard" / "text" / target / f"run-{run_id}"
+    if importlib.util.find_spec("tensorboard") is None:
+        log.warning("tensorboard is not installed: training without TensorBoard logs")
+        log_dir = None
     try:
         result = fit(
             train, val, vocab, names, config, workdir, minutes=minutes, epochs=epochs, init=init,
             lr_scale=config.finetune_lr_scale if finetuned_from is not None else 1.0,
-            log_dir=artifacts_dir / "tensorboard" / "text" / target / f"run-{run_id}",
+            log_dir=log_dir,
             progress=progress,
         )
         metrics = {**result.metrics, "finetuned_from": finetuned_from}
