@@ -44,10 +44,10 @@ def normalize(text: str) -> str:
     return " ".join(html.unescape(text).split())
 
 
-def _reason_to_drop(text: str, options: CleanOptions) -> str | None:
+def _reason_to_drop(record: RawTweet, text: str, options: CleanOptions) -> str | None:
     if options.drop_retweets and RETWEET.match(text):
         return "retweet"
-    if options.drop_replies and text.startswith("@"):
+    if options.drop_replies and (record.is_reply or text.startswith("@")):
         return "reply"
     return None
 
@@ -60,7 +60,7 @@ def clean(records: Iterable[RawTweet], options: CleanOptions) -> tuple[list[RawT
     for record in records:
         report.read += 1
         text = normalize(record.text)
-        reason = _reason_to_drop(text, options)
+        reason = _reason_to_drop(record, text, options)
         if reason is None:
             if options.strip_links:
                 text = normalize(LINK.sub("", text))

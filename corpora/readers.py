@@ -78,6 +78,7 @@ def tweet_from_object(item: object, path: Path, place: str) -> RawTweet:
         source_id=_status_id(item.get("id_str", item.get("id"))),
         author=_author(item),
         created_at=parse_date(item.get("created_at")),
+        is_reply=bool(item.get("in_reply_to_status_id_str") or item.get("in_reply_to_status_id")),
         place=place,
     )
 

@@ -12,13 +12,15 @@ class RawTweet:
     """A post as read from a file or the X API, before cleaning.
 
     `source_id` is the X status id when the source kept it, else None (then a hash of the text
-    stands in). `place` says where it came from, for error messages ("line 12", "record 3").
+    stands in). `is_reply` is set when the source says so (archives, the API); text starting with
+    `@` counts as a reply too. `place` says where it came from, for error messages ("line 12").
     """
 
     text: str
     source_id: str | None = None
     author: str | None = None
     created_at: datetime | None = None
+    is_reply: bool = False
     place: str | None = None
 
 

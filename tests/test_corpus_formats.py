@@ -59,6 +59,17 @@ def test_archive_reads_ids_dates_and_places(tmp_path: Path) -> None:
     assert [r.source_id for r in records] == ["1050118621198921728", "1050118621198921729"]
     assert records[0].created_at == datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)
     assert [r.place for r in records] == ["record 1", "record 2"]
+    assert [r.is_reply for r in records] == [False, True]
+
+
+def test_drop_replies_uses_reply_metadata_not_only_a_leading_mention() -> None:
+    from corpora.cleaning import CleanOptions, clean
+    from corpora.records import RawTweet
+
+    records = [RawTweet("thread, part two", is_reply=True), RawTweet("a new thought")]
+    kept, report = clean(records, CleanOptions(drop_replies=True))
+    assert [r.text for r in kept] == ["a new thought"]
+    assert report.dropped == {"reply": 1}
 
 
 def test_archive_detected_by_content_whatever_the_name(tmp_path: Path) -> None:
