@@ -9,6 +9,7 @@ import typer
 from bot.cli import collect as _collect  # noqa: F401
 from bot.cli import corpus as _corpus  # noqa: F401
 from bot.cli import db as _db  # noqa: F401  (registers commands)
+from bot.cli import discord as _discord  # noqa: F401
 from bot.cli import groups
 from bot.cli import text as _text  # noqa: F401
 from bot.cli.service import run
@@ -24,6 +25,7 @@ app.add_typer(groups.corpus, name="corpus")
 app.add_typer(groups.images, name="images")
 app.add_typer(groups.train, name="train")
 app.add_typer(groups.generate, name="generate")
+app.add_typer(_discord.group, name="discord")
 app.command("run")(run)
 
 
