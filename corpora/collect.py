@@ -42,6 +42,10 @@ class Source:
     kind: Literal["user", "query"]
     value: str
 
+    def __post_init__(self) -> None:
+        if self.kind == "user":
+            object.__setattr__(self, "value", self.value.lstrip("@"))
+
     def __str__(self) -> str:
         return f"@{self.value}" if self.kind == "user" else repr(self.value)
 
@@ -118,17 +122,21 @@ class _Caller:
                 log.warning("X rate limit reached; waiting %.0f s for the reset", wait)
                 self.sleep(wait)
                 waited += wait
-            except (tweepy.Unauthorized, tweepy.Forbidden) as error:
-                response = error.response
-                detail = next(iter(error.api_messages), "").splitlines()[:1]
-                said = f" ({detail[0]})" if detail and detail[0] != response.reason else ""
-                raise XCredentialsError(
-                    f"X rejected the credentials ({response.status_code} {response.reason}){said}:"
-                    f" check {TOKEN_SETTING} and the app's access level"
-                ) from None
             except RETRYABLE as error:
                 raise XUnavailableError(
                     f"X kept failing ({_describe(error)}) after {self.policy.attempts} attempts"
+                ) from None
+            except (tweepy.Unauthorized, tweepy.Forbidden) as error:
+                said = _detail(error)
+                said = f" ({said})" if said and said != error.response.reason else ""
+                raise XCredentialsError(
+                    f"X rejected the credentials ({_describe(error)}){said}:"
+                    f" check {TOKEN_SETTING} and the app's access level"
+                ) from None
+            except tweepy.HTTPException as error:
+                said = _detail(error)
+                raise CollectionError(
+                    f"X refused the request ({_describe(error)})" + (f": {said}" if said else "")
                 ) from None
 
     def _with_retries(self, method: Callable[..., Any], params: dict[str, Any]) -> Any:
@@ -143,6 +151,11 @@ class _Caller:
             reraise=True,
         )
         return retrying(method, **params)
+
+
+def _detail(error: tweepy.HTTPException) -> str:
+    """The first line of X's own explanation, if it gave one."""
+    return next(iter(error.api_messages), "").split("\n")[0]
 
 
 def _describe(error: BaseException | None) -> str:
@@ -160,9 +173,9 @@ def _page_reader(client: tweepy.Client, source: Source, call: _Caller
                         next_token=token, since_id=since_id, tweet_fields=TWEET_FIELDS,
                         expansions=["author_id"], user_fields=["username"])
         return read
-    found = call(client.get_user, username=source.value.lstrip("@"))
+    found = call(client.get_user, username=source.value)
     if found.data is None:
-        raise CollectionError(f"X has no user @{source.value.lstrip('@')}")
+        raise CollectionError(f"X has no user {source}")
     user_id = found.data.id
 
     def read_timeline(size: int, token: str | None, since_id: str | None) -> Any:
@@ -176,7 +189,7 @@ def _records(response: Any, source: Source) -> list[RawTweet]:
     return [
         RawTweet(
             text=tweet.text, source_id=str(tweet.id), created_at=tweet.created_at,
-            author=source.value.lstrip("@") if source.kind == "user" else users.get(tweet.author_id),
+            author=source.value if source.kind == "user" else users.get(tweet.author_id),
             place=f"X post {tweet.id}",
         )
         for tweet in response.data or []
@@ -230,7 +243,7 @@ def collect(
             report.pages += 1
             report.reads += len(records)
             _store_page(sessions, persona, records, report)
-            log.info("page %d from %s: %d posts, %d stored", report.pages, source, len(records),
+            log.debug("page %d from %s: %d posts, %d stored", report.pages, source, len(records),
                      report.stored)
             if on_page:
                 on_page(report)

@@ -271,6 +271,8 @@ class FakeX:
         if route == "GET /2/users/:id/tweets":
             return self._page(route, params, lambda t: t.author_id == match["id"])
         if route == "GET /2/tweets/search/recent":
+            if not params.get("query", "").strip():
+                raise _BadRequest("The `query` query parameter can not be empty")
             return self._page(route, params, _query_matcher(params.get("query", ""), self.users))
         if route == "POST /2/tweets":
             return self._create(headers, body, auth_user)

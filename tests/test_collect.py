@@ -201,3 +201,11 @@ def test_cli_needs_exactly_one_source(run_cli) -> None:  # type: ignore[no-untyp
     result = run_cli("corpus", "collect", "ada", "--yes")
     assert result.exit_code == 2 and "exactly one of --user or --query" in result.output
 
+
+
+def test_cli_query_rejected_by_x_is_a_one_line_error(run_cli, fake: FakeX) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("corpus", "collect", "conf", "--query", " ", "--yes")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: X refused the request (400 Bad Request): The `query` query parameter can not be empty"
+    )

@@ -61,7 +61,7 @@ def collect_command(
         console.print(
             f"collecting {source} into {persona}: at most {budget} posts,"
             f" estimated cost at most ${budget * settings.x_cost_per_read_usd:.2f}",
-            highlight=False,
+            highlight=False, soft_wrap=True,
         )
         if not yes:
             typer.confirm("Continue?", abort=True)
@@ -83,12 +83,16 @@ def _print_report(report: CollectReport, settings: Settings, budget: int) -> Non
         f"read {report.reads} posts in {report.pages} pages; kept {report.cleaning.kept}"
         f" ({report.stored} new), dropped {dropped}" + (f" ({reasons})" if reasons else "")
         + f"; estimated cost ${report.cost_usd(settings.x_cost_per_read_usd):.2f}",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     if report.budget_reached:
-        console.print(f"stopped at the read budget ({budget} posts); older posts were not read")
+        console.print(
+            f"stopped at the read budget ({budget} posts); older posts were not read"
+            " (later runs read only posts newer than the newest stored)",
+            highlight=False, soft_wrap=True,
+        )
     if report.retry_at is not None:
         console.print(
             f"stopped: X rate limit; what was read is stored, retry after {report.retry_at:%Y-%m-%d %H:%M:%S} UTC",
-            highlight=False,
+            highlight=False, soft_wrap=True,
         )
