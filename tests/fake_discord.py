@@ -313,6 +313,7 @@ class FakeDiscord:
             ("PUT", r"/applications/(\d+)/commands", self._sync),
             ("PUT", r"/applications/(\d+)/guilds/(\d+)/commands", self._sync),
             ("POST", r"/channels/(\d+)/messages", self._channel_message),
+            ("GET", r"/channels/(\d+)/messages", self._channel_history),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
@@ -379,6 +380,11 @@ class FakeDiscord:
         message = self._message(None, body.get("content") or "", files, body)
         message["channel_id"] = channel_id
         return 200, message
+
+    def _channel_history(self, channel_id: str, **_: Any) -> tuple[int, Any]:
+        posted = [m for m in self.messages.values()
+                  if m["channel_id"] == channel_id and "webhook_id" not in m]
+        return 200, posted[::-1]
 
     def _message(self, token: str | None, content: str, files: list[FilePart],
                  body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,127 @@
+"""The Discord adapter as the service runs it: sharding, the campaign channel publisher, the
+`nowbot discord` CLI and its settings, against the fake Discord with the real discord.py client."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.adapters.discord_bot import ShardedNowbotClient, build_client, start_discord
+from bot.adapters.discord_settings import DiscordSettings, load_discord_settings
+from bot.app import App
+from bot.cli import app as cli
+from bot.config import ConfigError
+from bot.publishers.base import RemotePost
+from fake_discord import FakeDiscord, Member, logged_in
+
+
+def test_sharded_client_asks_for_shards_and_answers_on_the_right_one(sqlite_app: App) -> None:
+    async def main() -> FakeDiscord:
+        fake = FakeDiscord(shard_count=2)
+        await fake.start()
+        settings = DiscordSettings(token=fake.token, auto_shard=True)
+        client = build_client(sqlite_app, settings, guild_ready_timeout=0.05)
+        assert isinstance(client, ShardedNowbotClient)
+        async with logged_in(fake, client, timeout=20):
+            sent = await fake.send_interaction(fake.command("queue", Member()))
+            ack = await fake.wait_for(lambda c: c.path.endswith(f"{sent.token}/callback"))
+            assert ack.json["type"] == 5
+        await fake.close()
+        return fake
+
+    fake = asyncio.run(main())
+    assert fake.calls_to(r"/gateway/bot")
+    assert sorted(identify["shard"] for identify in fake.identifies) == [[0, 2], [1, 2]]
+
+
+def test_campaign_posts_go_to_the_configured_channel(sqlite_app: App, tmp_path: Path) -> None:
+    image = tmp_path / "post.png"
+    image.write_bytes(b"\x89PNG fake image bytes")
+    publishers: dict[str, Any] = {}
+
+    async def main() -> FakeDiscord:
+        fake = FakeDiscord()
+        await fake.start()
+        settings = DiscordSettings(token=fake.token, campaign_channel_id=fake.channel_id)
+        with fake.pointed_at():
+            task = asyncio.create_task(
+                start_discord(sqlite_app, publishers, settings, guild_ready_timeout=0.05))
+            while "discord" not in publishers or not publishers["discord"].client.is_ready():
+                await asyncio.sleep(0.01)
+            publisher = publishers["discord"]
+            message_id = await asyncio.to_thread(publisher.publish, 7, "Join us #siggraphNOW", image)
+            recent = await asyncio.to_thread(publisher.recent_posts, 5)
+            assert recent == [RemotePost(message_id, "Join us #siggraphNOW")]
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await fake.close()
+        return fake
+
+    fake = asyncio.run(main())
+    [post] = fake.calls_to(rf"/channels/{fake.channel_id}/messages")[:1]
+    assert post.method == "POST" and post.json["content"] == "Join us #siggraphNOW"
+    assert [(f.filename, f.data) for f in post.files] == [("post.png", b"\x89PNG fake image bytes")]
+    assert publishers == {}  # unregistered when the adapter stops
+
+
+def test_start_without_token_does_nothing(sqlite_app: App) -> None:
+    publishers: dict[str, Any] = {}
+    asyncio.run(start_discord(sqlite_app, publishers, DiscordSettings()))
+    assert publishers == {}
+
+
+@pytest.fixture
+def fake_in_thread() -> Iterator[FakeDiscord]:
+    """A fake Discord served from its own thread, for code that runs its own event loop."""
+    loop = asyncio.new_event_loop()
+    fake_box: list[FakeDiscord] = []
+
+    async def start() -> None:
+        fake_box.append(FakeDiscord())
+        await fake_box[0].start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(5)
+    with fake_box[0].pointed_at():
+        yield fake_box[0]
+    asyncio.run_coroutine_threadsafe(fake_box[0].close(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def test_cli_sync_publishes_commands(fake_in_thread: FakeDiscord, monkeypatch: pytest.MonkeyPatch,
+                                     tmp_path: Path) -> None:
+    monkeypatch.setenv("NOWBOT_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NOWBOT_DISCORD_TOKEN", fake_in_thread.token)
+    result = CliRunner().invoke(cli, ["discord", "sync", "--guild", str(fake_in_thread.guild_id)])
+    assert result.exit_code == 0, result.output
+    assert "synced 9 commands to guild" in result.output
+    [put] = fake_in_thread.calls_to(
+        rf"/applications/{fake_in_thread.application_id}/guilds/{fake_in_thread.guild_id}/commands")
+    tweet = next(command for command in put.json if command["name"] == "tweet")
+    assert tweet["description"] == "Write a new tweet in a persona's voice."
+    assert [o["name"] for o in tweet["options"]] == ["persona", "prompt", "temperature"]
+
+
+def test_cli_without_token_fails_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(cli, ["discord", "sync"])
+    assert result.exit_code == 1
+    assert "NOWBOT_DISCORD_TOKEN is not set" in result.output
+
+
+def test_settings_read_comma_separated_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOWBOT_DISCORD_ADMIN_ROLE_IDS", "11, 22")
+    monkeypatch.setenv("NOWBOT_DISCORD_COOLDOWN_SECONDS", "2.5")
+    settings = load_discord_settings()
+    assert settings.admin_role_ids == {11, 22} and settings.cooldown_seconds == 2.5
+    monkeypatch.setenv("NOWBOT_DISCORD_OWNER_IDS", "12,abc")
+    with pytest.raises(ConfigError, match="NOWBOT_DISCORD_OWNER_IDS"):
+        load_discord_settings()
