@@ -11,6 +11,7 @@ from bot.cli import corpus as _corpus  # noqa: F401
 from bot.cli import db as _db  # noqa: F401  (registers commands)
 from bot.cli import discord as _discord  # noqa: F401
 from bot.cli import groups
+from bot.cli import images as _images  # noqa: F401
 from bot.cli import text as _text  # noqa: F401
 from bot.cli.service import run
 

@@ -171,13 +171,17 @@ class TrainingClock(keras.callbacks.Callback):
     def __init__(self, budget_s: float | None, already_s: float = 0.0) -> None:
         super().__init__()
         self.budget_s, self.already_s = budget_s, already_s
-        self.started = time.monotonic()
+        self.started: float | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.started = time.monotonic()
 
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.already_s, self.started = self.seconds(), None
+
     def seconds(self) -> float:
-        return self.already_s + time.monotonic() - self.started
+        running = time.monotonic() - self.started if self.started is not None else 0.0
+        return self.already_s + running
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.budget_s is not None and self.seconds() >= self.budget_s:

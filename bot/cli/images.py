@@ -1,0 +1,143 @@
+"""`nowbot images import/list`, `nowbot train gan`, `nowbot generate image/progress`:
+image sets and the image model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.app import App
+from bot.cli.common import cli_app, console, err_console
+from bot.cli.groups import generate, images, train
+from corpora.errors import CorpusError
+from corpora.imagesets import BUILTIN_DIGITS, KERAS_MNIST, get_set, import_images, list_sets, load_pixels
+from models.registry import Registry
+
+DEFAULT_SET = "digits"
+
+
+def _import(app: App, set_name: str, source: str, size: int | None, channels: int | None) -> None:
+    with app.sessions.begin() as session:
+        report = import_images(session, app.artifacts_dir, set_name, source, size=size, channels=channels)
+    for name, reason in report.skipped:
+        err_console.print(f"[yellow]skipped[/yellow] {name}: {reason}", highlight=False)
+    console.print(
+        f"{set_name}: {report.added:,} new, {report.duplicates:,} already stored, "
+        f"{len(report.skipped):,} skipped", highlight=False,
+    )
+
+
+@images.command("import")
+def import_command(
+    set_name: Annotated[str, typer.Argument(metavar="SET", help="Image set to add to (created if new).")],
+    path: Annotated[str, typer.Argument(
+        help=f"A folder of JPEG/PNG files (searched recursively), an MNIST '*-idx3-ubyte[.gz]' file, "
+             f"'{KERAS_MNIST}' (download through Keras) or '{BUILTIN_DIGITS}' (drawn, no download).",
+    )],
+    size: Annotated[int | None, typer.Option(
+        help="Side in pixels of a new set (default 28 for digits, 64 for photo folders).", min=8, max=256,
+    )] = None,
+    grey: Annotated[bool | None, typer.Option(
+        "--grey/--colour", help="Channels of a new set (default grey for digits, colour for photos).",
+        show_default=False,
+    )] = None,
+) -> None:
+    """Import images into a set; unreadable files are skipped and named, known images not re-added."""
+    channels = None if grey is None else (1 if grey else 3)
+    with cli_app() as app:
+        _import(app, set_name, path, size, channels)
+
+
+@images.command("list")
+def list_command() -> None:
+    """List image sets with their size and image count."""
+    with cli_app() as app, app.sessions() as session:
+        sets = list_sets(session)
+    table = Table(title="Image sets")
+    for column in ("Set", "Size", "Images", "Last source"):
+        table.add_column(column, justify="right" if column == "Images" else "left")
+    for summary in sets:
+        table.add_row(summary.name, f"{summary.width}x{summary.height}x{summary.channels}",
+                      f"{summary.images:,}", summary.source or "-")
+    console.print(table if sets else "no image sets yet: nowbot images import SET PATH")
+
+
+@train.command("gan")
+def train_gan_command(
+    set_name: Annotated[str, typer.Option("--set", "-s", help="Image set to learn from.")] = DEFAULT_SET,
+    minutes: Annotated[float | None, typer.Option(help="Training budget in minutes.", min=0.01)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training budget in passes over the set.", min=1)] = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Start from random weights (no resuming, no fine-tuning of the serving version).",
+    )] = False,
+) -> None:
+    """Train the image model on a set; the new version serves only if its Frechet distance is no
+    worse and it has not collapsed. An interrupted run resumes; otherwise the serving version is
+    fine-tuned. The set 'digits' is drawn on first use if missing."""
+    if minutes is None and epochs is None:
+        minutes = 10.0
+    if minutes is not None and epochs is not None:
+        raise typer.BadParameter("give --minutes or --epochs, not both")
+    from models.gan.run import train_gan
+
+    with cli_app() as app:
+        with app.sessions() as session:
+            try:
+                image_set = get_set(session, set_name)
+            except CorpusError:
+                if set_name != DEFAULT_SET:
+                    raise
+                image_set = None
+        if image_set is None:
+            _import(app, set_name, BUILTIN_DIGITS, None, None)
+        with app.sessions() as session:
+            image_set, pixels = get_set(session, set_name), load_pixels(session, set_name)
+        outcome = train_gan(
+            Registry(app.sessions, app.artifacts_dir), app.artifacts_dir, set_name, pixels,
+            minutes=minutes, epochs=epochs, fresh=fresh, image_set_id=image_set.id,
+        )
+        start = (f"resumed at step {outcome.resumed_at_step}" if outcome.resumed_at_step is not None
+                 else f"fine-tuned v{outcome.fine_tuned_from}" if outcome.fine_tuned_from
+                 else "from scratch")
+        metrics = outcome.metrics
+        console.print(
+            f"gan/{set_name} v{outcome.version} ({start}, {metrics['steps']} steps, "
+            f"{metrics['seconds']:.0f} s): fid {metrics['fid']:.2f}, diversity "
+            f"{metrics['diversity']:.2f}; {outcome.verdict.reason}", highlight=False,
+        )
+
+
+@generate.command("image")
+def generate_image_command(
+    set_name: Annotated[str, typer.Option("--set", "-s", help="Image set whose serving model draws.")] = DEFAULT_SET,
+    count: Annotated[int, typer.Option("-n", "--count", help="How many images.", min=1, max=1024)] = 16,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path("grid.png"),
+    seed: Annotated[int | None, typer.Option(help="Latent seed, for repeatable images.")] = None,
+) -> None:
+    """Draw new images with the serving image model and save them as one PNG grid."""
+    from models.gan.grids import save_png
+    from models.gan.sample import sample_grid
+
+    with cli_app() as app:
+        folder = Registry(app.sessions, app.artifacts_dir).serving_path("gan", set_name)
+        save_png(sample_grid(folder, count, seed), output)
+    console.print(f"wrote {count} images to {output}", highlight=False)
+
+
+@generate.command("progress")
+def generate_progress_command(
+    set_name: Annotated[str, typer.Option("--set", "-s", help="Image set whose serving model to show.")] = DEFAULT_SET,
+    output: Annotated[Path, typer.Option("-o", "--output", help="GIF file to write.")] = Path("progress.gif"),
+) -> None:
+    """Animate how the serving model's fixed-seed grid evolved during its training."""
+    from models.gan.grids import save_gif
+    from models.gan.sample import progress_frames
+
+    with cli_app() as app:
+        folder = Registry(app.sessions, app.artifacts_dir).serving_path("gan", set_name)
+        frames = progress_frames(folder)
+        save_gif(frames, output)
+    console.print(f"wrote {len(frames)} frames to {output}", highlight=False)

@@ -1,0 +1,43 @@
+"""Generation from a stored version: rebuild the EMA generator from `config.json` and its weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from models.errors import ModelError
+from models.gan.config import GanConfig
+from models.gan.grids import make_grid, to_uint8
+
+
+def load_generator(folder: Path):
+    """(config, EMA generator) of the version stored in `folder`."""
+    from models.gan.network import build_generator
+
+    config = GanConfig.load(folder / "config.json")
+    generator = build_generator(config)
+    generator.load_weights(folder / "generator.weights.h5")
+    return config, generator
+
+
+def sample_images(folder: Path, count: int, seed: int | None = None) -> np.ndarray:
+    """`count` new uint8 images (count, size, size, channels) from the version in `folder`."""
+    config, generator = load_generator(folder)
+    latents = np.random.default_rng(seed).standard_normal((count, config.latent_dim)).astype(np.float32)
+    return to_uint8(generator.predict(latents, batch_size=256, verbose=0))
+
+
+def sample_grid(folder: Path, count: int, seed: int | None = None) -> Image.Image:
+    """A grid of `count` new images, enlarged for small image sizes."""
+    images = sample_images(folder, count, seed)
+    return make_grid(images, scale=max(1, 64 // images.shape[1]))
+
+
+def progress_frames(folder: Path) -> list[Path]:
+    """The fixed-seed grids saved while the version in `folder` trained, oldest first."""
+    frames = sorted((folder / "frames").glob("step-*.png"))
+    if not frames:
+        raise ModelError(f"{folder}: this version has no progress grids")
+    return frames
