@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 from dotenv import dotenv_values
 from pydantic import SecretStr
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.config import ConfigError, Settings, get_settings
 
@@ -34,30 +36,42 @@ def _types(annotation: Any) -> tuple[Any, ...]:
     return getattr(annotation, "__args__", (annotation,))
 
 
-def _raw_values() -> list[str]:
-    """Secret settings as written in the environment, `.env` and the TOML file, valid or not."""
-    fields = _secret_fields()
-    env_names = {f"NOWBOT_{name}".upper() for name in fields}
+def _url_password(url: str) -> str | None:
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except ArgumentError:
+        return None
+
+
+def _raw_values(names: list[str]) -> list[str]:
+    """Settings `names` as written in the environment, `.env` and the TOML file, valid or not."""
+    env_names = {f"NOWBOT_{name}".upper() for name in names}
     values = [value for key, value in os.environ.items() if key.upper() in env_names]
     try:
         values += [v for k, v in dotenv_values(".env").items() if k.upper() in env_names and v]
         toml_path = os.environ.get("NOWBOT_CONFIG")
         if toml_path:
             table = tomllib.loads(Path(toml_path).read_text(encoding="utf-8"))
-            values += [str(table[name]) for name in fields if name in table]
+            values += [str(table[name]) for name in names if name in table]
     except (OSError, ValueError):
         pass  # an unreadable file holds nothing to log; settings validation reports it
     return values
 
 
 def secret_values(settings: Settings | None = None) -> list[str]:
-    """Every secret to mask, with URL-encoded forms, longest first (so no partial masks)."""
-    values = _raw_values()
+    """Every secret to mask, with URL-encoded forms, longest first (so no partial masks).
+
+    Secrets are the `SecretStr` settings and the password inside the database URL (the rest of
+    the URL may be logged).
+    """
+    fields = _secret_fields()
+    values = _raw_values(fields)
+    urls = _raw_values(["database_url"])
     if settings is not None:
-        values += [
-            getattr(settings, name).get_secret_value()
-            for name in _secret_fields() if getattr(settings, name) is not None
-        ]
+        values += [getattr(settings, name).get_secret_value()
+                   for name in fields if getattr(settings, name) is not None]
+        urls.append(settings.resolved_database_url)
+    values += [password for url in urls if (password := _url_password(url))]
     found = {form for value in values if value for form in (value, quote(value, safe=""))}
     return sorted(found, key=len, reverse=True)
 

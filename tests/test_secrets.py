@@ -109,3 +109,13 @@ def test_oauth_user_requests_debug_logs_leak_nothing(
     assert "boom with ***" in caplog.text
     captured = capsys.readouterr()
     assert_no_secret(captured.out, captured.err, caplog.text)
+
+
+@pytest.mark.usefixtures("secret_env")
+def test_database_password_is_masked_but_host_is_not(monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("NOWBOT_DATABASE_URL", "postgresql+psycopg://bot:pg-SECRET-w0rd@db.example:5432/nowbot")
+    setup_logging()
+    logging.getLogger("nowbot.test").warning("connecting to %s",
+                                             "postgresql+psycopg://bot:pg-SECRET-w0rd@db.example:5432/nowbot")
+    assert "bot:***@db.example" in caplog.text and "pg-SECRET-w0rd" not in caplog.text
