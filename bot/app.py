@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, get_settings
+from bot.errors import NowbotError
 from storage.db import make_engine, session_factory, upgrade
 
 
@@ -30,6 +32,12 @@ def open_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
     settings = settings or get_settings()
     engine = make_engine(settings.resolved_database_url)
     if migrate:
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except OperationalError as error:
+            engine.dispose()
+            where = engine.url.render_as_string(hide_password=True)
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            raise NowbotError(f"cannot open the database {where}: {reason}") from None
     settings.resolved_artifacts_dir.mkdir(parents=True, exist_ok=True)
     return App(settings=settings, engine=engine, sessions=session_factory(engine))

@@ -21,8 +21,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.errors import NowbotError
 
-class ConfigError(Exception):
+
+class ConfigError(NowbotError):
     """Settings failed validation; the message names each bad setting."""
 
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 TOKEN_SETTING = "NOWBOT_X_BEARER_TOKEN"
 PAGE_MAX = 100
 PAGE_MIN = {"user": 5, "query": 10}  # the smallest `max_results` each endpoint accepts
-TWEET_FIELDS = ["created_at", "author_id"]
+TWEET_FIELDS = ["created_at", "author_id", "referenced_tweets"]
 RETRYABLE = (tweepy.TwitterServerError, requests.ConnectionError, requests.Timeout)
 
 
@@ -190,6 +190,7 @@ def _records(response: Any, source: Source) -> list[RawTweet]:
         RawTweet(
             text=tweet.text, source_id=str(tweet.id), created_at=tweet.created_at,
             author=source.value if source.kind == "user" else users.get(tweet.author_id),
+            is_reply=any(ref.type == "replied_to" for ref in tweet.referenced_tweets or []),
             place=f"X post {tweet.id}",
         )
         for tweet in response.data or []

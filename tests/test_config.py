@@ -58,3 +58,16 @@ def test_secrets_are_masked_in_logs(monkeypatch: pytest.MonkeyPatch, caplog) -> 
         logger.info("calling with %s", settings.x_bearer_token.get_secret_value())
     assert "sekrit-token-123" not in caplog.text
     assert "***" in caplog.text
+
+
+def test_unreachable_database_is_one_line_without_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.setenv("NOWBOT_DATABASE_URL", "postgresql+psycopg://bot:hunter2@127.0.0.1:9/x")
+    result = CliRunner().invoke(app, ["db", "current"])
+    assert result.exit_code == 1
+    output = result.output.strip()
+    assert output.startswith("error: cannot open the database postgresql+psycopg://bot:***@127.0.0.1:9/x")
+    assert "hunter2" not in output and "Traceback" not in output

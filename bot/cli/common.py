@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from bot.app import App, open_app
-from bot.config import ConfigError
 from bot.errors import USER_ERRORS
 
 console = Console()
@@ -23,7 +22,7 @@ def cli_app() -> Iterator[App]:
     """Open the app for one command; known errors become a one-line message and exit code 1."""
     try:
         app = open_app()
-    except ConfigError as error:
+    except USER_ERRORS as error:
         err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     try:
