@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.app import App
@@ -49,6 +51,8 @@ class Generator(Protocol):
 
     def render_image_grid(self, app: App, image_set: str, count: int) -> bytes: ...
 
+    def progress_gif(self, app: App, image_set: str) -> bytes: ...
+
 
 @dataclass
 class Runtime:
@@ -58,6 +62,7 @@ class Runtime:
     generator: Generator
     publishers: dict[str, Publisher]
     image_set: str | None = None
+    scheduler: BaseScheduler | None = None  # set while this process is the leader
     training_lock: threading.Lock = field(default_factory=threading.Lock)
     children: set[subprocess.Popen[bytes]] = field(default_factory=set)
 
@@ -171,7 +176,8 @@ def train_text() -> bool:
     runtime = current()
     settings = runtime.app.settings
     minutes = settings.train_text_minutes
-    trained = _train(runtime, ["train", "text", settings.campaign_persona, "--minutes", str(minutes)],
+    trained = _train(runtime, ["train", "text", "--persona", settings.campaign_persona,
+                              "--minutes", str(minutes)],
                      "train-text", minutes)
     if trained and _post_count(runtime.app) == 0:
         campaign_post()
@@ -197,10 +203,7 @@ def campaign_post() -> list[int]:
     """Write a campaign post (with a new image when a GAN serves) for each publishing platform."""
     runtime = current()
     app, settings = runtime.app, runtime.app.settings
-    with app.sessions() as session:
-        recent = list(session.scalars(select(Post.text).order_by(Post.id.desc()).limit(RECENT_POSTS)))
-        persona_id = session.scalar(select(Persona.id).where(Persona.name == settings.campaign_persona))
-    generated = runtime.generator.generate_post_text(app, settings.campaign_persona, recent)
+    generated = _new_text(app, runtime.generator)
     image_id = None
     if runtime.image_set is not None:
         try:
@@ -208,17 +211,13 @@ def campaign_post() -> list[int]:
         except NoServingModel as error:
             log.info("campaign post without an image: %s", error)
     with app.sessions.begin() as session:
-        item = GeneratedItem(kind="text", model_version_id=generated.model_version_id,
-                             persona_id=persona_id, text=generated.text, score=generated.score,
-                             details={})
-        session.add(item)
-        session.flush()
+        item = _text_item(session, settings.campaign_persona, generated)
         posts = [
             outbox.create_post(session, platform=platform, text=generated.text,
                                hashtag=settings.campaign_hashtag, review=settings.reviewing,
                                campaign=settings.campaign_persona, generated_item_id=item.id,
                                image_item_id=image_id)
-            for platform in runtime.publishers
+            for platform in list(runtime.publishers)  # adapters add and remove theirs
         ]
     log.info("campaign post prepared: %s", ", ".join(f"#{p.id} {p.platform} {p.status}" for p in posts))
     return [post.id for post in posts]
@@ -232,6 +231,31 @@ def process_outbox() -> list[int]:
     outbox.mark_interrupted(sessions, older_than=outbox.STALE_PUBLISHING)
     outbox.reconcile(sessions, runtime.publishers)
     return [post.id for post in outbox.publish_due(sessions, runtime.publishers)]
+
+
+def regenerate_post(app: App, generator: Generator, post_id: int) -> None:
+    """Give a draft a freshly generated text (the queue's Regenerate)."""
+    persona = app.settings.campaign_persona
+    generated = _new_text(app, generator)
+    with app.sessions.begin() as session:
+        item_id = _text_item(session, persona, generated).id
+    outbox.replace_text(app.sessions, post_id, generated.text, app.settings.campaign_hashtag,
+                        generated_item_id=item_id)
+
+
+def _new_text(app: App, generator: Generator) -> GeneratedTextLike:
+    with app.sessions() as session:
+        recent = list(session.scalars(select(Post.text).order_by(Post.id.desc()).limit(RECENT_POSTS)))
+    return generator.generate_post_text(app, app.settings.campaign_persona, recent)
+
+
+def _text_item(session: Session, persona: str, generated: GeneratedTextLike) -> GeneratedItem:
+    persona_id = session.scalar(select(Persona.id).where(Persona.name == persona))
+    item = GeneratedItem(kind="text", model_version_id=generated.model_version_id,
+                         persona_id=persona_id, text=generated.text, score=generated.score, details={})
+    session.add(item)
+    session.flush()
+    return item
 
 
 def _post_count(app: App) -> int:

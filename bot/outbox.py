@@ -255,6 +255,7 @@ def publish_post(sessions: sessionmaker[Session], post_id: int, publisher: Publi
 def publish_due(sessions: sessionmaker[Session], publishers: Mapping[str, Publisher],
                 limit: int = 10) -> list[Post]:
     """Publish approved posts whose time has come, oldest first, on platforms we can reach."""
+    publishers = dict(publishers)  # adapters may add or remove theirs meanwhile
     now = utcnow()
     with sessions() as session:
         due = list(session.scalars(

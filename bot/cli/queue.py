@@ -1,0 +1,66 @@
+"""`nowbot queue`: review campaign posts before they are published."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from bot.cli.common import cli_app, console
+
+queue = typer.Typer(help="Review campaign posts: list, approve, reject, regenerate.", no_args_is_help=True)
+
+
+@queue.command("list")
+def list_posts(
+    all_posts: bool = typer.Option(False, "--all", help="Include published and rejected posts."),
+    limit: int = typer.Option(30, "--limit", min=1, help="Most posts to show."),
+) -> None:
+    """Show posts waiting for review or publishing, newest first."""
+    from bot import outbox
+    from storage.outbox import PostStatus
+
+    statuses = () if all_posts else (PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.PUBLISHING,
+                                      PostStatus.UNKNOWN, PostStatus.FAILED)
+    with cli_app() as app:
+        posts = outbox.posts(app.sessions, *statuses, limit=limit)
+    if not posts:
+        console.print("no posts waiting" if not all_posts else "no posts yet")
+        return
+    table = Table("id", "platform", "status", "text", "note")
+    for post in posts:
+        table.add_row(str(post.id), post.platform, post.status, post.text, post.error or "")
+    console.print(table)
+
+
+@queue.command("approve")
+def approve(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
+    """Approve a draft: the running bot publishes it on its next outbox run."""
+    from bot import outbox
+
+    with cli_app() as app:
+        outbox.approve(app.sessions, post_id)
+    console.print(f"post {post_id} approved")
+
+
+@queue.command("reject")
+def reject(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
+    """Reject a post: it is never published."""
+    from bot import outbox
+
+    with cli_app() as app:
+        outbox.reject(app.sessions, post_id)
+    console.print(f"post {post_id} rejected")
+
+
+@queue.command("regenerate")
+def regenerate(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
+    """Replace a draft's text with a freshly generated one."""
+    from bot import generation
+    from bot.jobs import regenerate_post
+    from storage.outbox import Post
+
+    with cli_app() as app:
+        regenerate_post(app, generation, post_id)
+        with app.sessions() as session:
+            text = session.get_one(Post, post_id).text
+    console.print(f"post {post_id}: {text}", highlight=False)

@@ -1,0 +1,144 @@
+"""`nowbot run`: the scheduler (when this process leads), the configured adapters and the dashboard,
+in one asyncio process until SIGINT or SIGTERM.
+
+With no configuration at all it seeds the demo persona and image set on an empty database, trains
+both models briefly, and prepares campaign posts into the local outbox (`var/outbox`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from bot import jobs, outbox
+from bot.app import App
+from bot.config import Settings
+from bot.dashboard import start_dashboard
+from bot.demo import DEMO_IMAGE_SET, seed_demo
+from bot.jobs import Generator, Runtime
+from bot.leader import LeaderLock
+from bot.publishers.base import Publisher
+from bot.publishers.local import LocalPublisher
+from bot.scheduler import JobSpec, build_scheduler, install_jobs, job_specs
+from storage.imagesets import ImageSet
+
+log = logging.getLogger("nowbot.service")
+
+Adapter = Callable[[Runtime], Awaitable[None]]
+"""A long-running coroutine that connects a platform (Discord, ...); cancelled on shutdown."""
+
+
+def configured_adapters(settings: Settings) -> list[Adapter]:
+    """The adapters whose credentials are configured. Adapters for new platforms go here."""
+    adapters: list[Adapter] = []
+    if settings.discord_token is not None:
+        from bot.adapters.discord_bot import start_discord
+
+        adapters.append(lambda runtime: start_discord(runtime.app, runtime.publishers))
+    return adapters
+
+
+def configured_publishers(settings: Settings) -> dict[str, Publisher]:
+    """X when its user credentials are set; otherwise the local outbox folder."""
+    if settings.x_post_configured:
+        from bot.publishers.x import XPublisher
+
+        return {"x": XPublisher(settings)}
+    return {"local": LocalPublisher(settings.data_dir / "outbox")}
+
+
+def campaign_image_set(app: App) -> str | None:
+    """The configured image set, else the demo set when it exists."""
+    if app.settings.campaign_image_set:
+        return app.settings.campaign_image_set
+    with app.sessions() as session:
+        found = session.scalar(select(ImageSet.name).where(ImageSet.name == DEMO_IMAGE_SET))
+    return found
+
+
+def start_scheduler(runtime: Runtime, specs: Sequence[JobSpec]) -> BackgroundScheduler:
+    """Lead: settle posts a dead leader left mid-publish, then run the jobs (missed runs within
+    the grace time run once now)."""
+    stranded = outbox.mark_interrupted(runtime.app.sessions)
+    if stranded:
+        log.warning("%d post(s) were left mid-publish; they will be reconciled", stranded)
+    scheduler = build_scheduler(runtime.app, BackgroundScheduler)
+    scheduler.start(paused=True)
+    install_jobs(scheduler, specs)
+    scheduler.resume()
+    return scheduler
+
+
+async def serve(
+    app: App,
+    generator: Generator,
+    *,
+    stop: asyncio.Event,
+    publishers: dict[str, Publisher] | None = None,
+    adapters: Sequence[Adapter] | None = None,
+    specs: Sequence[JobSpec] | None = None,
+    seed: bool = True,
+    leader_poll_s: float = 5.0,
+) -> None:
+    """Run the service until `stop` is set. Every process serves the dashboard and adapters; only
+    the one holding the leader lock runs the scheduler, and a follower takes over when it dies."""
+    settings = app.settings
+    if seed:
+        await asyncio.to_thread(seed_demo, app)
+    runtime = Runtime(
+        app=app, generator=generator,
+        publishers=publishers if publishers is not None else configured_publishers(settings),
+        image_set=await asyncio.to_thread(campaign_image_set, app),
+    )
+    jobs.configure(runtime)
+    specs = list(specs if specs is not None else job_specs(settings))
+    leader = LeaderLock(app.engine)
+    runner = await start_dashboard(runtime)
+    tasks = [asyncio.create_task(start(runtime)) for start in
+             (adapters if adapters is not None else configured_adapters(settings))]
+    log.info("publishing to %s; review %s", ", ".join(runtime.publishers),
+             "on" if settings.reviewing else "off")
+    try:
+        while not stop.is_set():
+            if runtime.scheduler is None and await asyncio.to_thread(leader.acquire):
+                log.info("leading: starting the scheduler")
+                runtime.scheduler = await asyncio.to_thread(start_scheduler, runtime, specs)
+            elif runtime.scheduler is not None and not await asyncio.to_thread(leader.held):
+                log.warning("leadership lost: stopping the scheduler")
+                await asyncio.to_thread(runtime.scheduler.shutdown, False)
+                runtime.scheduler = None
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), leader_poll_s)
+    finally:
+        log.info("shutting down")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if runtime.scheduler is not None:
+            runtime.scheduler.pause()  # no new runs; then stop training, let running jobs finish
+        await asyncio.to_thread(jobs.stop_children, runtime)
+        if runtime.scheduler is not None:
+            await asyncio.to_thread(runtime.scheduler.shutdown, True)
+            runtime.scheduler = None
+        await asyncio.to_thread(leader.release)
+        await runner.cleanup()
+        jobs.configure(None)
+
+
+def run_service(app: App, generator: Generator) -> None:
+    """Run `serve` until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(app, generator, stop=stop)
+
+    asyncio.run(main())
