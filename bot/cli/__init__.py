@@ -12,6 +12,7 @@ from bot.cli import db as _db  # noqa: F401  (registers commands)
 from bot.cli import discord as _discord  # noqa: F401
 from bot.cli import groups
 from bot.cli import images as _images  # noqa: F401
+from bot.cli import queue as _queue
 from bot.cli import text as _text  # noqa: F401
 from bot.cli.service import run
 
@@ -27,6 +28,7 @@ app.add_typer(groups.images, name="images")
 app.add_typer(groups.train, name="train")
 app.add_typer(groups.generate, name="generate")
 app.add_typer(_discord.group, name="discord")
+app.add_typer(_queue.queue, name="queue")
 app.command("run")(run)
 
 
