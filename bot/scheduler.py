@@ -95,9 +95,10 @@ def _same(job: Any, spec: JobSpec) -> bool:
             and tuple(job.args) == spec.args and job.name == spec.name)
 
 
-def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec]) -> None:
-    """Make the stored jobs match `specs`: unchanged jobs keep their next run time, changed ones
-    are replaced, jobs no longer wanted are removed. Call it on a started (paused) scheduler."""
+def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec], grace_s: int) -> None:
+    """Make the stored jobs match `specs`: unchanged jobs keep their next run time (and take the
+    grace time `grace_s`), changed ones are replaced, jobs no longer wanted are removed.
+    Call it on a started, paused scheduler so that nothing runs before the jobs are settled."""
     wanted = {spec.id for spec in specs}
     for job in scheduler.get_jobs():
         if job.id not in wanted:
@@ -107,6 +108,8 @@ def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec]) -> None:
     for spec in specs:
         existing = scheduler.get_job(spec.id)
         if existing is not None and _same(existing, spec):
+            if existing.misfire_grace_time != grace_s:
+                scheduler.modify_job(spec.id, misfire_grace_time=grace_s)
             continue
         options: dict[str, Any] = {}
         if spec.first_run_now and existing is None:

@@ -70,7 +70,7 @@ def start_scheduler(runtime: Runtime, specs: Sequence[JobSpec]) -> BackgroundSch
         log.warning("%d post(s) were left mid-publish; they will be reconciled", stranded)
     scheduler = build_scheduler(runtime.app, BackgroundScheduler)
     scheduler.start(paused=True)
-    install_jobs(scheduler, specs)
+    install_jobs(scheduler, specs, runtime.app.settings.misfire_grace_seconds)
     scheduler.resume()
     return scheduler
 
