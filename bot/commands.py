@@ -17,6 +17,8 @@ from sqlalchemy import inspect, select, text
 from bot import generation, outbox
 from bot.app import App
 from bot.errors import NowbotError
+from bot.generation import GeneratedText
+from bot.scheduler import JOBS_TABLE
 from models.registry import Registry
 from storage.corpus import Persona
 from storage.imagesets import ImageSet
@@ -96,24 +98,61 @@ def _in_range(name: str, value: float, bounds: tuple[float, float]) -> None:
 
 # -- generation ------------------------------------------------------------------------------
 
-def tweet(app: App, persona: str | None = None, prompt: str = "", temperature: float = 0.8) -> Reply:
-    """A new tweet in `persona`'s voice, optionally starting from `prompt`."""
+@dataclass(frozen=True)
+class TweetRequest:
+    """A checked request for one generated tweet; equal requests may share one generation call."""
+
+    persona: str
+    prompt: str = ""
+    temperature: float = 0.8
+    blend_with: str | None = None
+
+
+def tweet_request(
+    app: App, persona: str | None = None, prompt: str = "", temperature: float = 0.8
+) -> TweetRequest:
+    """Check a `/tweet`: the persona exists (default: the first), temperature and prompt fit."""
     name = _known(app, "persona", persona, personas(app))
     _in_range("temperature", temperature, TEMPERATURE)
     if len(prompt) > PROMPT_CHARS:
         raise CommandError(f"prompt must be at most {PROMPT_CHARS} characters, not {len(prompt)}")
-    [best] = generation.generate_tweets(app, name, prompt=prompt, temperature=temperature)
-    return Reply(f"**{name}**: {best.text}")
+    return TweetRequest(name, prompt, temperature)
 
 
-def mashup(app: App, persona_a: str, persona_b: str) -> Reply:
-    """A tweet blending two personas' voices half and half."""
+def mashup_request(app: App, persona_a: str, persona_b: str) -> TweetRequest:
+    """Check a `/mashup`: two different, existing personas."""
     names = personas(app)
     first, second = _known(app, "persona", persona_a, names), _known(app, "persona", persona_b, names)
     if first == second:
         raise CommandError("pick two different personas to mash up")
-    [best] = generation.generate_tweets(app, first, blend_with=second)
-    return Reply(f"**{first} × {second}**: {best.text}")
+    return TweetRequest(first, blend_with=second)
+
+
+def generate_texts(app: App, request: TweetRequest, count: int = 1) -> list[GeneratedText]:
+    """`count` different tweets for `request` from one generation call (blocking)."""
+    return generation.generate_tweets(
+        app, request.persona, prompt=request.prompt, temperature=request.temperature,
+        count=count, blend_with=request.blend_with,
+    )
+
+
+def tweet_reply(request: TweetRequest, generated: GeneratedText) -> Reply:
+    voices = f"{request.persona} × {request.blend_with}" if request.blend_with else request.persona
+    return Reply(f"**{voices}**: {generated.text}")
+
+
+def tweet(app: App, persona: str | None = None, prompt: str = "", temperature: float = 0.8) -> Reply:
+    """A new tweet in `persona`'s voice, optionally starting from `prompt`."""
+    request = tweet_request(app, persona, prompt, temperature)
+    [best] = generate_texts(app, request)
+    return tweet_reply(request, best)
+
+
+def mashup(app: App, persona_a: str, persona_b: str) -> Reply:
+    """A tweet blending two personas' voices half and half."""
+    request = mashup_request(app, persona_a, persona_b)
+    [best] = generate_texts(app, request)
+    return tweet_reply(request, best)
 
 
 def image(app: App, image_set: str | None = None, count: int = 16) -> Reply:
@@ -156,11 +195,11 @@ def _metrics(version: ModelVersion) -> str:
 
 def next_jobs(app: App, limit: int = 5) -> list[tuple[str, datetime]]:
     """The scheduler's next runs, read from its job store table (empty when there is none)."""
-    if not inspect(app.engine).has_table("apscheduler_jobs"):
+    if not inspect(app.engine).has_table(JOBS_TABLE):
         return []
     with app.engine.connect() as connection:
         rows = connection.execute(
-            text("SELECT id, next_run_time FROM apscheduler_jobs WHERE next_run_time IS NOT NULL "
+            text(f"SELECT id, next_run_time FROM {JOBS_TABLE} WHERE next_run_time IS NOT NULL "
                  "ORDER BY next_run_time LIMIT :limit"), {"limit": limit}
         ).all()
     return [(job_id, datetime.fromtimestamp(when, UTC)) for job_id, when in rows]
@@ -229,8 +268,7 @@ def train(app: App, kind: TrainKind, target: str, requested_by: str) -> Reply:
 
 def schedule(app: App) -> Reply:
     """The campaign's cron expressions and the next scheduled runs."""
-    crons = [part.strip() for part in app.settings.campaign_cron.split(";") if part.strip()]
     lines = ["**Campaign schedule** (`NOWBOT_CAMPAIGN_CRON`)"]
-    lines += [f"- `{cron}`" for cron in crons]
+    lines += [f"- `{cron}`" for cron in app.settings.campaign_crons]
     lines += [f"- next: {job} at {when:%Y-%m-%d %H:%M} UTC" for job, when in next_jobs(app)]
     return Reply("\n".join(lines), ephemeral=True)

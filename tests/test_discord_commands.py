@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,7 +76,10 @@ def seeded(sqlite_app: App, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     def tweets(app: App, persona: str, **options: Any) -> list[GeneratedText]:
         seen["tweets"] = (persona, options, threading.current_thread().name)
-        return [GeneratedText(f"hello from {persona}", -1.0, 1)]
+        seen.setdefault("counts", []).append(options["count"])
+        time.sleep(0.05)  # sampling takes a while: concurrent requests pile up meanwhile
+        suffixes = [""] + [f" #{n}" for n in range(2, options["count"] + 1)]
+        return [GeneratedText(f"hello from {persona}{suffix}", -1.0, 1) for suffix in suffixes]
 
     def grid(app: App, image_set: str, count: int) -> bytes:
         seen["grid"] = (image_set, count)
@@ -133,6 +137,18 @@ def test_mashup_blends_two_personas(sqlite_app: App, seeded: dict) -> None:
 
     run_bot(sqlite_app, scenario)
     assert seeded["tweets"][1]["blend_with"] == "grace"
+
+
+def test_concurrent_tweets_share_one_generation_call(sqlite_app: App, seeded: dict) -> None:
+    async def scenario(fake: FakeDiscord, client: Any) -> None:
+        sent = [await fake.send_interaction(fake.command("tweet", Member(), persona="ada"))
+                for _ in range(5)]
+        answers = [(await followup(fake, interaction)).json["content"] for interaction in sent]
+        assert sorted(answers) == ["**ada**: hello from ada"] + [
+            f"**ada**: hello from ada #{n}" for n in range(2, 6)]
+
+    run_bot(sqlite_app, scenario)
+    assert sum(seeded["counts"]) == 5 and len(seeded["counts"]) < 5
 
 
 def test_unknown_persona_gets_short_ephemeral_error(sqlite_app: App, seeded: dict) -> None:

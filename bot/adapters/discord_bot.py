@@ -17,12 +17,15 @@ from typing import Any, TypeVar
 import discord
 from discord import app_commands
 
+from bot import commands
+from bot.adapters.batching import Batcher
 from bot.adapters.discord_commands import COMMANDS
 from bot.adapters.discord_publisher import DiscordPublisher
 from bot.adapters.discord_replies import report_error
 from bot.adapters.discord_review import ReviewButton
 from bot.adapters.discord_settings import DiscordSettings, load_discord_settings
 from bot.app import App
+from bot.generation import GeneratedText
 
 log = logging.getLogger("nowbot.discord")
 T = TypeVar("T")
@@ -45,6 +48,7 @@ class _Nowbot:
         for command in COMMANDS:
             self.tree.add_command(command)
         self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nowbot-discord")
+        self.tweets: Batcher[commands.TweetRequest, GeneratedText] = Batcher(self._generate_texts)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReviewButton)  # type: ignore[attr-defined]
@@ -53,6 +57,9 @@ class _Nowbot:
         """Run `function(*args)` in the client's worker threads."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._workers, partial(function, *args))
+
+    async def _generate_texts(self, request: commands.TweetRequest, count: int) -> list[GeneratedText]:
+        return await self.run_blocking(commands.generate_texts, self.app, request, count)
 
     async def sync_commands(self, guild_id: int | None = None) -> list[str]:
         """Publish the command tree to one guild (instant) or globally; returns the names."""

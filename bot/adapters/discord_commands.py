@@ -35,6 +35,17 @@ async def answer(
     await send_followup(interaction, reply, view)
 
 
+async def answer_tweet(
+    interaction: discord.Interaction, check: Callable[..., commands.TweetRequest], *args: Any
+) -> None:
+    """Like `answer`, with generation shared among equal concurrent requests."""
+    await interaction.response.defer(thinking=True)
+    client = _client(interaction)
+    request = await client.run_blocking(check, client.app, *args)
+    generated = await client.tweets.get(request)
+    await send_followup(interaction, commands.tweet_reply(request, generated))
+
+
 async def _choices(interaction: discord.Interaction, lookup: Callable[..., list[str]],
                    current: str) -> list[Choice[str]]:
     client = _client(interaction)
@@ -63,7 +74,7 @@ async def tweet(
     temperature: Range[float, commands.TEMPERATURE[0], commands.TEMPERATURE[1]] = 0.8,
 ) -> None:
     """Write a new tweet in a persona's voice."""
-    await answer(interaction, commands.tweet, persona, prompt, temperature)
+    await answer_tweet(interaction, commands.tweet_request, persona, prompt, temperature)
 
 
 @app_commands.command(name="mashup")
@@ -72,7 +83,7 @@ async def tweet(
 @per_user_cooldown()
 async def mashup(interaction: discord.Interaction, persona_a: str, persona_b: str) -> None:
     """Write a tweet that blends two personas' voices."""
-    await answer(interaction, commands.mashup, persona_a, persona_b)
+    await answer_tweet(interaction, commands.mashup_request, persona_a, persona_b)
 
 
 @app_commands.command(name="image")
