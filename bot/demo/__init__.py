@@ -39,7 +39,7 @@ def demo_posts() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def seed_demo(app: App, digits: int = DEMO_DIGITS) -> DemoSeed:
+def seed_demo(app: App, digits: int | None = None) -> DemoSeed:
     """Seed the demo persona on a database with no personas, and the demo image set on one with
     no image sets. Each part is one transaction, so a second call adds nothing."""
     posts = images = 0
@@ -52,7 +52,7 @@ def seed_demo(app: App, digits: int = DEMO_DIGITS) -> DemoSeed:
     with app.sessions.begin() as session:
         if not session.scalar(select(func.count(ImageSet.id))):
             images = import_images(session, app.artifacts_dir, DEMO_IMAGE_SET, BUILTIN_DIGITS,
-                                   digits=digits).added
+                                   digits=digits or DEMO_DIGITS).added
     if posts or images:
         log.info("seeded the demo: persona %s (%d posts), image set %s (%d images)",
                  DEMO_PERSONA, posts, DEMO_IMAGE_SET, images)
