@@ -30,6 +30,7 @@ class GanConfig:
     grid_seeds: int = 64  # fixed latent vectors rendered into the progress grids
     grid_every: int = 250  # steps between progress grids
     checkpoint_every: int = 250  # steps between resumable checkpoints
+    collapse_ratio: float = 0.5  # generated/real feature diversity below this counts as mode collapse
     seed: int = 0
 
     @property

@@ -26,7 +26,6 @@ import numpy as np
 from corpora.procedural import SHAPES, draw_digits, draw_shapes
 
 FEATURE_LAYER = "features"
-COLLAPSE_RATIO = 0.5  # generated diversity below half the real diversity counts as collapse
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,8 @@ class Diversity:
     collapsed: bool
 
 
-def diversity(real_feats: np.ndarray, fake_feats: np.ndarray) -> Diversity:
-    """Flag mode collapse when generated images are far less varied than real ones."""
+def diversity(real_feats: np.ndarray, fake_feats: np.ndarray, threshold: float = 0.5) -> Diversity:
+    """Flag mode collapse when generated images are far less varied than real ones (their mean
+    pairwise feature distance is below `threshold` times that of the real images)."""
     ratio = mean_pairwise_distance(fake_feats) / max(mean_pairwise_distance(real_feats), 1e-12)
-    return Diversity(ratio, ratio < COLLAPSE_RATIO)
+    return Diversity(ratio, ratio < threshold)

@@ -52,7 +52,7 @@ def evaluate(gan, pixels: np.ndarray, features_dir: Path, samples: int = 2000,
     latents = rng.standard_normal((count, gan.config.latent_dim)).astype(np.float32)
     fake = to_uint8(gan.ema_generator.predict(latents, batch_size=256, verbose=0))
     real_feats, fake_feats = features(extractor, real, spec), features(extractor, fake, spec)
-    spread = diversity(real_feats, fake_feats)
+    spread = diversity(real_feats, fake_feats, gan.config.collapse_ratio)
     return {
         "fid": frechet_distance(real_feats, fake_feats), "diversity": spread.ratio,
         "collapsed": spread.collapsed, "eval_samples": count, "extractor": spec.name,
@@ -154,7 +154,7 @@ def train_gan(
             gan.fit(
                 image_dataset(pixels, batch, config.seed), epochs=epochs or 10**9,
                 initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
-                callbacks=callbacks, verbose=0,
+                callbacks=callbacks, verbose=0, shuffle=False,  # the dataset shuffles
             )
         metrics = evaluate(gan, pixels, artifacts_dir / "features", eval_samples,
                            **(extractor_kwargs or {}))
