@@ -1,0 +1,146 @@
+"""`nowbot run` end to end in one process: demo seeding, campaign posts into the local outbox,
+the dashboard showing them, and a restart that keeps jobs and posts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+from service_harness import StubGenerator
+from sqlalchemy import func, select
+
+from bot import demo, jobs
+from bot.app import App, open_app
+from bot.config import Settings
+from bot.jobs import Runtime
+from bot.scheduler import JobSpec
+from bot.service import serve
+from storage.corpus import Persona, Tweet
+from storage.imagesets import ImageSet
+from storage.outbox import Post, PostStatus
+
+SPECS = [
+    JobSpec("campaign-1", "bot.jobs:campaign_post", IntervalTrigger(seconds=2, timezone=UTC),
+            "prepare a campaign post", first_run_now=True),
+    JobSpec("outbox", "bot.jobs:process_outbox", IntervalTrigger(seconds=1, timezone=UTC),
+            "publish approved posts", first_run_now=True),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def published(app: App) -> list[Post]:
+    with app.sessions() as session:
+        return list(session.scalars(select(Post).where(Post.status == PostStatus.PUBLISHED)))
+
+
+async def run_until(app: App, done: Any, timeout: float = 60.0) -> dict[str, Any]:
+    """Serve until `done()` holds; returns the dashboard's page and /healthz at that moment."""
+    stop = asyncio.Event()
+    service = asyncio.create_task(serve(app, StubGenerator(), stop=stop, adapters=[], specs=SPECS,
+                                        leader_poll_s=0.2))
+    base = f"http://{app.settings.dashboard_host}:{app.settings.dashboard_port}"
+    try:
+        async with asyncio.timeout(timeout):
+            while not await asyncio.to_thread(done):
+                assert not service.done(), service.exception()
+                await asyncio.sleep(0.2)
+        async with aiohttp.ClientSession() as client:
+            async with client.get(base + "/") as response:
+                page = await response.text()
+            async with client.get(base + "/healthz") as response:
+                health = await response.json()
+    finally:
+        stop.set()
+        await service
+    return {"page": page, "health": health}
+
+
+@pytest.fixture
+def service_app(app: App, monkeypatch: pytest.MonkeyPatch) -> App:
+    monkeypatch.setattr(demo, "DEMO_DIGITS", 40)  # keep seeding quick
+    settings = app.settings.model_copy(update={"dashboard_port": free_port()})
+    return App(settings=settings, engine=app.engine, sessions=app.sessions)
+
+
+def test_fresh_start_seeds_demo_and_publishes_to_local_outbox(service_app: App) -> None:
+    app = service_app
+    seen = asyncio.run(run_until(app, lambda: len(published(app)) >= 1))
+
+    with app.sessions() as session:
+        persona = session.scalar(select(Persona).where(Persona.name == "siggraph"))
+        assert persona is not None
+        tweets = session.scalar(select(func.count(Tweet.id)).where(Tweet.persona_id == persona.id))
+        assert tweets == len(demo.demo_posts()) >= 150
+        assert session.scalar(select(ImageSet.name)) == "digits"
+    post = published(app)[0]
+    assert post.platform == "local" and post.text.endswith("#siggraphNOW")
+    record = json.loads((app.settings.data_dir / "outbox" / f"post-{post.id}.json").read_text())
+    assert record["text"] == post.text
+    assert (app.settings.data_dir / "outbox" / record["image"]).is_file()  # the GAN's image
+    assert post.text in seen["page"].split("<h2>Published</h2>")[1]
+    assert seen["health"]["leader"] is True and seen["health"]["scheduler"] == "running"
+
+
+def test_restart_keeps_jobs_and_posts_and_does_not_reseed(service_app: App) -> None:
+    app = service_app
+    asyncio.run(run_until(app, lambda: len(published(app)) >= 1))
+    with app.sessions() as session:
+        tweets_before = session.scalar(select(func.count(Tweet.id)))
+    posts_before = {post.id for post in published(app)}
+
+    restarted = open_app(app.settings)
+    seen = asyncio.run(run_until(restarted, lambda: len(published(restarted)) > len(posts_before)))
+    assert posts_before <= {post.id for post in published(restarted)}
+    with restarted.sessions() as session:
+        assert session.scalar(select(func.count(Tweet.id))) == tweets_before
+    assert seen["health"]["jobs"] == 2
+    assert "campaign-1" in seen["page"] and "outbox" in seen["page"]
+    restarted.engine.dispose()
+
+
+def test_review_mode_keeps_posts_as_drafts(service_app: App) -> None:
+    app = service_app
+    app = App(settings=app.settings.model_copy(update={"review_mode": True}), engine=app.engine,
+              sessions=app.sessions)
+
+    def drafts() -> int:
+        with app.sessions() as session:
+            return int(session.scalar(select(func.count(Post.id)).where(Post.status == PostStatus.DRAFT)) or 0)
+
+    asyncio.run(run_until(app, lambda: drafts() >= 2))
+    assert published(app) == []
+    assert not (app.settings.data_dir / "outbox").exists()
+
+
+def test_training_waits_for_the_running_one(sqlite_app: App) -> None:
+    runtime = Runtime(app=sqlite_app, generator=StubGenerator(), publishers={})
+    jobs.configure(runtime)
+    try:
+        with runtime.training_lock:
+            assert jobs.train_text() is False  # no second training process
+        assert not (sqlite_app.settings.data_dir / "logs" / "train-text.log").exists()
+    finally:
+        jobs.configure(None)
+
+
+def test_child_process_works_on_the_same_database(tmp_path: Path) -> None:
+    elsewhere = open_app(Settings(data_dir=tmp_path / "elsewhere"))  # not the default ./var
+    with elsewhere.sessions.begin() as session:
+        session.add(Persona(name="ada_lovelace"))
+    runtime = Runtime(app=elsewhere, generator=StubGenerator(), publishers={})
+    assert jobs.run_cli(runtime, ["corpus", "list"], "corpus-list", timeout_s=120)
+    assert "ada_lovelace" in (tmp_path / "elsewhere" / "logs" / "corpus-list.log").read_text()
+    assert not runtime.children
+    elsewhere.engine.dispose()
