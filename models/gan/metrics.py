@@ -77,7 +77,7 @@ def train_extractor(spec: ExtractorSpec, folder: Path, count: int = 20000, epoch
     model = build_classifier(spec)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(images, labels, batch_size=128, epochs=epochs, verbose=0)
+    model.fit(images, labels, batch_size=64, epochs=epochs, verbose=0)
     accuracy = float(model.evaluate(held_images, held_labels, verbose=0)[1])
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".keras", dir=folder)
@@ -135,7 +135,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root_a = _sqrt_psd(cov_a)
     cross = np.trace(_sqrt_psd(root_a @ cov_b @ root_a))
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
+    distance = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * cross
+    return max(0.0, float(distance))  # rounding can leave identical sets a hair below zero
 
 
 def mean_pairwise_distance(feats: np.ndarray, limit: int = 500) -> float:
