@@ -1,0 +1,33 @@
+# nowbot: the bot service (`nowbot run`) on a slim Python 3.11 image, as a non-root user.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    NOWBOT_DATA_DIR=/data
+
+RUN useradd --create-home --uid 10001 nowbot \
+    && mkdir /data && chown nowbot:nowbot /data
+
+WORKDIR /app
+# Dependencies first, so code changes do not reinstall TensorFlow.
+COPY pyproject.toml README.md ./
+RUN mkdir bot models corpora storage \
+    && pip install .
+COPY bot ./bot
+COPY models ./models
+COPY corpora ./corpora
+COPY storage ./storage
+RUN pip install --no-deps . \
+    && python -c "from bot.demo import demo_posts; assert demo_posts(), 'demo corpus missing'"
+
+USER nowbot
+WORKDIR /data
+EXPOSE 8350
+# The dashboard listens on all interfaces inside the container; compose publishes it on the
+# host's loopback only.
+ENV NOWBOT_DASHBOARD_HOST=0.0.0.0
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8350/healthz', timeout=4)"
+CMD ["nowbot", "run"]
