@@ -55,7 +55,8 @@ class DCGAN(keras.Model):
         # Discriminator: as many fakes as reals (balanced), both augmented the same way.
         fake = self.generator(tf.random.normal([batch, self.config.latent_dim]), training=True)
         with tf.GradientTape() as tape:
-            real_score, fake_score = self._critic(real), self._critic(fake)
+            scores = self._critic(tf.concat([real, fake], axis=0))  # one pass over both halves
+            real_score, fake_score = scores[:batch], scores[batch:]
             d_loss = tf.reduce_mean(tf.nn.relu(1.0 - real_score)) + tf.reduce_mean(
                 tf.nn.relu(1.0 + fake_score)
             )  # hinge loss
