@@ -65,6 +65,7 @@ class Runtime:
     scheduler: BaseScheduler | None = None  # set while this process is the leader
     training_lock: threading.Lock = field(default_factory=threading.Lock)
     children: set[subprocess.Popen[bytes]] = field(default_factory=set)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 _runtime: Runtime | None = None
@@ -117,6 +118,8 @@ def run_cli(runtime: Runtime, args: list[str], log_name: str, timeout_s: float) 
         "NOWBOT_DATABASE_URL": settings.resolved_database_url,
         "NOWBOT_ARTIFACTS_DIR": str(settings.resolved_artifacts_dir),
     }
+    if runtime.stopping.is_set():
+        return False
     with open(logs / f"{log_name}.log", "ab") as output:
         child = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", *args], stdout=output, stderr=subprocess.STDOUT,
@@ -137,7 +140,9 @@ def run_cli(runtime: Runtime, args: list[str], log_name: str, timeout_s: float) 
 
 
 def stop_children(runtime: Runtime, grace_s: float = 10.0) -> None:
-    """Stop training and collection children (SIGTERM, then SIGKILL after `grace_s`)."""
+    """Stop training and collection children (SIGTERM, then SIGKILL after `grace_s`); no new
+    child starts afterwards."""
+    runtime.stopping.set()
     for child in list(runtime.children):
         child.terminate()
     for child in list(runtime.children):
@@ -148,9 +153,10 @@ def stop_children(runtime: Runtime, grace_s: float = 10.0) -> None:
 
 
 def _train(runtime: Runtime, args: list[str], log_name: str, minutes: float) -> bool:
+    """Run one training child; a second training waits for the running one to finish."""
     if not runtime.training_lock.acquire(blocking=False):
-        log.info("training already running; %s waits for its next turn", log_name)
-        return False
+        log.info("training already running; %s starts when it ends", log_name)
+        runtime.training_lock.acquire()
     try:
         return run_cli(runtime, args, log_name, timeout_s=minutes * 60 + 300)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -214,3 +215,37 @@ def test_fit_text_appends_hashtag_and_fits_280() -> None:
     assert x_length(long) <= 280 and long.endswith("… #siggraphNOW")
     emoji = fit_text("🎉" * 200, "#siggraphNOW")
     assert x_length(emoji) <= 280 and x_length("🎉") == 2
+
+
+def test_queue_commands_list_approve_reject(app: App) -> None:
+    from typer.testing import CliRunner
+
+    from bot import cli
+    from bot.config import get_settings
+
+    env = {"NOWBOT_DATA_DIR": str(app.settings.data_dir),
+           "NOWBOT_DATABASE_URL": app.settings.resolved_database_url}
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def nowbot(*args: str) -> tuple[int, str]:
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(cli.app, list(args), env=env)
+        finally:
+            get_settings.cache_clear()
+            root.handlers[:], root.level = handlers, level  # the CLI configures logging
+        return result.exit_code, result.output
+
+    first, second = add(app, "Talks at nine"), add(app, "Demos at ten")
+    code, output = nowbot("queue", "list")
+    assert code == 0 and "Talks at nine" in output and "draft" in output
+    assert nowbot("queue", "approve", str(first.id))[0] == 0
+    assert nowbot("queue", "reject", str(second.id))[0] == 0
+    assert status(app, first.id).status == PostStatus.APPROVED
+    assert status(app, second.id).status == PostStatus.REJECTED
+    code, output = nowbot("queue", "approve", str(second.id))
+    assert code == 1 and f"post {second.id} is rejected" in output
+    code, output = nowbot("queue", "regenerate", str(first.id))
+    assert code == 1 and "no serving text model" in output  # before the first training

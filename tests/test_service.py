@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,19 @@ def test_review_mode_keeps_posts_as_drafts(service_app: App) -> None:
     assert not (app.settings.data_dir / "outbox").exists()
 
 
-def test_training_waits_for_the_running_one(sqlite_app: App) -> None:
+def test_training_waits_for_the_running_one_and_not_after_stop(sqlite_app: App) -> None:
     runtime = Runtime(app=sqlite_app, generator=StubGenerator(), publishers={})
     jobs.configure(runtime)
     try:
-        with runtime.training_lock:
-            assert jobs.train_text() is False  # no second training process
+        runtime.training_lock.acquire()  # a training run is going on
+        waiting = threading.Thread(target=jobs.train_text)
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()  # the second training waits its turn
+        jobs.stop_children(runtime)  # shutting down: it must not start a child now
+        runtime.training_lock.release()
+        waiting.join(10)
+        assert not waiting.is_alive()
         assert not (sqlite_app.settings.data_dir / "logs" / "train-text.log").exists()
     finally:
         jobs.configure(None)
