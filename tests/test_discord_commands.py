@@ -139,9 +139,9 @@ def test_mashup_blends_two_personas(sqlite_app: App, seeded: dict) -> None:
     assert seeded["tweets"][1]["blend_with"] == "grace"
 
 
-def test_concurrent_tweets_share_one_generation_call(sqlite_app: App, seeded: dict) -> None:
+def test_concurrent_prompted_tweets_share_one_generation_call(sqlite_app: App, seeded: dict) -> None:
     async def scenario(fake: FakeDiscord, client: Any) -> None:
-        sent = [await fake.send_interaction(fake.command("tweet", Member(), persona="ada"))
+        sent = [await fake.send_interaction(fake.command("tweet", Member(), prompt="Hi"))
                 for _ in range(5)]
         answers = [(await followup(fake, interaction)).json["content"] for interaction in sent]
         assert sorted(answers) == ["**ada**: hello from ada"] + [
@@ -149,6 +149,18 @@ def test_concurrent_tweets_share_one_generation_call(sqlite_app: App, seeded: di
 
     run_bot(sqlite_app, scenario)
     assert sum(seeded["counts"]) == 5 and len(seeded["counts"]) < 5
+
+
+def test_tweets_without_prompt_are_served_from_a_ready_pool(sqlite_app: App, seeded: dict) -> None:
+    async def scenario(fake: FakeDiscord, client: Any) -> None:
+        answers = []
+        for _ in range(6):
+            sent = await fake.send_interaction(fake.command("tweet", Member(), persona="grace"))
+            answers.append((await followup(fake, sent)).json["content"])
+        assert len(set(answers)) == 6  # each ready tweet is shown once
+
+    run_bot(sqlite_app, scenario)
+    assert seeded["counts"] == [32]  # one generation call filled the pool for all six
 
 
 def test_unknown_persona_gets_short_ephemeral_error(sqlite_app: App, seeded: dict) -> None:

@@ -18,12 +18,12 @@ import discord
 from discord import app_commands
 
 from bot import commands
-from bot.adapters.batching import Batcher
 from bot.adapters.discord_commands import COMMANDS
 from bot.adapters.discord_publisher import DiscordPublisher
 from bot.adapters.discord_replies import report_error
 from bot.adapters.discord_review import ReviewButton
 from bot.adapters.discord_settings import DiscordSettings, load_discord_settings
+from bot.adapters.tweets import TweetSupply
 from bot.app import App
 from bot.generation import GeneratedText
 
@@ -48,7 +48,7 @@ class _Nowbot:
         for command in COMMANDS:
             self.tree.add_command(command)
         self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nowbot-discord")
-        self.tweets: Batcher[commands.TweetRequest, GeneratedText] = Batcher(self._generate_texts)
+        self.tweets = TweetSupply(self._generate_texts)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReviewButton)  # type: ignore[attr-defined]

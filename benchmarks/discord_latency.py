@@ -1,0 +1,289 @@
+"""Discord interaction latency while a model trains: the 3-second promise under load.
+
+Bursts of concurrent `/tweet` and `/image` interactions (half each, one user per interaction)
+go to the real discord.py client logged in to the fake Discord, first on an idle machine (the
+baseline), then while a training subprocess runs. Measured from the moment the fake dispatches
+an interaction: the first response (the deferral) and the final follow-up.
+Targets: first response p99 < 250 ms, `/tweet` complete median < 150 ms, none past 3 s.
+
+Load: `nowbot train text` on a small corpus this script writes (a real CPU-bound TensorFlow run in
+its own process), or `--load burn` for one busy-looping process per core.
+Generation: a short `nowbot train text` first makes a serving text model; tweets come from
+`bot.generation` when it serves, else from that model's own sampler; images from `bot.generation`
+when a GAN serves, else a PNG noise grid. The report says which.
+
+    .venv/bin/python -m benchmarks.discord_latency [--burst 50] [--rounds 3] [--load train|burn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from fake_discord import FakeDiscord, Member, logged_in  # noqa: E402
+
+from bot import generation  # noqa: E402
+from bot.adapters.discord_bot import build_client  # noqa: E402
+from bot.adapters.discord_settings import DiscordSettings  # noqa: E402
+from bot.app import App, open_app  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.generation import GeneratedText  # noqa: E402
+from corpora.ingest import get_or_create_persona, store_tweets  # noqa: E402
+from corpora.records import RawTweet  # noqa: E402
+from models.errors import ModelError  # noqa: E402
+from storage.imagesets import ImageSet  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results")
+PERSONA, IMAGE_SET = "bench", "benchdigits"
+T = TypeVar("T")
+
+
+# -- setup -----------------------------------------------------------------------------------
+
+def seed(app: App) -> None:
+    """A persona with a small corpus written here, and an image set."""
+    subjects = ["The renderer", "Our keynote", "A shader", "The demo", "This paper", "The GPU"]
+    verbs = ["ships", "glows", "traces rays", "compiles", "runs live", "breaks records"]
+    places = ["in Vancouver", "at the booth", "on stage", "tonight", "in the lab", "at dawn"]
+    texts = [f"{s} {v} {p}! #{n}" for n, (s, v, p) in enumerate(
+        (s, v, p) for s in subjects for v in verbs for p in places)]
+    with app.sessions.begin() as session:
+        store_tweets(session, get_or_create_persona(session, PERSONA),
+                     [RawTweet(text=text) for text in texts])
+        session.add(ImageSet(name=IMAGE_SET, width=28, height=28, channels=1))
+
+
+def train_text(data_dir: Path, minutes: float, wait: bool) -> subprocess.Popen[bytes]:
+    """`nowbot train text` on the benchmark persona, in its own process."""
+    env = {**os.environ, "NOWBOT_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "-c", "from bot.cli import main; main()", "train", "text",
+               "--persona", PERSONA, "--minutes", str(minutes)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if wait and proc.wait() != 0:
+        raise SystemExit(f"training failed: {proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+    return proc
+
+
+def generation_in_use(app: App) -> dict[str, str]:
+    """Use `bot.generation` where a serving model answers; else stand-ins, reported as such:
+    the serving text model's own sampler (models.text) for tweets, a PNG noise grid for images."""
+    used = {}
+    try:
+        generation.generate_tweets(app, PERSONA)
+        used["tweet"] = "bot.generation (serving text model)"
+    except ModelError:
+        from models.registry import Registry
+        from models.text.serving import load_generator, serving_path
+
+        sampler, _ = load_generator(serving_path(Registry(app.sessions, app.artifacts_dir), PERSONA))
+
+        def tweets(app: App, persona: str, *, prompt: str = "", temperature: float = 0.8,
+                   count: int = 1, **_: Any) -> list[GeneratedText]:
+            samples = sampler.generate(persona, count, prompt=prompt, temperature=temperature)
+            return [GeneratedText(s.text, s.mean_logprob, 0) for s in samples]
+
+        generation.generate_tweets = tweets  # type: ignore[assignment]
+        used["tweet"] = "serving text model's NumPy sampler (bot.generation not wired yet)"
+    try:
+        generation.render_image_grid(app, IMAGE_SET, 16)
+        used["image"] = "bot.generation (serving GAN)"
+    except ModelError:
+        rng = np.random.default_rng(0)
+
+        def grid(app: App, image_set: str, count: int) -> bytes:
+            side = int(np.ceil(np.sqrt(count)))
+            pixels = (rng.random((side * 28, side * 28)) * 255).astype(np.uint8)
+            buffer = io.BytesIO()
+            Image.fromarray(pixels, "L").save(buffer, "PNG")
+            return buffer.getvalue()
+
+        generation.render_image_grid = grid  # type: ignore[assignment]
+        used["image"] = "stand-in PNG noise grid (no serving GAN for the benchmark set)"
+    return used
+
+
+def start_load(kind: str, data_dir: Path, app: App) -> tuple[list[subprocess.Popen[bytes]], str]:
+    """Start the CPU load and wait until it is really working."""
+    if kind == "burn":
+        procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                 for _ in range(os.cpu_count() or 1)]
+        time.sleep(1)
+        return procs, f"{len(procs)} busy-looping processes"
+    proc = train_text(data_dir, 30, wait=False)
+    from storage.registry import RunStatus, TrainingRun
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        with app.sessions() as session:
+            if session.query(TrainingRun).filter_by(status=RunStatus.RUNNING).count():
+                time.sleep(5)  # past graph tracing: into the training steps
+                return [proc], "`nowbot train text` (TensorFlow char-GRU, cpu preset) in a subprocess"
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the training subprocess never started training; try --load burn")
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> bool:
+    """Stop the load; True when all of it was still running (it loaded the whole phase)."""
+    alive = all(proc.poll() is None for proc in procs)
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return alive
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+class FakeThread:
+    """The fake Discord on its own thread and event loop, as a real server is elsewhere."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.fake = FakeDiscord()
+        self.run(self.fake.start())
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    async def arun(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
+
+    def close(self) -> None:
+        self.run(self.fake.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+async def burst(served: FakeThread, size: int) -> list[dict[str, Any]]:
+    """Send `size` interactions at once; wait for every follow-up; return their timings."""
+    fake = served.fake
+
+    async def send_all() -> list[tuple[str, Any]]:
+        payloads = [("tweet", fake.command("tweet", Member(), persona=PERSONA)) if n % 2 == 0
+                    else ("image", fake.command("image", Member(), set=IMAGE_SET, count=16))
+                    for n in range(size)]
+        return [(name, await fake.send_interaction(payload)) for name, payload in payloads]
+
+    sent = await served.arun(send_all())
+    timings = []
+    for name, interaction in sent:
+        def first(call: Any, token: str = interaction.token) -> bool:
+            return call.path.endswith(f"/{token}/callback")
+
+        def done(call: Any, token: str = interaction.token) -> bool:
+            return call.method == "POST" and call.path.endswith(f"/webhooks/{fake.application_id}/{token}")
+
+        ack = await served.arun(fake.wait_for(first, timeout=30))
+        final = await served.arun(fake.wait_for(done, timeout=30))
+        timings.append({
+            "command": name, "first_ms": (ack.at - interaction.dispatched_at) * 1000,
+            "final_ms": (final.at - interaction.dispatched_at) * 1000,
+            "ok": ack.status == 200 and final.status == 200 and not final.flags & 64,
+            "reply": final.json.get("content", ""),
+        })
+    return timings
+
+
+async def measure(app: App, served: FakeThread, size: int, rounds: int) -> list[dict[str, Any]]:
+    settings = DiscordSettings(token=served.fake.token, cooldown_seconds=0)
+    client = build_client(app, settings, guild_ready_timeout=0.05)
+    timings: list[dict[str, Any]] = []
+    async with logged_in(served.fake, client):
+        await burst(served, 4)  # warm-up: first database connections, imports
+        for _ in range(rounds):
+            timings += await burst(served, size)
+            await asyncio.sleep(0.5)
+    return timings
+
+
+def summary(timings: list[dict[str, Any]]) -> dict[str, Any]:
+    def percentiles(values: list[float]) -> dict[str, float]:
+        cuts = statistics.quantiles(values, n=100, method="inclusive")
+        return {"median": round(statistics.median(values), 1), "p95": round(cuts[94], 1),
+                "p99": round(cuts[98], 1), "max": round(max(values), 1)}
+
+    tweets = [t["final_ms"] for t in timings if t["command"] == "tweet"]
+    images = [t["final_ms"] for t in timings if t["command"] == "image"]
+    first = [t["first_ms"] for t in timings]
+    result = {
+        "interactions": len(timings), "failed": sum(not t["ok"] for t in timings),
+        "failures": sorted({t["reply"] for t in timings if not t["ok"]}),
+        "first_response_ms": percentiles(first),
+        "tweet_complete_ms": percentiles(tweets), "image_complete_ms": percentiles(images),
+        "past_3s": sum(max(t["first_ms"], t["final_ms"]) > 3000 for t in timings),
+    }
+    result["targets_met"] = {
+        "first_response_p99_under_250ms": result["first_response_ms"]["p99"] < 250,
+        "tweet_complete_median_under_150ms": result["tweet_complete_ms"]["median"] < 150,
+        "none_past_3s": result["past_3s"] == 0 and result["failed"] == 0,
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--burst", type=int, default=50, help="Concurrent interactions per burst.")
+    parser.add_argument("--rounds", type=int, default=3, help="Bursts per phase.")
+    parser.add_argument("--load", choices=["train", "burn"], default="train")
+    parser.add_argument("--first-train-minutes", type=float, default=0.5,
+                        help="Training that makes the serving model the benchmark samples.")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "var"
+        app = open_app(Settings(data_dir=data_dir))
+        seed(app)
+        train_text(data_dir, args.first_train_minutes, wait=True)  # a serving model to sample
+        used = generation_in_use(app)
+        served = FakeThread()
+        try:
+            baseline = asyncio.run(measure(app, served, args.burst, args.rounds))
+            procs, load = start_load(args.load, data_dir, app)
+            try:
+                loaded = asyncio.run(measure(app, served, args.burst, args.rounds))
+            finally:
+                load_alive = stop(procs)
+        finally:
+            served.close()
+            app.engine.dispose()
+
+    report = {
+        "benchmark": "discord_latency",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "burst": args.burst, "rounds": args.rounds, "generation": used,
+        "load": load, "load_alive_until_stopped": load_alive,
+        "baseline_idle": summary(baseline), "during_training": summary(loaded),
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    (RESULTS / f"discord_latency-{stamp}.json").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Where a chat adapter's tweets come from: a small pool of ready tweets for requests without a
+prompt, and batched generation for the rest.
+
+Sampling a tweet takes the model a while (hundreds of steps), far longer than a chat user should
+wait when many ask at once. Requests without a prompt are answered from tweets the serving model
+wrote moments earlier for the same persona and temperature, each shown once; the pool refills in
+the background after use. Pooled tweets expire after `max_age_s` and are dropped when a newer model
+version answers, so a promotion shows up at once. Everything else goes through the `Batcher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from bot.adapters.batching import Batcher
+from bot.commands import TweetRequest
+from bot.generation import GeneratedText
+
+log = logging.getLogger("nowbot.discord")
+Generate = Callable[[TweetRequest, int], Awaitable[list[GeneratedText]]]
+
+
+class TweetSupply:
+    """`get(request)` returns one tweet: from the pool when it can, else freshly generated."""
+
+    def __init__(self, generate: Generate, *, pool_size: int = 32, max_age_s: float = 600.0,
+                 max_batch: int = 32) -> None:
+        self._generate = generate
+        self._batcher: Batcher[TweetRequest, GeneratedText] = Batcher(generate, max_batch=max_batch)
+        self._pool_size = pool_size
+        self._max_age_s = max_age_s
+        self._pools: dict[TweetRequest, deque[tuple[float, GeneratedText]]] = {}
+        self._refills: dict[TweetRequest, asyncio.Task[None]] = {}
+
+    def ready(self, request: TweetRequest) -> int:
+        """How many pooled tweets `request` could be answered with now."""
+        return len(self._fresh(request))
+
+    async def get(self, request: TweetRequest) -> GeneratedText:
+        if request.prompt:
+            return await self._batcher.get(request)
+        pool = self._fresh(request)
+        refill = self._refill_if_low(request)
+        if not pool and refill is not None:
+            await asyncio.shield(refill)  # one refill serves the whole burst waiting on it
+            pool = self._fresh(request)
+        if pool:
+            return pool.popleft()[1]
+        return await self._batcher.get(request)  # the refill failed: generation says why
+
+    def _fresh(self, request: TweetRequest) -> deque[tuple[float, GeneratedText]]:
+        pool = self._pools.setdefault(request, deque())
+        oldest = time.monotonic() - self._max_age_s
+        while pool and pool[0][0] < oldest:
+            pool.popleft()
+        return pool
+
+    def _refill_if_low(self, request: TweetRequest) -> asyncio.Task[None] | None:
+        """The running refill, or a new one when the pool is half empty."""
+        running = self._refills.get(request)
+        if running is not None and not running.done():
+            return running
+        if len(self._pools[request]) > self._pool_size // 2:
+            return None
+        task = asyncio.create_task(self._refill(request))
+        self._refills[request] = task
+        return task
+
+    async def _refill(self, request: TweetRequest) -> None:
+        pool = self._pools[request]
+        wanted = self._pool_size - len(pool)
+        if wanted <= 0:
+            return
+        try:
+            texts = await self._generate(request, wanted)
+        except Exception as error:  # noqa: BLE001  (requests then get generation's own error)
+            log.debug("tweet pool refill for %s failed: %s", request.persona, error)
+            return
+        now = time.monotonic()
+        versions = {text.model_version_id for text in texts}
+        if any(old.model_version_id not in versions for _, old in pool):
+            pool.clear()  # a newer model answers now
+        pool.extend((now, text) for text in texts)
