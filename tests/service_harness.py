@@ -28,7 +28,6 @@ from bot.generation import GeneratedText
 from bot.scheduler import JobSpec
 from models.errors import NoServingModel
 from models.registry import Registry
-from storage.registry import VersionStatus
 
 
 class StubGenerator:

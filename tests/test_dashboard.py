@@ -126,7 +126,8 @@ def test_published_post_shows_its_image(app: App, tmp_path: Path) -> None:
 
 
 class _Accepting:
-    platform, cost_per_post_usd, monthly_budget_usd = "x", 0.015, None
+    platform, cost_per_post_usd = "x", 0.015
+    monthly_budget_usd: float | None = None
 
     def publish(self, post_id: int, text: str, image: Path | None) -> str:
         return "42"
@@ -157,7 +158,12 @@ def test_healthz_reports_database_and_outbox(app: App) -> None:
         response = await client.get("/healthz")
         return response.status, await response.json()
 
-    status, body = browse(runtime_for(app), visit)
+    runtime = runtime_for(app)
+    publisher = _Accepting()
+    publisher.monthly_budget_usd = 5.0
+    runtime.publishers["x"] = publisher
+    status, body = browse(runtime, visit)
     assert status == 200
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["leader"] is False and body["posts"] == {"draft": 1}
+    assert body["month_budgets"] == {"x": {"spent_usd": 0.0, "budget_usd": 5.0}}

@@ -109,9 +109,15 @@ async def overview(request: web.Request) -> web.Response:
 
 
 def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
+    publishers = dict(runtime.publishers)
     try:
         with runtime.app.sessions() as session:
             counts = dict(session.execute(select(Post.status, func.count(Post.id)).group_by(Post.status)).all())
+            budgets = {
+                name: {"spent_usd": round(outbox.month_spend(session, name), 4),
+                       "budget_usd": publisher.monthly_budget_usd}
+                for name, publisher in publishers.items() if publisher.monthly_budget_usd is not None
+            }
     except Exception as error:  # noqa: BLE001  (report, do not crash the probe)
         return 503, {"status": "error", "database": type(error).__name__}
     scheduler = runtime.scheduler
@@ -119,7 +125,7 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         "status": "ok", "database": "ok", "leader": scheduler is not None,
         "scheduler": "running" if scheduler is not None and scheduler.running else "standby",
         "jobs": len(scheduler.get_jobs()) if scheduler is not None else None,
-        "posts": counts, "publishers": sorted(runtime.publishers),
+        "posts": counts, "publishers": sorted(publishers), "month_budgets": budgets,
     }
 
 
