@@ -1,0 +1,143 @@
+"""Time to write one 280-character tweet: nowbot's NumPy sampler (batch 1 and 16 candidates)
+against the TensorFlow tutorial's loop (a one-step Keras model called from Python for every
+character), both with the same weights: nowbot's default model on a corpus's vocabulary.
+
+Speed does not depend on what the weights learned, so the model is freshly initialised and every
+tweet runs the full 280 characters (the end symbol is ignored) on both sides.
+
+    .venv/bin/python -m benchmarks.text_sampling [--runs 20] [--corpus katyperry]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from benchmarks.text_common import corpus_files, load_corpus, save
+from models.text.config import TextConfig
+from models.text.sampler import MAX_CHARS, Sampler
+from models.text.select import CopyIndex, Rules, choose
+from models.text.vocab import BOS, PAD, UNK, Vocab
+
+
+def tutorial_one_step(model, temperature: float = 1.0) -> Callable:
+    """The tutorial's `OneStep`: a one-character Keras model with explicit GRU states, wrapped
+    in a `tf.function` that samples the next character; the caller loops in Python."""
+    import keras
+    import tensorflow as tf
+
+    config: TextConfig = model.config
+    chars = keras.Input((1,), dtype="int32")
+    personas = keras.Input((1,), dtype="int32")
+    states = [keras.Input((config.units,)) for _ in range(config.layers)]
+    x = keras.layers.Concatenate()([
+        keras.layers.Embedding(model.vocab_size, config.embed_dim, name="char_embedding")(chars),
+        keras.layers.Embedding(model.n_personas, config.persona_dim, name="persona_embedding")(
+            personas
+        ),
+    ])
+    new_states = []
+    for i in range(config.layers):
+        x, state = keras.layers.GRU(
+            config.units, return_sequences=True, return_state=True, name=f"gru_{i}"
+        )(x, initial_state=states[i])
+        new_states.append(state)
+    logits = keras.layers.Dense(model.vocab_size, name="logits")(x)
+    step_model = keras.Model([chars, personas, *states], [logits, *new_states])
+    for layer in step_model.layers:
+        if layer.weights:
+            layer.set_weights(model.keras.get_layer(layer.name).get_weights())
+    mask = np.zeros(model.vocab_size, np.float32)
+    mask[[PAD, UNK, BOS]] = -np.inf
+
+    @tf.function
+    def generate_one_step(ids, persona, states):
+        logits, *states = step_model([ids, persona, *states])
+        logits = logits[:, -1, :] / temperature + mask
+        return tf.random.categorical(logits, 1, dtype=tf.int32), states
+
+    def tweet(persona: int) -> list[int]:
+        ids = tf.constant([[BOS]], tf.int32)
+        who = tf.constant([[persona]], tf.int32)
+        states = [tf.zeros((1, config.units)) for _ in range(config.layers)]
+        out = []
+        for _ in range(MAX_CHARS):
+            ids, states = generate_one_step(ids, who, states)
+            out.append(int(ids[0, 0]))
+        return out
+
+    return tweet
+
+
+class _Trained:
+    """nowbot's default network with fresh weights, and what the tutorial loop needs of it."""
+
+    def __init__(self, vocab: Vocab, config: TextConfig) -> None:
+        import keras
+
+        from models.text.network import build_model, to_arrays
+
+        keras.utils.set_random_seed(0)
+        self.config, self.vocab_size, self.n_personas = config, len(vocab), 1
+        self.keras = build_model(config, len(vocab), 1)
+        self.sampler = Sampler(to_arrays(self.keras), vocab, ["persona"], config)
+
+
+def _timed(run: Callable[[], object], runs: int) -> dict[str, float]:
+    run()  # warm-up (tracing, caches)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return {
+        "median_ms": 1000 * float(np.median(times)),
+        "p95_ms": 1000 * float(np.percentile(times, 95)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--corpus", default="katyperry", help="vocabulary source (largest: katyperry)")
+    args = parser.parse_args()
+    (path,) = corpus_files([args.corpus])
+    tweets = load_corpus(path)
+    config = TextConfig.cpu()
+    vocab = Vocab.build((t for _, t in tweets), config.min_char_count)
+    model = _Trained(vocab, config)
+    sampler = model.sampler
+    index = CopyIndex.build(t for _, t in tweets)
+
+    def numpy_tweets(n: int) -> Callable[[], object]:
+        return lambda: sampler.generate("persona", n, stop_at_end=False)
+
+    def pick_best() -> object:
+        return choose(sampler.generate("persona", 16, stop_at_end=False), index, Rules())
+
+    tutorial = tutorial_one_step(model)
+    results = {
+        "tutorial_loop_batch1": _timed(lambda: tutorial(0), args.runs),
+        "nowbot_batch1": _timed(numpy_tweets(1), args.runs),
+        "nowbot_batch16": _timed(numpy_tweets(16), args.runs),
+        "nowbot_16_candidates_with_selection": _timed(pick_best, args.runs),
+    }
+    speedup = results["tutorial_loop_batch1"]["median_ms"] / results["nowbot_batch1"]["median_ms"]
+    ratio16 = results["nowbot_batch16"]["median_ms"] / results["nowbot_batch1"]["median_ms"]
+    save("text_sampling", {
+        "model": {"units": config.units, "layers": config.layers, "vocab": len(vocab)},
+        "chars_per_tweet": MAX_CHARS,
+        "runs": args.runs,
+        "results": results,
+        "speedup_batch1": speedup,
+        "batch16_over_batch1": ratio16,
+        "targets": {"speedup_batch1": ">= 8", "batch16_over_batch1": "<= 3"},
+        "target_met": speedup >= 8 and ratio16 <= 3,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""`nowbot train text` and `nowbot generate text` end to end on a tiny corpus."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from bot import cli
+from bot.app import App
+from bot.config import get_settings
+from text_corpus import store
+
+Nowbot = Callable[..., Result]
+
+
+@pytest.fixture
+def nowbot(sqlite_app: App) -> Iterator[Nowbot]:
+    env = {"NOWBOT_DATA_DIR": str(sqlite_app.settings.data_dir)}
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def invoke(*args: str) -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(cli.app, list(args), env=env)
+        finally:
+            get_settings.cache_clear()
+            root.handlers[:], root.level = handlers, level
+
+    yield invoke
+
+
+def test_train_then_generate_tweets(sqlite_app: App, nowbot: Nowbot) -> None:
+    missing = nowbot("generate", "text", "--persona", "ada")
+    assert missing.exit_code == 1 and "no serving text model knows ada" in missing.output
+
+    store(sqlite_app, {"ada": 30, "bob": 30})
+    trained = nowbot("train", "text", "--epochs", "1")
+    assert trained.exit_code == 0, trained.output
+    assert "v1: held-out" in trained.output and "promoted: first version" in trained.output
+
+    made = nowbot(
+        "generate", "text", "--persona", "ada", "--prompt", "Rocket✈", "-n", "3",
+        "--blend", "bob", "--mix", "0.3", "--top-k", "20", "--seed", "1",
+    )
+    assert made.exit_code == 0, made.output
+    lines = made.output.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("Rocket✈") for line in lines)
+    assert all(len(line) <= 280 for line in lines)
+
+
+def test_generate_names_an_unknown_persona(sqlite_app: App, nowbot: Nowbot) -> None:
+    store(sqlite_app, {"ada": 20})
+    assert nowbot("train", "text", "--persona", "ada", "--epochs", "1").exit_code == 0
+    result = nowbot("generate", "text", "--persona", "zed")
+    assert result.exit_code == 1 and "no serving text model knows zed" in result.output
+    both = nowbot("train", "text", "--minutes", "1", "--epochs", "1")
+    assert both.exit_code == 2 and "not both" in both.output
