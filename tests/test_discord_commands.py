@@ -104,7 +104,7 @@ def test_tweet_defers_then_follows_up_with_generated_text(sqlite_app: App, seede
     run_bot(sqlite_app, scenario)
     persona, options, thread = seeded["tweets"]
     assert (persona, options["prompt"], options["temperature"]) == ("grace", "Compilers", 0.5)
-    assert thread.startswith("nowbot-discord")  # generation ran off the event loop
+    assert thread.startswith("nowbot-discord-model")  # generation ran off the event loop
 
 
 def test_image_follows_up_with_png_attachment(sqlite_app: App, seeded: dict) -> None:

@@ -29,7 +29,8 @@ from bot.generation import GeneratedText
 
 log = logging.getLogger("nowbot.discord")
 T = TypeVar("T")
-WORKER_THREADS = 4
+LOOKUP_THREADS = 4
+MODEL_THREADS = 2
 
 
 class _Nowbot:
@@ -47,19 +48,21 @@ class _Nowbot:
         self.tree.error(report_error)
         for command in COMMANDS:
             self.tree.add_command(command)
-        self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nowbot-discord")
+        # Quick database work never queues behind model work: each has its own threads.
+        self._lookups = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="nowbot-discord-db")
+        self._models = ThreadPoolExecutor(MODEL_THREADS, thread_name_prefix="nowbot-discord-model")
         self.tweets = TweetSupply(self._generate_texts)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReviewButton)  # type: ignore[attr-defined]
 
-    async def run_blocking(self, function: Callable[..., T], *args: Any) -> T:
-        """Run `function(*args)` in the client's worker threads."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._workers, partial(function, *args))
+    async def run_blocking(self, function: Callable[..., T], *args: Any, model: bool = False) -> T:
+        """Run `function(*args)` in the client's threads: the model threads when it generates."""
+        pool = self._models if model else self._lookups
+        return await asyncio.get_running_loop().run_in_executor(pool, partial(function, *args))
 
     async def _generate_texts(self, request: commands.TweetRequest, count: int) -> list[GeneratedText]:
-        return await self.run_blocking(commands.generate_texts, self.app, request, count)
+        return await self.run_blocking(commands.generate_texts, self.app, request, count, model=True)
 
     async def sync_commands(self, guild_id: int | None = None) -> list[str]:
         """Publish the command tree to one guild (instant) or globally; returns the names."""
@@ -72,7 +75,8 @@ class _Nowbot:
 
     async def close(self) -> None:
         await super().close()  # type: ignore[misc]
-        self._workers.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._lookups, self._models):
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 class NowbotClient(_Nowbot, discord.Client):

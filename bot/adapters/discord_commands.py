@@ -25,12 +25,13 @@ def _client(interaction: discord.Interaction) -> NowbotClient:
 
 async def answer(
     interaction: discord.Interaction, command: Callable[..., commands.Reply], *args: Any,
-    ephemeral: bool = False,
+    ephemeral: bool = False, model: bool = False,
 ) -> None:
-    """Defer (the 3-second rule), run `command(app, *args)` in a worker thread, follow up."""
+    """Defer (the 3-second rule), run `command(app, *args)` in a worker thread (a model thread
+    when it generates), then follow up."""
     await interaction.response.defer(thinking=True, ephemeral=ephemeral)
     client = _client(interaction)
-    reply = await client.run_blocking(command, client.app, *args)
+    reply = await client.run_blocking(command, client.app, *args, model=model)
     view = review_view(reply.review_post_ids) if reply.review_post_ids else None
     await send_followup(interaction, reply, view)
 
@@ -95,7 +96,7 @@ async def image(
     count: Range[int, commands.IMAGE_COUNT[0], commands.IMAGE_COUNT[1]] = 16,
 ) -> None:
     """Draw a grid of new images with an image set's GAN."""
-    await answer(interaction, commands.image, set, count)
+    await answer(interaction, commands.image, set, count, model=True)
 
 
 @app_commands.command(name="progress")
@@ -104,7 +105,7 @@ async def image(
 @per_user_cooldown()
 async def progress(interaction: discord.Interaction, set: str | None = None) -> None:  # noqa: A002
     """Show how an image set's GAN learned to draw, as an animated GIF."""
-    await answer(interaction, commands.progress, set)
+    await answer(interaction, commands.progress, set, model=True)
 
 
 @app_commands.command(name="status")

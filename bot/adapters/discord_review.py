@@ -57,7 +57,8 @@ class ReviewButton(
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             reply = await client.run_blocking(
-                commands.review, client.app, self.post_id, self.action, str(interaction.user)
+                commands.review, client.app, self.post_id, self.action, str(interaction.user),
+                model=self.action == "regenerate",
             )
             await send_followup(interaction, reply)
         except Exception as error:  # noqa: BLE001  (a view has no tree: report here)

@@ -36,9 +36,10 @@ class TweetSupply:
         self._pools: dict[TweetRequest, deque[tuple[float, GeneratedText]]] = {}
         self._refills: dict[TweetRequest, asyncio.Task[None]] = {}
 
-    def ready(self, request: TweetRequest) -> int:
-        """How many pooled tweets `request` could be answered with now."""
-        return len(self._fresh(request))
+    def refilling(self, request: TweetRequest) -> bool:
+        """Whether the pool of `request` is being refilled now."""
+        running = self._refills.get(request)
+        return running is not None and not running.done()
 
     async def get(self, request: TweetRequest) -> GeneratedText:
         if request.prompt:
@@ -71,17 +72,16 @@ class TweetSupply:
         return task
 
     async def _refill(self, request: TweetRequest) -> None:
+        """Top the pool up to its size, again while use during a refill keeps it half empty."""
         pool = self._pools[request]
-        wanted = self._pool_size - len(pool)
-        if wanted <= 0:
-            return
-        try:
-            texts = await self._generate(request, wanted)
-        except Exception as error:  # noqa: BLE001  (requests then get generation's own error)
-            log.debug("tweet pool refill for %s failed: %s", request.persona, error)
-            return
-        now = time.monotonic()
-        versions = {text.model_version_id for text in texts}
-        if any(old.model_version_id not in versions for _, old in pool):
-            pool.clear()  # a newer model answers now
-        pool.extend((now, text) for text in texts)
+        while len(pool) <= self._pool_size // 2:
+            try:
+                texts = await self._generate(request, self._pool_size - len(pool))
+            except Exception as error:  # noqa: BLE001  (requests then get generation's own error)
+                log.debug("tweet pool refill for %s failed: %s", request.persona, error)
+                return
+            versions = {text.model_version_id for text in texts}
+            if any(old.model_version_id not in versions for _, old in pool):
+                pool.clear()  # a newer model answers now
+            now = time.monotonic()
+            pool.extend((now, text) for text in texts)
