@@ -178,15 +178,16 @@ def collect() -> bool:
 
 @_job
 def train_text() -> bool:
-    """Retrain the campaign persona's text model; the first model also prepares a first post."""
+    """Retrain the campaign persona's text model; the first model also makes a first post."""
     runtime = current()
     settings = runtime.app.settings
     minutes = settings.train_text_minutes
     trained = _train(runtime, ["train", "text", "--persona", settings.campaign_persona,
                               "--minutes", str(minutes)],
                      "train-text", minutes)
-    if trained and _post_count(runtime.app) == 0:
+    if trained and _post_count(runtime.app) == 0:  # a fresh install shows a first post at once
         campaign_post()
+        process_outbox()
     return trained
 
 
