@@ -293,9 +293,10 @@ def reconcile(
     publishers: Mapping[str, Publisher],
     *,
     settle: timedelta = timedelta(minutes=2),
-    recent_limit: int = 100,
+    recent_limit: int = 10,
 ) -> list[Post]:
-    """Resolve `unknown` posts against each account's recent posts.
+    """Resolve `unknown` posts against each account's `recent_limit` newest posts (few: X bills
+    every post read, and the post in doubt is among the newest).
 
     A post found by its text becomes `published` with the platform's id. One not found after
     `settle` (time for the platform to show it) goes back to `approved`, or `failed` after
