@@ -59,7 +59,7 @@ def test_gate_keeps_the_serving_version_when_a_new_one_is_worse(sqlite_app: App)
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(sqlite_app: App) -> None:
-    store(sqlite_app, {"ada": 120})
+    store(sqlite_app, {"ada": 60})
     checkpoints = sqlite_app.artifacts_dir / "work" / "text" / "ada" / "checkpoints"
 
     def kill_after_first_checkpoint(done: float, logs: dict[str, float]) -> None:
@@ -67,7 +67,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(sqlite_app: App) -> No
             raise KeyboardInterrupt  # like Ctrl-C, or the process being killed
 
     with pytest.raises(KeyboardInterrupt):
-        _train(sqlite_app, personas=["ada"], epochs=4, progress=kill_after_first_checkpoint)
+        _train(sqlite_app, personas=["ada"], epochs=2, progress=kill_after_first_checkpoint)
     saved = json.loads(next(checkpoints.glob("step-*/state.json")).read_text())
     assert saved["step"] == TINY.checkpoint_steps
     with sqlite_app.sessions() as session:
@@ -75,11 +75,11 @@ def test_interrupted_training_resumes_from_its_checkpoint(sqlite_app: App) -> No
 
     steps_run: list[float] = []
     registry, outcome = _train(
-        sqlite_app, personas=["ada"], epochs=4, progress=lambda d, _: steps_run.append(d)
+        sqlite_app, personas=["ada"], epochs=2, progress=lambda d, _: steps_run.append(d)
     )
     assert outcome.resumed_from == TINY.checkpoint_steps
     total = outcome.metrics["steps"]
-    assert outcome.metrics["epochs"] == pytest.approx(4.0)
+    assert outcome.metrics["epochs"] == pytest.approx(2.0)
     assert len(steps_run) == total - TINY.checkpoint_steps  # continued, not restarted
     assert registry.serving("text", "ada") is not None
 

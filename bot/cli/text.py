@@ -69,7 +69,8 @@ def train_text_command(
         m = outcome.metrics
         console.print(
             f"v{outcome.version}: held-out {m['bpc']:.3f} bits/char after {m['steps']} steps "
-            f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min); {outcome.verdict.reason}"
+            f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min); {outcome.verdict.reason}",
+            soft_wrap=True,
         )
 
 
