@@ -25,7 +25,7 @@ from models.registry import Registry
 # check off; test_untrained_generator_is_vetoed turns it back on.
 TINY = dict(latent_dim=8, g_filters=4, d_filters=4, batch_size=16, grid_seeds=4, grid_every=2,
             checkpoint_every=2, collapse_ratio=0.0)
-EXTRACTOR = dict(count=300, epochs=1)
+EXTRACTOR = dict(count=300, epochs=1, min_accuracy=0.0)  # fast, not accurate: fine for wiring
 
 
 def _tiny_set(app: App) -> np.ndarray:

@@ -34,10 +34,11 @@ class ExtractorSpec:
     size: int
     channels: int
     classes: int
+    epochs: int  # enough for about 0.9 held-out accuracy or better
 
 
-DIGITS = ExtractorSpec("digits", 28, 1, 10)
-SHAPE_SPEC = ExtractorSpec("shapes", 64, 3, len(SHAPES))
+DIGITS = ExtractorSpec("digits", 28, 1, 10, epochs=3)
+SHAPE_SPEC = ExtractorSpec("shapes", 64, 3, len(SHAPES), epochs=6)
 
 
 def spec_for(channels: int) -> ExtractorSpec:
@@ -58,19 +59,32 @@ def build_classifier(spec: ExtractorSpec):
     from keras import layers
 
     image = keras.Input((spec.size, spec.size, spec.channels))
-    x = layers.Rescaling(1 / 255)(image)
-    for filters in (32, 64, 128):
-        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Rescaling(1 / 127.5, offset=-1)(image)
+    # Stride-2 blocks down to a map of 4x4 or less, so that the features see whole shapes.
+    filters, side = 32, spec.size
+    while side > 4:
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)  # short training: fast-settling statistics
+        x = layers.ReLU()(x)
+        filters, side = min(2 * filters, 128), (side + 1) // 2
     x = layers.GlobalAveragePooling2D()(x)  # (b, 128)
     features = layers.Dense(64, activation="relu", name=FEATURE_LAYER)(x)
     logits = layers.Dense(spec.classes)(features)
     return keras.Model(image, logits, name=f"{spec.name}_classifier")
 
 
-def train_extractor(spec: ExtractorSpec, folder: Path, count: int = 20000, epochs: int = 3):
+def train_extractor(
+    spec: ExtractorSpec, folder: Path, count: int = 20000, epochs: int | None = None,
+    min_accuracy: float = 0.8,
+):
     """Train the classifier on `count` drawn images, save it and its card under `folder`,
-    and return the feature model."""
+    and return the feature model. An extractor that classifies fewer than `min_accuracy` of
+    held-out drawings is not stored: its features would make every distance meaningless."""
     import keras
+
+    from models.errors import ModelError
+
+    epochs = epochs or spec.epochs
 
     images, labels = _training_data(spec, count, seed=1)
     held_images, held_labels = _training_data(spec, max(200, count // 10), seed=2)
@@ -79,6 +93,9 @@ def train_extractor(spec: ExtractorSpec, folder: Path, count: int = 20000, epoch
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(images, labels, batch_size=64, epochs=epochs, verbose=0)
     accuracy = float(model.evaluate(held_images, held_labels, verbose=0)[1])
+    if accuracy < min_accuracy:
+        raise ModelError(f"the {spec.name} feature extractor reached only {accuracy:.2f} held-out "
+                         f"accuracy (< {min_accuracy}); train it longer")
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".keras", dir=folder)
     os.close(fd)
@@ -101,7 +118,7 @@ def _feature_model(classifier):
     return keras.Model(classifier.input, classifier.get_layer(FEATURE_LAYER).output)
 
 
-def load_extractor(spec: ExtractorSpec, folder: Path, **train_kwargs: int):
+def load_extractor(spec: ExtractorSpec, folder: Path, **train_kwargs: float):
     """The stored feature model for `spec`, trained and stored first if there is none."""
     import keras
 

@@ -39,7 +39,7 @@ def checkpoint_dir(artifacts_dir: Path, set_name: str) -> Path:
 
 
 def evaluate(gan, pixels: np.ndarray, features_dir: Path, samples: int = 2000,
-             **extractor_kwargs: int) -> dict[str, Any]:
+             **extractor_kwargs: float) -> dict[str, Any]:
     """Frechet distance and diversity of EMA samples against (up to `samples`) real images."""
     from models.gan.grids import to_uint8
     from models.gan.metrics import diversity, features, frechet_distance, load_extractor, spec_for
@@ -91,7 +91,7 @@ def train_gan(
     image_set_id: int | None = None,
     progress: bool = True,
     eval_samples: int = 2000,
-    extractor_kwargs: dict[str, int] | None = None,
+    extractor_kwargs: dict[str, float] | None = None,
 ) -> TrainOutcome:
     """Train on uint8 `pixels` (n, size, size, channels) for `minutes` or `epochs`.
 
