@@ -44,7 +44,6 @@ def _discounts(counts: np.ndarray) -> np.ndarray:
 class _Order:
     keys: np.ndarray  # sorted (prefix id * vocab + symbol) of every n-gram seen; index = id
     count: np.ndarray  # adjusted count per n-gram id
-    context: np.ndarray  # prefix (context) id per n-gram id
     total: np.ndarray  # per context id: sum of adjusted counts
     n123: np.ndarray  # per context id: n-grams with count 1, 2, 3+ (3 columns)
     discount: np.ndarray  # D(0), D(1), D(2), D(3+)
@@ -91,7 +90,7 @@ class KneserNey:
                 axis=1,
             )
             self.orders.append(
-                _Order(keys_by_order[k - 1], count, context, total, n123, _discounts(count[seen]))
+                _Order(keys_by_order[k - 1], count, total, n123, _discounts(count[seen]))
             )
         return self
 

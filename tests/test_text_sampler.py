@@ -21,9 +21,10 @@ def model_and_sampler():
 
     keras.utils.set_random_seed(1)
     model = build_model(CONFIG, len(VOCAB), 2)
-    # Larger weights than the initialisers give, so that every gate really matters.
+    # Larger weights than the initialisers give, and non-zero biases, so that every term matters.
+    rng = np.random.default_rng(0)
     for layer in model.layers:
-        layer.set_weights([w * 3 for w in layer.get_weights()])
+        layer.set_weights([w * 3 + rng.normal(0, 0.3, w.shape) for w in layer.get_weights()])
     return model, Sampler(to_arrays(model), VOCAB, ["ada", "bob"], CONFIG)
 
 

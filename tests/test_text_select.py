@@ -36,7 +36,9 @@ def test_choose_ranks_by_likelihood_and_says_why_others_failed() -> None:
     accepted, rejected = choose(
         samples, index, Rules(blocklist=("darn",)), recent=["Hello  again everyone"]
     )
-    assert [s.text for s in accepted] == ["an even better original thought", "a fine original thought"]
+    assert [s.text for s in accepted] == [
+        "an even better original thought", "a fine original thought",
+    ]
     assert rejected == {
         "copies a training tweet": 1, "blocked word": 1, "repeats a recent post": 1, "too short": 1,
     }

@@ -28,7 +28,8 @@ def train_text_command(
         float | None, typer.Option(help="Wall-clock training budget (default 10).", min=0.01)
     ] = None,
     epochs: Annotated[
-        float | None, typer.Option(help="Passes over the tweets instead of a time budget.", min=0.01)
+        float | None,
+        typer.Option(help="Passes over the tweets instead of a time budget.", min=0.01),
     ] = None,
     preset: Annotated[
         Preset, typer.Option(help="Model size for a new model: cpu, or gpu for an accelerator.")
@@ -69,7 +70,8 @@ def train_text_command(
         m = outcome.metrics
         console.print(
             f"v{outcome.version}: held-out {m['bpc']:.3f} bits/char after {m['steps']} steps "
-            f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min); {outcome.verdict.reason}",
+            f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min); "
+            f"{outcome.verdict.reason}",
             soft_wrap=True,
         )
 
@@ -80,7 +82,9 @@ def generate_text_command(
     prompt: Annotated[str, typer.Option(help="Start of the tweet, continued by the model.")] = "",
     n: Annotated[int, typer.Option("-n", help="Number of tweets.", min=1, max=64)] = 5,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.", min=0.05)] = 0.8,
-    top_k: Annotated[int, typer.Option(help="Keep the K likeliest characters (0: all).", min=0)] = 0,
+    top_k: Annotated[
+        int, typer.Option(help="Keep the K likeliest characters (0: all).", min=0)
+    ] = 0,
     top_p: Annotated[
         float, typer.Option(help="Keep the likeliest characters up to this mass.", min=0.01, max=1)
     ] = 0.95,

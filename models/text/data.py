@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 PersonaTweet = tuple[str, str]  # (persona name, text)
 
 
-def load_tweets(sessions: sessionmaker[Session], personas: Sequence[str] = ()) -> list[PersonaTweet]:
+def load_tweets(
+    sessions: sessionmaker[Session], personas: Sequence[str] = ()
+) -> list[PersonaTweet]:
     """Stored tweets of `personas` (all personas when empty), oldest first."""
     query = select(Persona.name, Tweet.text).join(Tweet.persona).order_by(Tweet.id)
     with sessions() as session:

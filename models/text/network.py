@@ -55,7 +55,8 @@ def from_arrays(model: keras.Model, arrays: dict[str, np.ndarray]) -> None:
             key = layer.name if layer.name.endswith("embedding") else f"{layer.name}/{name}"
             value = arrays[key]
             if layer.name == "persona_embedding" and value.shape[0] < weight.shape[0]:
-                extra = np.repeat(value.mean(axis=0, keepdims=True), weight.shape[0] - len(value), 0)
+                missing = weight.shape[0] - len(value)
+                extra = np.repeat(value.mean(axis=0, keepdims=True), missing, axis=0)
                 value = np.concatenate([value, extra])
             values.append(value)
         if values:

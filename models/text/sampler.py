@@ -38,6 +38,13 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def _logprob(logits: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """log softmax(logits)[row, chosen[row]] for every row."""
+    top = logits.max(axis=1)
+    picked = logits[np.arange(len(chosen)), chosen]
+    return picked - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
+
+
 class Sampler:
     """Generates tweets from a version's weights; `personas` names the persona embedding rows."""
 
@@ -48,19 +55,26 @@ class Sampler:
         e = config.embed_dim
         kernel0 = arrays["gru_0/kernel"]  # (embed + persona, 3 units)
         bias0 = arrays["gru_0/bias"]  # (2, 3 units): input bias, recurrent bias
-        # Embedding lookups followed by the input kernel are precomputed into per-id tables.
+        units = config.units
+        # Embedding lookups followed by the input kernel are precomputed into per-id tables. The
+        # z and r parts of the recurrent bias are added to the input side (they are only summed);
+        # the h part stays inside, where Keras multiplies it by the reset gate.
         self.char_in = arrays["char_embedding"] @ kernel0[:e] + bias0[0]  # (vocab, 3 units)
+        self.char_in[:, : 2 * units] += bias0[1, : 2 * units]
         self.persona_in = arrays["persona_embedding"] @ kernel0[e:]  # (personas, 3 units)
-        self.layers = [
-            (
-                arrays[f"gru_{i}/kernel"], arrays[f"gru_{i}/bias"][0],
-                arrays[f"gru_{i}/recurrent_kernel"], arrays[f"gru_{i}/bias"][1],
+        self.layers = []
+        for i in range(config.layers):
+            bias = arrays[f"gru_{i}/bias"]
+            in_bias = bias[0] + np.concatenate([bias[1, : 2 * units], np.zeros(units, np.float32)])
+            self.layers.append(
+                (arrays[f"gru_{i}/kernel"], in_bias, arrays[f"gru_{i}/recurrent_kernel"],
+                 bias[1, 2 * units :])
             )
-            for i in range(config.layers)
-        ]
         self.out_w, self.out_b = arrays["logits/kernel"], arrays["logits/bias"]
-        self.banned = np.zeros(len(vocab), dtype=bool)
-        self.banned[[PAD, UNK, BOS]] = True  # never emitted
+        self.never = np.zeros(len(vocab), np.float32)  # added to scores: symbols never written
+        self.never[[PAD, UNK, BOS]] = -np.inf
+        self.never_or_end = self.never.copy()  # ... and the end, before the first character
+        self.never_or_end[EOS] = -np.inf
 
     @classmethod
     def load(cls, folder: Path) -> Sampler:
@@ -93,15 +107,14 @@ class Sampler:
     def step(self, ids: np.ndarray, persona: np.ndarray, h: list[np.ndarray]) -> np.ndarray:
         """Advance every row one character; updates `h` in place, returns logits (rows, vocab)."""
         x_proj = self.char_in[ids] + persona  # (rows, 3 units)
-        for i, (kernel, in_bias, recurrent, rec_bias) in enumerate(self.layers):
+        u = self.config.units
+        for i, (kernel, in_bias, recurrent, h_bias) in enumerate(self.layers):
             if i:
                 x_proj = h[i - 1] @ kernel + in_bias
-            x_z, x_r, x_h = np.split(x_proj, 3, axis=1)
-            h_z, h_r, h_h = np.split(h[i] @ recurrent + rec_bias, 3, axis=1)
-            z = _sigmoid(x_z + h_z)
-            r = _sigmoid(x_r + h_r)
-            candidate = np.tanh(x_h + r * h_h)
-            h[i] = z * h[i] + (1.0 - z) * candidate  # (rows, units)
+            h_proj = h[i] @ recurrent  # (rows, 3 units)
+            zr = _sigmoid(x_proj[:, : 2 * u] + h_proj[:, : 2 * u])  # update and reset gates
+            candidate = np.tanh(x_proj[:, 2 * u :] + zr[:, u:] * (h_proj[:, 2 * u :] + h_bias))
+            h[i] = candidate + zr[:, :u] * (h[i] - candidate)  # z * h + (1 - z) * candidate
         return h[-1] @ self.out_w + self.out_b
 
     def generate(
@@ -137,8 +150,9 @@ class Sampler:
         done = np.zeros(n, dtype=bool)
         for t in range(out.shape[1]):
             assert logits is not None
-            chosen = self._choose(logits, temperature, top_k, top_p, rng, allow_end=t or prompt)
-            logprob = np.take_along_axis(_log_softmax(logits), chosen[:, None], 1)[:, 0]
+            allow_end = bool(t or prompt)  # never an empty tweet
+            chosen = self._choose(logits, temperature, top_k, top_p, rng, allow_end)
+            logprob = _logprob(logits, chosen)
             live = ~done
             total[live] += logprob[live]
             length[live] += 1
@@ -159,12 +173,9 @@ class Sampler:
 
     def _choose(
         self, logits: np.ndarray, temperature: float, top_k: int, top_p: float,
-        rng: np.random.Generator, allow_end: object,
+        rng: np.random.Generator, allow_end: bool,
     ) -> np.ndarray:
-        scores = logits / temperature
-        scores[:, self.banned] = -np.inf
-        if not allow_end:
-            scores[:, EOS] = -np.inf  # no empty tweets
+        scores = logits * (1.0 / temperature) + (self.never if allow_end else self.never_or_end)
         if 0 < top_k < scores.shape[1]:
             kth = np.partition(scores, -top_k, axis=1)[:, -top_k, None]
             scores[scores < kth] = -np.inf
@@ -176,5 +187,7 @@ class Sampler:
             mask = np.empty_like(scores)
             np.put_along_axis(mask, order, np.where(drop, -np.inf, 0.0), axis=1)
             scores = scores + mask
-        gumbel = -np.log(-np.log(rng.uniform(1e-12, 1.0, scores.shape)))
-        return np.argmax(scores + gumbel, axis=1)
+        # Inverse-CDF sampling: one exponential and one cumulative sum per row.
+        cumulative = np.cumsum(np.exp(scores - scores.max(axis=1, keepdims=True)), axis=1)
+        draw = rng.random(len(scores))[:, None] * cumulative[:, -1:]
+        return np.minimum((cumulative < draw).sum(axis=1), scores.shape[1] - 1)

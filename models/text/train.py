@@ -206,7 +206,9 @@ def fit(
     eval_batches = data.heldout_batches(val[: config.eval_tweets], vocab, personas)
     callbacks = [
         schedule,
-        Checkpoints(workdir / "checkpoints", schedule, eval_batches, vocab, personas, config, log_dir),
+        Checkpoints(
+            workdir / "checkpoints", schedule, eval_batches, vocab, personas, config, log_dir
+        ),
         *extra_callbacks,
     ]
     if log_dir is not None:
