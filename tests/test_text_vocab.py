@@ -28,3 +28,4 @@ def test_tweets_are_framed_by_start_and_end_symbols() -> None:
 def test_vocab_survives_json() -> None:
     vocab = Vocab.build(["héllo 😀 wörld"])
     assert Vocab.from_json(vocab.to_json()) == vocab
+

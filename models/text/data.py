@@ -53,8 +53,8 @@ def split_by_tweet(
         (val if zlib.crc32(tweet[1].encode("utf-8")) % 10_000 < cut else train).append(tweet)
     if val_fraction > 0 and not val and len(train) > 1:
         val.append(train.pop())
-    if not train:
-        raise ModelError(f"too few tweets to train on ({len(tweets)})")
+    if not train or (val_fraction > 0 and not val):
+        raise ModelError(f"too few tweets to train on and hold some out ({len(tweets)})")
     return train, val
 
 

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -308,7 +309,7 @@ def train_text(
         }
         atomic_write_bytes(run_file, json.dumps(run, ensure_ascii=False).encode("utf-8"))
     train, val = data.split_by_tweet(tweets, config.val_fraction)
-    run_id = registry.start_run(ModelKind.TEXT, target)
+    run_id = registry.start_run(ModelKind.TEXT, target, pid=os.getpid())
     log_dir = artifacts_dir / "tensorboard" / "text" / target / f"run-{run_id}"
     if importlib.util.find_spec("tensorboard") is None:
         log.warning("tensorboard is not installed: training without TensorBoard logs")
