@@ -48,6 +48,9 @@ def test_train_generate_and_fine_tune(sqlite_app: App, monkeypatch: pytest.Monke
     outcome = _train(sqlite_app, pixels, epochs=1)
     assert outcome.fine_tuned_from == 1 and outcome.version == 2
     assert outcome.metrics["steps"] == 2  # a fine-tune counts its own steps
+    assert "vs serving v1" in outcome.verdict.reason  # judged against the serving version
+    serving_version = Registry(sqlite_app.sessions, sqlite_app.artifacts_dir).serving("gan", "tiny")
+    assert serving_version is not None and serving_version.version == (2 if outcome.verdict.promoted else 1)
 
     monkeypatch.setenv("NOWBOT_DATA_DIR", str(sqlite_app.settings.data_dir))
     get_settings.cache_clear()

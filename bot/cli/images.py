@@ -68,7 +68,7 @@ def list_command() -> None:
 @train.command("gan")
 def train_gan_command(
     set_name: Annotated[str, typer.Option("--set", "-s", help="Image set to learn from.")] = DEFAULT_SET,
-    minutes: Annotated[float | None, typer.Option(help="Training budget in minutes.", min=0.01)] = None,
+    minutes: Annotated[float | None, typer.Option(help="Training budget in minutes (10 when no budget is given).", min=0.01)] = None,
     epochs: Annotated[int | None, typer.Option(help="Training budget in passes over the set.", min=1)] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Start from random weights (no resuming, no fine-tuning of the serving version).",
