@@ -4,7 +4,6 @@ nowbot trains on its own drawn digits."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
