@@ -3,6 +3,7 @@ serving version, the progress GIF, and resuming after the training process is ki
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -134,7 +135,7 @@ def test_training_resumes_after_kill(sqlite_app: App, tmp_path: Path) -> None:
         process.wait()
     assert checkpoint.exists(), "the training process never wrote a checkpoint"
     with np.load(checkpoint) as data:
-        saved_steps = int(__import__("json").loads(str(data["state"]))["steps"])
+        saved_steps = int(json.loads(str(data["state"]))["steps"])
     assert saved_steps >= 2
     target_epochs = saved_steps // 2 + 2
     outcome = _train(sqlite_app, pixels, epochs=target_epochs)
