@@ -28,14 +28,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+import aiohttp
 import numpy as np
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -56,7 +60,6 @@ from storage.imagesets import ImageSet  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
 PERSONA, IMAGE_SET = "bench", "benchdigits"
-T = TypeVar("T")
 
 
 # -- setup -----------------------------------------------------------------------------------
@@ -78,12 +81,14 @@ def train_text(data_dir: Path, minutes: float, wait: bool, nice: int = 0) -> sub
     """`nowbot train text` on the benchmark persona in a child process, started the way the
     service's jobs start it (`python -m bot.cli` in its own session), at `nice` priority."""
     env = {**os.environ, "NOWBOT_DATA_DIR": str(data_dir)}
-    command = [sys.executable, "-m", "bot.cli", "train", "text", "--persona", PERSONA,
-               "--minutes", str(minutes)]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True, preexec_fn=lambda: os.nice(nice))
+    command = ["nice", "-n", str(nice), sys.executable, "-m", "bot.cli", "train", "text",
+               "--persona", PERSONA, "--minutes", str(minutes)]
+    log = data_dir / "train.log"
+    with open(log, "ab") as output:
+        proc = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     if wait and proc.wait() != 0:
-        raise SystemExit(f"training failed: {proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+        raise SystemExit(f"training failed: {log.read_text()[-500:]}")
     return proc
 
 
@@ -129,8 +134,7 @@ def start_load(kind: str, data_dir: Path, app: App,
                nice: int) -> tuple[list[subprocess.Popen[bytes]], str]:
     """Start the CPU load and wait until it is really working."""
     if kind == "burn":
-        procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
-                                  preexec_fn=lambda: os.nice(nice))
+        procs = [subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-c", "while True: pass"])
                  for _ in range(os.cpu_count() or 1)]
         time.sleep(1)
         return procs, f"{len(procs)} busy-looping processes at nice {nice}"
@@ -163,40 +167,13 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> bool:
 
 # -- measuring -------------------------------------------------------------------------------
 
-class FakeThread:
-    """The fake Discord on its own thread and event loop, as a real server is elsewhere."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.fake = FakeDiscord()
-        self.run(self.fake.start())
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
-
-    async def arun(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
-
-    def close(self) -> None:
-        self.run(self.fake.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-async def burst(served: FakeThread, size: int, prompt: str) -> list[dict[str, Any]]:
+async def burst(fake: FakeDiscord, size: int, prompt: str) -> list[dict[str, Any]]:
     """Send `size` interactions at once; wait for every follow-up; return their timings."""
-    fake = served.fake
-
-    async def send_all() -> list[tuple[str, Any]]:
-        tweet = {"persona": PERSONA, **({"prompt": prompt} if prompt else {})}
-        payloads = [("tweet", fake.command("tweet", Member(), **tweet)) if n % 2 == 0
-                    else ("image", fake.command("image", Member(), set=IMAGE_SET, count=16))
-                    for n in range(size)]
-        return [(name, await fake.send_interaction(payload)) for name, payload in payloads]
-
-    sent = await served.arun(send_all())
+    tweet = {"persona": PERSONA, **({"prompt": prompt} if prompt else {})}
+    payloads = [("tweet", fake.command("tweet", Member(), **tweet)) if n % 2 == 0
+                else ("image", fake.command("image", Member(), set=IMAGE_SET, count=16))
+                for n in range(size)]
+    sent = [(name, await fake.send_interaction(payload)) for name, payload in payloads]
     timings = []
     for name, interaction in sent:
         def first(call: Any, token: str = interaction.token) -> bool:
@@ -205,8 +182,8 @@ async def burst(served: FakeThread, size: int, prompt: str) -> list[dict[str, An
         def done(call: Any, token: str = interaction.token) -> bool:
             return call.method == "POST" and call.path.endswith(f"/webhooks/{fake.application_id}/{token}")
 
-        ack = await served.arun(fake.wait_for(first, timeout=30))
-        final = await served.arun(fake.wait_for(done, timeout=30))
+        ack = await fake.wait_for(first, timeout=30)
+        final = await fake.wait_for(done, timeout=30)
         timings.append({
             "command": name, "first_ms": (ack.at - interaction.dispatched_at) * 1000,
             "final_ms": (final.at - interaction.dispatched_at) * 1000,
@@ -216,15 +193,72 @@ async def burst(served: FakeThread, size: int, prompt: str) -> list[dict[str, An
     return timings
 
 
-async def measure(app: App, served: FakeThread, size: int, rounds: int,
+def serve_fake() -> None:
+    """Child process: the fake Discord plus a control endpoint that runs bursts on request.
+    Prints one JSON line (addresses and token) once listening."""
+    from aiohttp import web
+
+    async def main() -> None:
+        fake = FakeDiscord()
+        await fake.start()
+
+        async def run_burst(request: web.Request) -> web.Response:
+            body = await request.json()
+            return web.json_response(await burst(fake, body["size"], body["prompt"]))
+
+        control = web.Application()
+        control.router.add_post("/burst", run_burst)
+        runner = web.AppRunner(control, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        print(json.dumps({"api_base": fake.api_base, "gateway": fake.gateway_url,
+                          "token": fake.token, "control": f"http://127.0.0.1:{port}"}), flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+class RemoteFake:
+    """The fake Discord in its own process, as a real server is: its work never competes with
+    the bot for this process's interpreter lock."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.discord_latency",
+                                      "--serve-fake"], stdout=subprocess.PIPE)
+        info = json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
+        self.token, self.control = info["token"], info["control"]
+        self.api_base, self.gateway = info["api_base"], yarl.URL(info["gateway"])
+
+    @contextmanager
+    def pointed_at(self) -> Iterator[None]:
+        saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self.api_base, self.gateway
+        try:
+            yield
+        finally:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+    async def burst(self, size: int, prompt: str) -> list[dict[str, Any]]:
+        async with aiohttp.ClientSession() as session:
+            reply = await session.post(f"{self.control}/burst", json={"size": size, "prompt": prompt})
+            return await reply.json()
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def measure(app: App, fake: RemoteFake, size: int, rounds: int,
                   prompt: str) -> tuple[list[dict[str, Any]], list[float]]:
     """Timings of `rounds` bursts, and how long the ready-tweet pool took to refill before each."""
-    settings = DiscordSettings(token=served.fake.token, cooldown_seconds=0)
+    settings = DiscordSettings(token=fake.token, cooldown_seconds=0)
     client = build_client(app, settings, guild_ready_timeout=0.05)
     timings: list[dict[str, Any]] = []
     refills = []
-    async with logged_in(served.fake, client):
-        await burst(served, 4, prompt)  # warm-up: database connections, the model, the pool
+    async with logged_in(fake, client):  # type: ignore[arg-type]
+        await fake.burst(4, prompt)  # warm-up: database connections, the model, the pool
         for _ in range(rounds):
             started = time.monotonic()
             while not prompt and client.tweets.refilling(TweetRequest(PERSONA)):
@@ -232,7 +266,7 @@ async def measure(app: App, served: FakeThread, size: int, rounds: int,
                     break
                 await asyncio.sleep(0.05)
             refills.append(round(time.monotonic() - started, 2))
-            timings += await burst(served, size, prompt)
+            timings += await fake.burst(size, prompt)
     return timings, refills
 
 
@@ -271,7 +305,11 @@ def main() -> None:
                         help="Give every /tweet this prompt (no ready-tweet pool: all generated).")
     parser.add_argument("--first-train-minutes", type=float, default=0.5,
                         help="Training that makes the serving model the benchmark samples.")
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_fake:
+        serve_fake()
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "var"
@@ -279,18 +317,18 @@ def main() -> None:
         seed(app)
         train_text(data_dir, args.first_train_minutes, wait=True)  # a serving model to sample
         used = generation_in_use(app)
-        served = FakeThread()
+        fake = RemoteFake()
         try:
             baseline, idle_refills = asyncio.run(
-                measure(app, served, args.burst, args.rounds, args.prompt))
+                measure(app, fake, args.burst, args.rounds, args.prompt))
             procs, load = start_load(args.load, data_dir, app, args.nice)
             try:
                 loaded, loaded_refills = asyncio.run(
-                    measure(app, served, args.burst, args.rounds, args.prompt))
+                    measure(app, fake, args.burst, args.rounds, args.prompt))
             finally:
                 load_alive = stop(procs)
         finally:
-            served.close()
+            fake.close()
             app.engine.dispose()
 
     report = {

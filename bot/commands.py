@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import inspect, select, text
@@ -20,6 +20,7 @@ from bot.errors import NowbotError
 from bot.generation import GeneratedText
 from bot.scheduler import JOBS_TABLE
 from models.registry import Registry
+from storage.base import utcnow
 from storage.corpus import Persona
 from storage.imagesets import ImageSet
 from storage.outbox import Post, PostStatus
@@ -35,6 +36,7 @@ SUGGESTIONS = 25  # Discord shows at most 25 autocomplete choices
 ReviewAction = Literal["approve", "reject", "regenerate"]
 TrainKind = Literal["text", "gan"]
 REQUESTED = "requested"  # a TrainingRun status: asked for from chat, not started yet
+REQUEST_EXPIRES = timedelta(hours=1)  # an older request or run no longer blocks a new one
 
 
 class CommandError(NowbotError):
@@ -141,20 +143,6 @@ def tweet_reply(request: TweetRequest, generated: GeneratedText) -> Reply:
     return Reply(f"**{voices}**: {generated.text}")
 
 
-def tweet(app: App, persona: str | None = None, prompt: str = "", temperature: float = 0.8) -> Reply:
-    """A new tweet in `persona`'s voice, optionally starting from `prompt`."""
-    request = tweet_request(app, persona, prompt, temperature)
-    [best] = generate_texts(app, request)
-    return tweet_reply(request, best)
-
-
-def mashup(app: App, persona_a: str, persona_b: str) -> Reply:
-    """A tweet blending two personas' voices half and half."""
-    request = mashup_request(app, persona_a, persona_b)
-    [best] = generate_texts(app, request)
-    return tweet_reply(request, best)
-
-
 def image(app: App, image_set: str | None = None, count: int = 16) -> Reply:
     """A PNG grid of `count` new images from `image_set`'s GAN."""
     name = _known(app, "image set", image_set, image_sets(app))
@@ -207,7 +195,10 @@ def next_jobs(app: App, limit: int = 5) -> list[tuple[str, datetime]]:
 
 def queue(app: App) -> Reply:
     """The oldest posts waiting for review, each offered for approve, reject or regenerate."""
-    drafts = outbox.posts(app.sessions, PostStatus.DRAFT, limit=1000)[::-1][:QUEUE_PAGE]
+    with app.sessions() as session:
+        drafts = session.scalars(
+            select(Post).where(Post.status == PostStatus.DRAFT).order_by(Post.id).limit(QUEUE_PAGE)
+        ).all()
     if not drafts:
         return Reply("No posts are waiting for review.", ephemeral=True)
     lines = [f"**{len(drafts)} post(s) waiting for review**"]
@@ -253,6 +244,7 @@ def train(app: App, kind: TrainKind, target: str, requested_by: str) -> Reply:
             select(TrainingRun).where(
                 TrainingRun.kind == kind, TrainingRun.target == target,
                 TrainingRun.status.in_([RunStatus.RUNNING, REQUESTED]),
+                TrainingRun.created_at > utcnow() - REQUEST_EXPIRES,
             )
         )
         if pending is not None:

@@ -289,3 +289,13 @@ def test_start_never_syncs_commands_but_owner_sync_does(sqlite_app: App) -> None
         assert {"tweet", "image", "queue", "train"} <= {command["name"] for command in put.json}
 
     run_bot(sqlite_app, scenario)
+
+
+def test_sync_with_a_bad_guild_id_is_refused(sqlite_app: App) -> None:
+    async def scenario(fake: FakeDiscord, client: Any) -> None:
+        sent = await fake.send_interaction(fake.command("sync", fake.owner, guild_id="general"))
+        refusal = await callback(fake, sent)
+        assert refusal.flags & 64
+        assert refusal.json["data"]["content"] == "guild_id must be a number, not 'general'"
+
+    run_bot(sqlite_app, scenario)

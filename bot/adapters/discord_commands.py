@@ -148,6 +148,8 @@ async def schedule(interaction: discord.Interaction) -> None:
 @owner_only()
 async def sync(interaction: discord.Interaction, guild_id: str | None = None) -> None:
     """Publish the bot's slash commands to Discord (owners only)."""
+    if guild_id is not None and not guild_id.isdigit():
+        raise commands.CommandError(f"guild_id must be a number, not '{guild_id[:30]}'")
     await interaction.response.defer(thinking=True, ephemeral=True)
     names = await _client(interaction).sync_commands(int(guild_id) if guild_id else None)
     where = f"guild {guild_id}" if guild_id else "all guilds"
