@@ -36,6 +36,13 @@ class DiscordPublisher:
         self.channel_id = channel_id
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        try:
+            on_client_loop = asyncio.get_running_loop() is self.client.loop
+        except RuntimeError:  # no loop in this thread: the normal case
+            on_client_loop = False
+        if on_client_loop:
+            coroutine.close()
+            raise RuntimeError("DiscordPublisher blocks: call it from a worker thread")
         if not self.client.is_ready():
             coroutine.close()
             raise NotSent("the Discord client is not connected")
