@@ -109,8 +109,9 @@ class Schedule(keras.callbacks.Callback):
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """At each Keras epoch end (every `checkpoint_steps` steps): held-out bits per char and text
-    samples into the logs and TensorBoard, then an atomic checkpoint with the elapsed time."""
+    """At each Keras epoch end (every `checkpoint_steps` steps): dev-set bits per char and text
+    samples into the logs and TensorBoard, the best weights so far kept in memory, then an
+    atomic checkpoint with the elapsed time."""
 
     def __init__(
         self, folder: Path, schedule: Schedule, eval_batches: list, vocab: Vocab,
@@ -120,13 +121,16 @@ class Checkpoints(keras.callbacks.Callback):
         self.folder, self.schedule, self.eval_batches = folder, schedule, eval_batches
         self.vocab, self.personas, self.config = vocab, personas, config
         self.writer = tf.summary.create_file_writer(str(log_dir / "samples")) if log_dir else None
+        self.best: tuple[float, int, list[np.ndarray]] | None = None  # dev bpc, step, weights
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         logs["bpc"] = float(logs.get("loss", 0.0)) / LN2
-        logs["val_bpc"] = heldout_bpc(self._logits, self.eval_batches)
+        logs["dev_bpc"] = heldout_bpc(self._logits, self.eval_batches)
         logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
         step = int(self.model.optimizer.iterations.numpy())
+        if self.eval_batches and (self.best is None or logs["dev_bpc"] < self.best[0]):
+            self.best = (logs["dev_bpc"], step, self.model.get_weights())
         if self.writer is not None:
             sampler = Sampler(to_arrays(self.model), self.vocab, self.personas, self.config)
             lines = [
@@ -186,6 +190,10 @@ def fit(
     if (minutes is None) == (epochs is None):
         raise ModelError("give exactly one of a time budget (minutes) or epochs")
     keras.utils.set_random_seed(config.seed)
+    k = config.dev_every
+    dev = list(train[::k]) if k > 1 and len(train) >= 2 * k else []
+    if dev:
+        train = [tweet for i, tweet in enumerate(train) if i % k]
     chars, owners = data.pack(train, vocab, personas)
     per_pass = data.steps_per_pass(chars, config.seq_len, config.batch_size)
     max_steps = max(1, round(epochs * per_pass)) if epochs is not None else None
@@ -204,14 +212,11 @@ def fit(
         peak_lr, config, max_steps=max_steps, elapsed=state["elapsed_s"], progress=progress,
         seconds=minutes * 60 if minutes is not None else None,
     )
-    eval_batches = data.heldout_batches(val[: config.eval_tweets], vocab, personas)
-    callbacks = [
-        schedule,
-        Checkpoints(
-            workdir / "checkpoints", schedule, eval_batches, vocab, personas, config, log_dir
-        ),
-        *extra_callbacks,
-    ]
+    eval_batches = data.heldout_batches(dev[: config.eval_tweets], vocab, personas)
+    checkpoints = Checkpoints(
+        workdir / "checkpoints", schedule, eval_batches, vocab, personas, config, log_dir
+    )
+    callbacks = [schedule, checkpoints, *extra_callbacks]
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), update_freq="epoch"))
     chunk = min(config.checkpoint_steps, max_steps or config.checkpoint_steps)
@@ -226,12 +231,17 @@ def fit(
         )
     steps = int(model.optimizer.iterations.numpy())
     seconds = time.monotonic() - started
+    best_step = steps
+    if checkpoints.best is not None:  # the checkpoint the dev tweets liked best (this session)
+        _, best_step, weights = checkpoints.best
+        model.set_weights(weights)
     bpc = heldout_bpc(
         lambda x, p: model((x, p), training=False), data.heldout_batches(val, vocab, personas)
     )
     metrics = {
         "bpc": bpc,
         "steps": steps,
+        "best_step": best_step,
         "epochs": steps / per_pass,
         "train_seconds": schedule.elapsed(),
         "chars_per_s": (steps - step0) * config.batch_size * config.seq_len / max(seconds, 1e-9),
