@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     x_cost_per_read_usd: float = Field(0.005, ge=0)
     x_cost_per_post_usd: float = Field(0.015, ge=0)
 
+    # Text generation
+    text_blocklist_words: str = Field(
+        "", description="Comma-separated words no generated post may contain (case-insensitive)."
+    )
+
     # Discord
     discord_token: SecretStr | None = None
 
@@ -162,6 +167,11 @@ class Settings(BaseSettings):
     def reviewing(self) -> bool:
         """Whether new posts wait for a person's approval."""
         return self.x_post_configured if self.review_mode is None else self.review_mode
+
+    @property
+    def text_blocklist(self) -> tuple[str, ...]:
+        """The blocked words, stripped, without empties."""
+        return tuple(word.strip() for word in self.text_blocklist_words.split(",") if word.strip())
 
     @property
     def x_read_configured(self) -> bool:

@@ -2,15 +2,21 @@
 
 Every caller (scheduler jobs, Discord, dashboard, CLI) goes through these functions, so loading,
 caching and candidate selection live in one place. They are blocking; async callers run them in a
-thread (`asyncio.to_thread`). Until the model packages land they raise `NoServingModel`.
+thread (`asyncio.to_thread`). Text generation is NumPy only; image generation imports TensorFlow
+on its first call (the generator is cached per version afterwards).
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
 
 from bot.app import App
-from models.errors import NoServingModel
+from models.registry import Registry
+from storage.registry import ModelKind, ModelVersion
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,13 @@ class GeneratedText:
     text: str
     score: float
     model_version_id: int
+
+
+def _version_id(app: App, folder: Path) -> int:
+    with app.sessions() as session:
+        return session.scalars(
+            select(ModelVersion.id).where(ModelVersion.artifact_path == str(folder))
+        ).one()
 
 
 def generate_tweets(
@@ -33,7 +46,19 @@ def generate_tweets(
     recent: tuple[str, ...] = (),
 ) -> list[GeneratedText]:
     """Best `count` candidate tweets for `persona` (optionally blended 50/50 with `blend_with`)."""
-    raise NoServingModel(f"no serving text model for '{persona}' yet: train one first")
+    from models.text.select import Rules, write_tweets
+    from models.text.serving import load_generator, serving_path
+
+    personas = (persona, blend_with) if blend_with else (persona,)
+    folder = serving_path(Registry(app.sessions, app.artifacts_dir), *personas)
+    sampler, index = load_generator(folder)
+    rules = Rules(blocklist=app.settings.text_blocklist)
+    samples = write_tweets(
+        sampler, index, persona, count, rules=rules, recent=recent,
+        prompt=prompt, temperature=temperature, blend=blend_with,
+    )
+    version_id = _version_id(app, folder)
+    return [GeneratedText(s.text, s.mean_logprob, version_id) for s in samples]
 
 
 def generate_post_text(app: App, persona: str, recent: list[str]) -> GeneratedText:
@@ -43,9 +68,17 @@ def generate_post_text(app: App, persona: str, recent: list[str]) -> GeneratedTe
 
 def render_image_grid(app: App, image_set: str, count: int) -> bytes:
     """A PNG grid of `count` new images from the serving GAN of `image_set`."""
-    raise NoServingModel(f"no serving image model for '{image_set}' yet: train one first")
+    from models.gan.sample import sample_grid
+
+    folder = Registry(app.sessions, app.artifacts_dir).serving_path(ModelKind.GAN, image_set)
+    buffer = io.BytesIO()
+    sample_grid(folder, count).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def progress_gif(app: App, image_set: str) -> bytes:
     """The animated GIF of how the fixed-seed grid evolved while `image_set`'s GAN trained."""
-    raise NoServingModel(f"no training progress for '{image_set}' yet: train one first")
+    from models.gan.sample import progress_gif as stored_progress_gif
+
+    folder = Registry(app.sessions, app.artifacts_dir).serving_path(ModelKind.GAN, image_set)
+    return stored_progress_gif(folder)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from models.gan.grids import make_grid, save_gif, save_png, to_uint8
+from models.gan.grids import gif_bytes, make_grid, save_png, to_uint8
 
 
 def test_grid_png_tiles_images_in_order(tmp_path: Path) -> None:
@@ -33,8 +34,7 @@ def test_progress_gif_has_one_frame_per_grid(tmp_path: Path) -> None:
         frame = tmp_path / f"step-{step:07d}.png"
         save_png(make_grid(np.full((4, 8, 8, 1), 60 * step, dtype=np.uint8)), frame)
         frames.append(frame)
-    save_gif(frames, tmp_path / "progress.gif")
-    with Image.open(tmp_path / "progress.gif") as gif:
+    with Image.open(io.BytesIO(gif_bytes(frames))) as gif:
         assert gif.n_frames == 4 and gif.size == (2 + 2 * 10, 2 + 2 * 10)
         gif.seek(3)
         assert gif.convert("L").getpixel((5, 5)) == 180

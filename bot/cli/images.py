@@ -15,6 +15,7 @@ from bot.cli.groups import generate, images, train
 from corpora.errors import CorpusError
 from corpora.imagesets import BUILTIN_DIGITS, KERAS_MNIST, get_set, import_images, list_sets, load_pixels
 from models.registry import Registry
+from storage.artifacts import atomic_write_bytes
 
 DEFAULT_SET = "digits"
 
@@ -133,11 +134,8 @@ def generate_progress_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="GIF file to write.")] = Path("progress.gif"),
 ) -> None:
     """Animate how the serving model's fixed-seed grid evolved during its training."""
-    from models.gan.grids import save_gif
-    from models.gan.sample import progress_frames
+    from bot.generation import progress_gif
 
     with cli_app() as app:
-        folder = Registry(app.sessions, app.artifacts_dir).serving_path("gan", set_name)
-        frames = progress_frames(folder)
-        save_gif(frames, output)
-    console.print(f"wrote {len(frames)} frames to {output}", highlight=False)
+        atomic_write_bytes(output, progress_gif(app, set_name))
+    console.print(f"wrote the training progress of '{set_name}' to {output}", highlight=False)

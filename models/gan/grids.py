@@ -43,7 +43,7 @@ def save_png(picture: Image.Image, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_gif(frames: Sequence[Path], path: Path, frame_ms: int = 300, hold_last_ms: int = 2000) -> None:
+def gif_bytes(frames: Sequence[Path], frame_ms: int = 300, hold_last_ms: int = 2000) -> bytes:
     """An animated GIF of the PNG `frames`, in order, looping, the last frame held longer."""
     pictures = []
     for frame in frames:
@@ -56,4 +56,4 @@ def save_gif(frames: Sequence[Path], path: Path, frame_ms: int = 300, hold_last_
     pictures[0].save(
         buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0,
     )
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()

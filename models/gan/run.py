@@ -60,7 +60,7 @@ def evaluate(gan, pixels: np.ndarray, features_dir: Path, samples: int = 2000,
 
 
 def _write_version(gan, state_dir: Path, folder: Path) -> None:
-    from models.gan.grids import make_grid, save_png, to_uint8
+    from models.gan.grids import gif_bytes, make_grid, save_png, to_uint8
     from models.gan.train import grid_latents
 
     (folder / "config.json").write_text(gan.config.to_json())
@@ -68,6 +68,7 @@ def _write_version(gan, state_dir: Path, folder: Path) -> None:
     gan.generator.save_weights(folder / "generator_raw.weights.h5")
     gan.discriminator.save_weights(folder / "discriminator.weights.h5")
     shutil.copytree(state_dir / "frames", folder / "frames")
+    (folder / "progress.gif").write_bytes(gif_bytes(sorted((folder / "frames").glob("step-*.png"))))
     scale = 2 if gan.config.size <= 32 else 1
     save_png(make_grid(to_uint8(gan.sample(grid_latents(gan.config))), scale=scale), folder / "grid.png")
 

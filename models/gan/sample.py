@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +14,12 @@ from models.gan.config import GanConfig
 from models.gan.grids import make_grid, to_uint8
 
 
+_PREDICT = threading.Lock()  # one forward pass at a time: callers come from a thread pool
+
+
+@lru_cache(maxsize=4)
 def load_generator(folder: Path):
-    """(config, EMA generator) of the version stored in `folder`."""
+    """(config, EMA generator) of the version stored in `folder` (cached: versions never change)."""
     from models.gan.network import build_generator
 
     config = GanConfig.load(folder / "config.json")
@@ -26,7 +32,8 @@ def sample_images(folder: Path, count: int, seed: int | None = None) -> np.ndarr
     """`count` new uint8 images (count, size, size, channels) from the version in `folder`."""
     config, generator = load_generator(folder)
     latents = np.random.default_rng(seed).standard_normal((count, config.latent_dim)).astype(np.float32)
-    return to_uint8(generator.predict(latents, batch_size=256, verbose=0))
+    with _PREDICT:
+        return to_uint8(generator(latents, training=False).numpy())
 
 
 def sample_grid(folder: Path, count: int, seed: int | None = None) -> Image.Image:
@@ -35,9 +42,9 @@ def sample_grid(folder: Path, count: int, seed: int | None = None) -> Image.Imag
     return make_grid(images, scale=max(1, 64 // images.shape[1]))
 
 
-def progress_frames(folder: Path) -> list[Path]:
-    """The fixed-seed grids saved while the version in `folder` trained, oldest first."""
-    frames = sorted((folder / "frames").glob("step-*.png"))
-    if not frames:
-        raise ModelError(f"{folder}: this version has no progress grids")
-    return frames
+def progress_gif(folder: Path) -> bytes:
+    """The animated GIF of the fixed-seed grids saved while the version in `folder` trained."""
+    gif = folder / "progress.gif"
+    if not gif.exists():
+        raise ModelError(f"{folder}: this version has no progress animation")
+    return gif.read_bytes()
