@@ -55,7 +55,7 @@ from bot.config import Settings  # noqa: E402
 from bot.generation import GeneratedText  # noqa: E402
 from corpora.ingest import get_or_create_persona, store_tweets  # noqa: E402
 from corpora.records import RawTweet  # noqa: E402
-from models.errors import ModelError  # noqa: E402
+from models.errors import NoServingModel  # noqa: E402
 from storage.imagesets import ImageSet  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
@@ -64,13 +64,20 @@ PERSONA, IMAGE_SET = "bench", "benchdigits"
 
 # -- setup -----------------------------------------------------------------------------------
 
+WORDS = (
+    "render ray shader pixel light frame scene mesh vertex texture shadow glow color depth "
+    "keynote stage booth demo paper talk poster lab night city river music dance code "
+    "fast bright quiet wild new open tiny huge warm cold soft sharp live real together "
+    "build ship trace paint show share meet join see learn play make dream"
+).split()
+
+
 def seed(app: App) -> None:
-    """A persona with a small corpus written here, and an image set."""
-    subjects = ["The renderer", "Our keynote", "A shader", "The demo", "This paper", "The GPU"]
-    verbs = ["ships", "glows", "traces rays", "compiles", "runs live", "breaks records"]
-    places = ["in Vancouver", "at the booth", "on stage", "tonight", "in the lab", "at dawn"]
-    texts = [f"{s} {v} {p}! #{n}" for n, (s, v, p) in enumerate(
-        (s, v, p) for s in subjects for v in verbs for p in places)]
+    """A persona with a corpus of random word sequences written here (varied enough that a
+    briefly trained model writes new text rather than copies), and an image set."""
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(WORDS, size=rng.integers(6, 16))).capitalize() + "!"
+             for _ in range(600)]
     with app.sessions.begin() as session:
         store_tweets(session, get_or_create_persona(session, PERSONA),
                      [RawTweet(text=text) for text in texts])
@@ -99,7 +106,7 @@ def generation_in_use(app: App) -> dict[str, str]:
     try:
         generation.generate_tweets(app, PERSONA)
         used["tweet"] = "bot.generation (serving text model)"
-    except ModelError:
+    except NoServingModel:
         from models.registry import Registry
         from models.text.serving import load_generator, serving_path
 
@@ -111,11 +118,11 @@ def generation_in_use(app: App) -> dict[str, str]:
             return [GeneratedText(s.text, s.mean_logprob, 0) for s in samples]
 
         generation.generate_tweets = tweets  # type: ignore[assignment]
-        used["tweet"] = "serving text model's NumPy sampler (bot.generation not wired yet)"
+        used["tweet"] = "serving text model's NumPy sampler (bot.generation not serving yet)"
     try:
         generation.render_image_grid(app, IMAGE_SET, 16)
         used["image"] = "bot.generation (serving GAN)"
-    except ModelError:
+    except NoServingModel:
         rng = np.random.default_rng(0)
 
         def grid(app: App, image_set: str, count: int) -> bytes:

@@ -160,7 +160,8 @@ def test_tweets_without_prompt_are_served_from_a_ready_pool(sqlite_app: App, see
         assert len(set(answers)) == 6  # each ready tweet is shown once
 
     run_bot(sqlite_app, scenario)
-    assert seeded["counts"] == [32]  # one generation call filled the pool for all six
+    # a few chunked calls filled the pool; each asked for few tweets so the model still chose
+    assert len(seeded["counts"]) < 6 and max(seeded["counts"]) <= 8
 
 
 def test_unknown_persona_gets_short_ephemeral_error(sqlite_app: App, seeded: dict) -> None:

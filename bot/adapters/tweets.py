@@ -27,14 +27,18 @@ Generate = Callable[[TweetRequest, int], Awaitable[list[GeneratedText]]]
 class TweetSupply:
     """`get(request)` returns one tweet: from the pool when it can, else freshly generated."""
 
-    def __init__(self, generate: Generate, *, pool_size: int = 32, max_age_s: float = 600.0,
-                 max_batch: int = 32) -> None:
+    def __init__(self, generate: Generate, *, pool_size: int = 32, refill_chunk: int = 8,
+                 refill_delay_s: float = 1.0, max_age_s: float = 600.0,
+                 max_batch: int = 16) -> None:
         self._generate = generate
         self._batcher: Batcher[TweetRequest, GeneratedText] = Batcher(generate, max_batch=max_batch)
         self._pool_size = pool_size
+        self._refill_chunk = refill_chunk
+        self._refill_delay_s = refill_delay_s
         self._max_age_s = max_age_s
         self._pools: dict[TweetRequest, deque[tuple[float, GeneratedText]]] = {}
         self._refills: dict[TweetRequest, asyncio.Task[None]] = {}
+        self._changed: dict[TweetRequest, asyncio.Condition] = {}
 
     def refilling(self, request: TweetRequest) -> bool:
         """Whether the pool of `request` is being refilled now."""
@@ -46,9 +50,10 @@ class TweetSupply:
             return await self._batcher.get(request)
         pool = self._fresh(request)
         refill = self._refill_if_low(request)
-        if not pool and refill is not None:
-            await asyncio.shield(refill)  # one refill serves the whole burst waiting on it
-            pool = self._fresh(request)
+        if not pool and refill is not None:  # wait for the refill's first tweets, not all of them
+            changed = self._changed.setdefault(request, asyncio.Condition())
+            async with changed:
+                await changed.wait_for(lambda: bool(self._fresh(request)) or refill.done())
         if pool:
             return pool.popleft()[1]
         return await self._batcher.get(request)  # the refill failed: generation says why
@@ -72,16 +77,29 @@ class TweetSupply:
         return task
 
     async def _refill(self, request: TweetRequest) -> None:
-        """Top the pool up to its size, again while use during a refill keeps it half empty."""
+        """Top the pool up to its size in chunks: generation samples a fixed number of candidates
+        per call (16 by default) and keeps the best, so asking for a few at a time keeps that
+        choice as selective as for a single request. Waiters are woken after each chunk. A pool
+        that is not empty yet waits `refill_delay_s` first."""
         pool = self._pools[request]
-        while len(pool) <= self._pool_size // 2:
-            try:
-                texts = await self._generate(request, self._pool_size - len(pool))
-            except Exception as error:  # noqa: BLE001  (requests then get generation's own error)
-                log.debug("tweet pool refill for %s failed: %s", request.persona, error)
-                return
-            versions = {text.model_version_id for text in texts}
-            if any(old.model_version_id not in versions for _, old in pool):
-                pool.clear()  # a newer model answers now
-            now = time.monotonic()
-            pool.extend((now, text) for text in texts)
+        changed = self._changed.setdefault(request, asyncio.Condition())
+        if pool:  # let the burst that drained it be answered before the model takes the CPU
+            await asyncio.sleep(self._refill_delay_s)
+        try:
+            while len(pool) < self._pool_size:
+                texts = await self._generate(
+                    request, min(self._refill_chunk, self._pool_size - len(pool)))
+                if not texts:
+                    return
+                versions = {text.model_version_id for text in texts}
+                if any(old.model_version_id not in versions for _, old in pool):
+                    pool.clear()  # a newer model answers now
+                now = time.monotonic()
+                pool.extend((now, text) for text in texts)
+                async with changed:
+                    changed.notify_all()
+        except Exception as error:  # noqa: BLE001  (waiters then get generation's own error)
+            log.debug("tweet pool refill for %s failed: %s", request.persona, error)
+        finally:
+            async with changed:
+                changed.notify_all()
