@@ -32,12 +32,14 @@ def test_choose_ranks_by_likelihood_and_says_why_others_failed() -> None:
         Sample("this says darn loudly", -0.5, True),
         Sample("hello again everyone", -0.2, True),
         Sample("ok", -0.3, True),
+        Sample("a likely tweet that never ended and was cut at the limi", -0.05, False),
     ]
     accepted, rejected = choose(
         samples, index, Rules(blocklist=("darn",)), recent=["Hello  again everyone"]
     )
     assert [s.text for s in accepted] == [
         "an even better original thought", "a fine original thought",
+        "a likely tweet that never ended and was cut at the limi",
     ]
     assert rejected == {
         "copies a training tweet": 1, "blocked word": 1, "repeats a recent post": 1, "too short": 1,

@@ -125,7 +125,8 @@ def _clean(text: str, rules: Rules) -> str:
 def choose(
     samples: Sequence[Sample], index: CopyIndex, rules: Rules, recent: Sequence[str] = ()
 ) -> tuple[list[Sample], Counter[str]]:
-    """The acceptable samples, best mean log-likelihood first, and why the others were not."""
+    """The acceptable samples, best first (ended by the model, then by mean log-likelihood),
+    and why the others were not."""
     blocked = (
         re.compile(r"\b(?:" + "|".join(map(re.escape, rules.blocklist)) + r")\b", re.IGNORECASE)
         if rules.blocklist else None
@@ -145,7 +146,8 @@ def choose(
             rejected["repeats a recent post"] += 1
         else:
             accepted.append(replace(sample, text=text))
-    accepted.sort(key=lambda s: -s.mean_logprob)
+    # Tweets the model ended itself first: one cut at the character limit stops mid-word.
+    accepted.sort(key=lambda s: (not s.ended, -s.mean_logprob))
     return accepted, rejected
 
 
