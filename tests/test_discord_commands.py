@@ -300,3 +300,26 @@ def test_sync_with_a_bad_guild_id_is_refused(sqlite_app: App) -> None:
         assert refusal.json["data"]["content"] == "guild_id must be a number, not 'general'"
 
     run_bot(sqlite_app, scenario)
+
+
+def test_tweet_and_mashup_from_a_real_serving_model(sqlite_app: App) -> None:
+    """End to end: a tiny model trained through the real path answers /tweet and /mashup."""
+    from models.text.train import train_text
+    from test_text_training import TINY
+    from text_corpus import store
+
+    store(sqlite_app, {"ada": 80, "bob": 80})
+    train_text(Registry(sqlite_app.sessions, sqlite_app.artifacts_dir), sqlite_app.sessions,
+               sqlite_app.artifacts_dir, config=TINY, epochs=2)
+
+    async def scenario(fake: FakeDiscord, client: Any) -> None:
+        sent = await fake.send_interaction(fake.command("tweet", Member(), persona="ada",
+                                                        temperature=1.0))
+        answer = await followup(fake, sent)
+        assert answer.json["content"].startswith("**ada**: ") and not answer.flags & 64
+        mixed = await fake.send_interaction(
+            fake.command("mashup", Member(), persona_a="ada", persona_b="bob"))
+        answer = await followup(fake, mixed)
+        assert answer.json["content"].startswith("**ada × bob**: ") and not answer.flags & 64
+
+    run_bot(sqlite_app, scenario)
