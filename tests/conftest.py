@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner, Result
 
 from bot.app import App, open_app
-from bot.config import Settings
+from bot.config import Settings, get_settings
+
+Nowbot = Callable[..., Result]
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
@@ -70,3 +74,28 @@ def sqlite_app(tmp_path: Path) -> Iterator[App]:
     opened = open_app(Settings(data_dir=tmp_path / "var"))
     yield opened
     opened.engine.dispose()
+
+
+def cli_runner(app: App) -> Nowbot:
+    """Run `nowbot ARGS...` in-process against `app`'s database, as a user would from a shell.
+
+    Settings are re-read for each call, and the logging set-up a command does is undone after it.
+    """
+    from bot import cli
+
+    env = {
+        "NOWBOT_DATA_DIR": str(app.settings.data_dir),
+        "NOWBOT_DATABASE_URL": app.settings.resolved_database_url,
+    }
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def invoke(*args: str) -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(cli.app, list(args), env=env)
+        finally:
+            get_settings.cache_clear()
+            root.handlers[:], root.level = handlers, level
+
+    return invoke

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner, Result
 
-from bot import cli
 from bot.app import App
-from bot.config import get_settings
+from conftest import Nowbot, cli_runner
 from storage.corpus import Persona, Tweet
 
-Nowbot = Callable[..., Result]
 
 ARCHIVE = """window.YTD.tweets.part0 = [ {
   "tweet" : {"id_str" : "101", "full_text" : "Fish &amp; chips 🐟 https://t.co/abc",
@@ -44,24 +39,9 @@ FILES = {"tweets.js": ARCHIVE, "t.csv": CSV, "t.json": JSON, "t.jsonl": JSONL, "
 
 
 @pytest.fixture
-def nowbot(app: App) -> Iterator[Nowbot]:
+def nowbot(app: App) -> Nowbot:
     """Run `nowbot ARGS...` in-process against the test's database."""
-    env = {
-        "NOWBOT_DATA_DIR": str(app.settings.data_dir),
-        "NOWBOT_DATABASE_URL": app.settings.resolved_database_url,
-    }
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-
-    def invoke(*args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(cli.app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-            root.handlers[:], root.level = handlers, level
-
-    yield invoke
+    return cli_runner(app)
 
 
 def write(name: str, content: str | bytes) -> str:

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
-
 import pytest
-from typer.testing import CliRunner, Result
 
-from bot import cli
 from bot.app import App
-from bot.config import get_settings
+from conftest import Nowbot, cli_runner
 from text_corpus import store
-
-Nowbot = Callable[..., Result]
 
 
 @pytest.fixture
-def nowbot(sqlite_app: App) -> Iterator[Nowbot]:
-    env = {"NOWBOT_DATA_DIR": str(sqlite_app.settings.data_dir)}
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-
-    def invoke(*args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(cli.app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-            root.handlers[:], root.level = handlers, level
-
-    yield invoke
+def nowbot(sqlite_app: App) -> Nowbot:
+    """Run `nowbot ARGS...` in-process against the test's database."""
+    return cli_runner(sqlite_app)
 
 
 def test_train_then_generate_tweets(sqlite_app: App, nowbot: Nowbot) -> None:

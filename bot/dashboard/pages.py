@@ -40,6 +40,11 @@ def _image(item_id: int | None, css: str) -> str:
     return f'<img class="{css}" src="/items/{item_id}" alt="generated image">' if item_id else ""
 
 
+def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
+    head = "".join(f"<th>{escape(name)}</th>" for name in headers)
+    return f"<table><tr>{head}</tr>" + "".join(rows) + "</table>"
+
+
 def queue_table(posts: Sequence[Post], csrf: str) -> str:
     """Posts waiting for a person or for the publisher, with their action buttons."""
     if not posts:
@@ -54,8 +59,7 @@ def queue_table(posts: Sequence[Post], csrf: str) -> str:
             f'{"<br><span class=muted>" + escape(post.error) + "</span>" if post.error else ""}</td>'
             f"<td>{actions}</td></tr>"
         )
-    return ("<table><tr><th>Id</th><th>Platform</th><th>Status</th><th>Text</th><th></th></tr>"
-            + "".join(rows) + "</table>")
+    return _table(("Id", "Platform", "Status", "Text", ""), rows)
 
 
 def published_table(posts: Sequence[Post]) -> str:
@@ -68,8 +72,7 @@ def published_table(posts: Sequence[Post]) -> str:
         f"<td>{escape(post.external_id or '')}</td><td>${post.cost_usd:.3f}</td></tr>"
         for post in posts
     ]
-    return ("<table><tr><th>Id</th><th>Platform</th><th>Published</th><th>Text</th><th>Id there</th>"
-            "<th>Cost</th></tr>" + "".join(rows) + "</table>")
+    return _table(("Id", "Platform", "Published", "Text", "Id there", "Cost"), rows)
 
 
 def _curve(values: Sequence[float], width: int = 160, height: int = 40) -> str:
@@ -107,8 +110,7 @@ def versions_table(versions: Sequence[ModelVersion]) -> str:
         f"<td>{_metrics(v.metrics)}</td></tr>"
         for v in versions
     ]
-    return ("<table><tr><th>Kind</th><th>Target</th><th>Version</th><th>Status</th><th>Created</th>"
-            "<th>Metrics</th></tr>" + "".join(rows) + "</table>")
+    return _table(("Kind", "Target", "Version", "Status", "Created", "Metrics"), rows)
 
 
 def gan_section(image_sets: Iterable[str], batches: dict[str, int]) -> str:
@@ -128,8 +130,7 @@ def jobs_table(jobs: Sequence[tuple[str, str, datetime | None]], leader: bool) -
     """Scheduled jobs and when each runs next."""
     who = "this process leads and runs them" if leader else "another process leads and runs them"
     rows = [f"<tr><td>{escape(i)}</td><td>{escape(n)}</td><td>{_time(t)}</td></tr>" for i, n, t in jobs]
-    return (f'<p class="muted">{who}</p><table><tr><th>Job</th><th>What</th><th>Next run</th></tr>'
-            + "".join(rows) + "</table>")
+    return f'<p class="muted">{who}</p>' + _table(("Job", "What", "Next run"), rows)
 
 
 def page(title: str, notice: str | None, sections: Sequence[tuple[str, str]]) -> str:
