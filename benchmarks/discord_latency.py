@@ -41,6 +41,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from PIL import Image
+from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -48,7 +49,6 @@ from fake_discord import FakeDiscord, Member, logged_in  # noqa: E402
 
 from bot import generation  # noqa: E402
 from bot.adapters.discord_bot import build_client  # noqa: E402
-from bot.adapters.discord_settings import DiscordSettings  # noqa: E402
 from bot.app import App, open_app  # noqa: E402
 from bot.commands import TweetRequest  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -260,8 +260,9 @@ class RemoteFake:
 async def measure(app: App, fake: RemoteFake, size: int, rounds: int,
                   prompt: str) -> tuple[list[dict[str, Any]], list[float]]:
     """Timings of `rounds` bursts, and how long the ready-tweet pool took to refill before each."""
-    settings = DiscordSettings(token=fake.token, cooldown_seconds=0)
-    client = build_client(app, settings, guild_ready_timeout=0.05)
+    settings = app.settings.model_copy(
+        update={"discord_token": SecretStr(fake.token), "discord_cooldown_seconds": 0.0})
+    client = build_client(App(settings, app.engine, app.sessions), guild_ready_timeout=0.05)
     timings: list[dict[str, Any]] = []
     refills = []
     async with logged_in(fake, client):  # type: ignore[arg-type]

@@ -11,17 +11,21 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
 from bot.errors import NowbotError
+
+IdList = Annotated[frozenset[int], NoDecode]
+"""Discord ids: comma-separated in the environment and `.env` (`123,456`), a list in TOML."""
 
 
 class ConfigError(NowbotError):
@@ -36,6 +40,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="forbid",
+        env_ignore_empty=True,  # `NAME=` in `.env` means the default, as .env.example says
         validate_default=True,
     )
 
@@ -66,8 +71,33 @@ class Settings(BaseSettings):
         "", description="Comma-separated words no generated post may contain (case-insensitive)."
     )
 
-    # Discord
-    discord_token: SecretStr | None = None
+    # --- Discord adapter (issue 6) ---
+    discord_token: SecretStr | None = Field(
+        None, description="Bot token; with it set, `nowbot run` starts the Discord adapter."
+    )
+    discord_application_id: int | None = Field(
+        None, description="Application id (read at login if unset)."
+    )
+    discord_admin_role_ids: IdList = Field(
+        frozenset(), description="Roles allowed to run admin commands and press review buttons."
+    )
+    discord_admin_user_ids: IdList = Field(
+        frozenset(), description="Users allowed to run admin commands and press review buttons."
+    )
+    discord_owner_ids: IdList = Field(
+        frozenset(), description="Users allowed to sync commands (the application owner always is)."
+    )
+    discord_campaign_channel_id: int | None = Field(
+        None, description="Discord channel the campaign also posts to."
+    )
+    discord_auto_shard: bool = Field(False, description="Use discord.py's AutoShardedClient.")
+    discord_shard_count: int | None = Field(
+        None, ge=1, description="Shards with auto-sharding; unset asks Discord."
+    )
+    discord_cooldown_seconds: float = Field(
+        5.0, ge=0, le=3600, description="Per-user command cooldown; 0 turns it off."
+    )
+    # --- end of Discord settings ---
 
     # --- Service: scheduler, campaign outbox, publishing, dashboard (issue 5) ---
     campaign_persona: str = Field("siggraph", description="Persona whose voice campaign posts use.")
@@ -101,9 +131,6 @@ class Settings(BaseSettings):
     )
     dashboard_host: str = Field("127.0.0.1", description="Dashboard address (keep it local).")
     dashboard_port: int = Field(8350, ge=0, le=65535, description="Dashboard port; 0 picks a free one.")
-    discord_campaign_channel_id: int | None = Field(
-        None, description="Discord channel the campaign also posts to (Discord adapter)."
-    )
     # --- end of service settings ---
 
     @field_validator("database_url")
@@ -111,6 +138,18 @@ class Settings(BaseSettings):
     def _known_driver(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("discord_admin_role_ids", "discord_admin_user_ids", "discord_owner_ids",
+                     mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            bad = [part for part in parts if not part.isdigit()]
+            if bad:
+                raise ValueError(f"must be comma-separated numeric ids, not '{bad[0][:30]}'")
+            return frozenset(int(part) for part in parts)
         return value
 
     @field_validator("campaign_cron")

@@ -19,8 +19,8 @@ from PIL import Image
 
 from bot import generation
 from bot.adapters.discord_bot import build_client
-from bot.adapters.discord_settings import DiscordSettings
 from bot.app import App
+from bot.config import Settings
 from bot.generation import GeneratedText
 from models.registry import Registry
 from storage.corpus import Persona
@@ -29,6 +29,13 @@ from storage.registry import TrainingRun
 from fake_discord import Call, FakeDiscord, Member, logged_in
 
 Scenario = Callable[[FakeDiscord, Any], Awaitable[None]]
+
+
+def discord_app(app: App, **settings: Any) -> App:
+    """`app` with Discord settings (`token=...` for `NOWBOT_DISCORD_TOKEN` and so on)."""
+    update = {f"discord_{name}": value for name, value in settings.items()}
+    validated = Settings(**{**app.settings.model_dump(), **update})
+    return App(settings=validated, engine=app.engine, sessions=app.sessions)
 
 
 def run_bot(app: App, scenario: Scenario, **settings: Any) -> FakeDiscord:
@@ -40,7 +47,7 @@ def run_bot(app: App, scenario: Scenario, **settings: Any) -> FakeDiscord:
         try:
             options = {"token": fake.token, "admin_role_ids": {fake.admin_role_id},
                        "cooldown_seconds": 30.0, **settings}
-            client = build_client(app, DiscordSettings(**options), guild_ready_timeout=0.05)
+            client = build_client(discord_app(app, **options), guild_ready_timeout=0.05)
             async with logged_in(fake, client):
                 await scenario(fake, client)
         finally:

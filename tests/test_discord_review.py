@@ -9,10 +9,10 @@ import pytest
 
 from bot import generation, outbox
 from bot.adapters.discord_bot import build_client
-from bot.adapters.discord_settings import DiscordSettings
 from bot.app import App
 from bot.generation import GeneratedText
 from fake_discord import FakeDiscord, Member, logged_in
+from test_discord_commands import discord_app
 from storage.outbox import Post, PostStatus
 
 
@@ -38,8 +38,10 @@ async def queue_message(fake: FakeDiscord, admin: Member) -> dict[str, Any]:
     return message
 
 
-def settings(fake: FakeDiscord) -> DiscordSettings:
-    return DiscordSettings(token=fake.token, admin_role_ids={fake.admin_role_id})
+def bot_client(app: App, fake: FakeDiscord) -> Any:
+    """A bot for `fake` whose admins hold the fake's admin role."""
+    configured = discord_app(app, token=fake.token, admin_role_ids={fake.admin_role_id})
+    return build_client(configured, guild_ready_timeout=0.05)
 
 
 async def press(fake: FakeDiscord, custom_id: str, member: Member,
@@ -59,8 +61,7 @@ def test_queue_offers_buttons_that_work_after_a_restart(sqlite_app: App) -> None
         fake = FakeDiscord()
         await fake.start()
         admin = Member(roles=(fake.admin_role_id,))
-        async with logged_in(fake, build_client(sqlite_app, settings(fake),
-                                                guild_ready_timeout=0.05)):
+        async with logged_in(fake, bot_client(sqlite_app, fake)):
             message = await queue_message(fake, admin)
             assert "first draft" in message["content"] and message["flags"] & 64
             assert button_ids(message) == [
@@ -68,8 +69,7 @@ def test_queue_offers_buttons_that_work_after_a_restart(sqlite_app: App) -> None
                 for post_id in (first, second) for action in ("approve", "reject", "regenerate")
             ]
         # a new process: a new client instance on the same database, pressing the old buttons
-        async with logged_in(fake, build_client(sqlite_app, settings(fake),
-                                                guild_ready_timeout=0.05)):
+        async with logged_in(fake, bot_client(sqlite_app, fake)):
             ack, answer = await press(fake, f"nowbot:review:approve:{first}", admin, message)
             assert ack.flags & 64 and "approved" in answer.json["content"]
             ack, answer = await press(fake, f"nowbot:review:reject:{second}", admin, message)
@@ -87,8 +87,7 @@ def test_review_button_refuses_non_admins(sqlite_app: App) -> None:
     async def main() -> None:
         fake = FakeDiscord()
         await fake.start()
-        async with logged_in(fake, build_client(sqlite_app, settings(fake),
-                                                guild_ready_timeout=0.05)):
+        async with logged_in(fake, bot_client(sqlite_app, fake)):
             message = await queue_message(fake, Member(roles=(fake.admin_role_id,)))
             ack, _ = await press(fake, f"nowbot:review:approve:{post_id}", Member(), message)
             assert ack.json["type"] == 4 and ack.flags & 64
@@ -108,8 +107,7 @@ def test_regenerate_and_approving_twice(sqlite_app: App, monkeypatch: pytest.Mon
         fake = FakeDiscord()
         await fake.start()
         admin = Member(roles=(fake.admin_role_id,))
-        async with logged_in(fake, build_client(sqlite_app, settings(fake),
-                                                guild_ready_timeout=0.05)) as client:
+        async with logged_in(fake, bot_client(sqlite_app, fake)):
             message = await queue_message(fake, admin)
             _, answer = await press(fake, f"nowbot:review:regenerate:{post_id}", admin, message)
             assert "regenerated" in answer.json["content"] and "a fresh draft" in answer.json["content"]

@@ -13,20 +13,20 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.adapters.discord_bot import ShardedNowbotClient, build_client, start_discord
-from bot.adapters.discord_settings import DiscordSettings, load_discord_settings
 from bot.app import App
 from bot.cli import app as cli
-from bot.config import ConfigError
+from bot.config import ConfigError, get_settings, load_settings
 from bot.publishers.base import RemotePost
 from fake_discord import FakeDiscord, Member, logged_in
+from test_discord_commands import discord_app
 
 
 def test_sharded_client_asks_for_shards_and_answers_on_the_right_one(sqlite_app: App) -> None:
     async def main() -> FakeDiscord:
         fake = FakeDiscord(shard_count=2)
         await fake.start()
-        settings = DiscordSettings(token=fake.token, auto_shard=True)
-        client = build_client(sqlite_app, settings, guild_ready_timeout=0.05)
+        sharded = discord_app(sqlite_app, token=fake.token, auto_shard=True)
+        client = build_client(sharded, guild_ready_timeout=0.05)
         assert isinstance(client, ShardedNowbotClient)
         async with logged_in(fake, client, timeout=20):
             sent = await fake.send_interaction(fake.command("queue", Member()))
@@ -48,10 +48,9 @@ def test_campaign_posts_go_to_the_configured_channel(sqlite_app: App, tmp_path: 
     async def main() -> FakeDiscord:
         fake = FakeDiscord()
         await fake.start()
-        settings = DiscordSettings(token=fake.token, campaign_channel_id=fake.channel_id)
+        app = discord_app(sqlite_app, token=fake.token, campaign_channel_id=fake.channel_id)
         with fake.pointed_at():
-            task = asyncio.create_task(
-                start_discord(sqlite_app, publishers, settings, guild_ready_timeout=0.05))
+            task = asyncio.create_task(start_discord(app, publishers, guild_ready_timeout=0.05))
             while "discord" not in publishers or not publishers["discord"].client.is_ready():
                 await asyncio.sleep(0.01)
             publisher = publishers["discord"]
@@ -73,7 +72,7 @@ def test_campaign_posts_go_to_the_configured_channel(sqlite_app: App, tmp_path: 
 
 def test_start_without_token_does_nothing(sqlite_app: App) -> None:
     publishers: dict[str, Any] = {}
-    asyncio.run(start_discord(sqlite_app, publishers, DiscordSettings()))
+    asyncio.run(start_discord(sqlite_app, publishers))
     assert publishers == {}
 
 
@@ -97,8 +96,16 @@ def fake_in_thread() -> Iterator[FakeDiscord]:
     thread.join(5)
 
 
-def test_cli_sync_publishes_commands(fake_in_thread: FakeDiscord, monkeypatch: pytest.MonkeyPatch,
-                                     tmp_path: Path) -> None:
+@pytest.fixture
+def fresh_settings() -> Iterator[None]:
+    """The CLI reads settings once per process: forget them around a CLI test."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_sync_publishes_commands(fresh_settings: None, fake_in_thread: FakeDiscord,
+                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NOWBOT_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("NOWBOT_DISCORD_TOKEN", fake_in_thread.token)
     result = CliRunner().invoke(cli, ["discord", "sync", "--guild", str(fake_in_thread.guild_id)])
@@ -111,7 +118,7 @@ def test_cli_sync_publishes_commands(fake_in_thread: FakeDiscord, monkeypatch: p
     assert [o["name"] for o in tweet["options"]] == ["persona", "prompt", "temperature"]
 
 
-def test_cli_without_token_fails_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_without_token_fails_with_one_line(fresh_settings: None) -> None:
     result = CliRunner().invoke(cli, ["discord", "sync"])
     assert result.exit_code == 1
     assert "NOWBOT_DISCORD_TOKEN is not set" in result.output
@@ -120,8 +127,42 @@ def test_cli_without_token_fails_with_one_line(monkeypatch: pytest.MonkeyPatch) 
 def test_settings_read_comma_separated_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOWBOT_DISCORD_ADMIN_ROLE_IDS", "11, 22")
     monkeypatch.setenv("NOWBOT_DISCORD_COOLDOWN_SECONDS", "2.5")
-    settings = load_discord_settings()
-    assert settings.admin_role_ids == {11, 22} and settings.cooldown_seconds == 2.5
+    settings = load_settings()
+    assert settings.discord_admin_role_ids == {11, 22}
+    assert settings.discord_cooldown_seconds == 2.5
     monkeypatch.setenv("NOWBOT_DISCORD_OWNER_IDS", "12,abc")
-    with pytest.raises(ConfigError, match="NOWBOT_DISCORD_OWNER_IDS"):
-        load_discord_settings()
+    with pytest.raises(ConfigError, match="NOWBOT_DISCORD_OWNER_IDS: .*not 'abc'"):
+        load_settings()
+
+
+def test_every_discord_setting_loads_from_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "NOWBOT_DISCORD_TOKEN=bot-token\n"
+        "NOWBOT_DISCORD_APPLICATION_ID=42\n"
+        "NOWBOT_DISCORD_ADMIN_ROLE_IDS=11,22\n"
+        "NOWBOT_DISCORD_ADMIN_USER_IDS=33\n"
+        "NOWBOT_DISCORD_OWNER_IDS=44, 55\n"
+        "NOWBOT_DISCORD_CAMPAIGN_CHANNEL_ID=66\n"
+        "NOWBOT_DISCORD_AUTO_SHARD=true\n"
+        "NOWBOT_DISCORD_SHARD_COUNT=2\n"
+        "NOWBOT_DISCORD_COOLDOWN_SECONDS=1.5\n"
+    )
+    settings = load_settings()
+    assert settings.discord_token is not None
+    assert settings.discord_token.get_secret_value() == "bot-token"
+    assert settings.discord_application_id == 42
+    assert settings.discord_admin_role_ids == {11, 22}
+    assert settings.discord_admin_user_ids == {33}
+    assert settings.discord_owner_ids == {44, 55}
+    assert settings.discord_campaign_channel_id == 66
+    assert settings.discord_auto_shard and settings.discord_shard_count == 2
+    assert settings.discord_cooldown_seconds == 1.5
+
+
+def test_empty_discord_settings_in_dotenv_mean_defaults(tmp_path: Path) -> None:
+    names = ["TOKEN", "APPLICATION_ID", "ADMIN_ROLE_IDS", "ADMIN_USER_IDS", "OWNER_IDS",
+             "CAMPAIGN_CHANNEL_ID", "SHARD_COUNT"]
+    (tmp_path / ".env").write_text("".join(f"NOWBOT_DISCORD_{name}=\n" for name in names))
+    settings = load_settings()
+    assert settings.discord_token is None and settings.discord_application_id is None
+    assert settings.discord_admin_role_ids == frozenset() and settings.discord_shard_count is None

@@ -22,7 +22,6 @@ from bot.adapters.discord_commands import COMMANDS
 from bot.adapters.discord_publisher import DiscordPublisher
 from bot.adapters.discord_replies import report_error
 from bot.adapters.discord_review import ReviewButton
-from bot.adapters.discord_settings import DiscordSettings, load_discord_settings
 from bot.adapters.tweets import TweetSupply
 from bot.app import App
 from bot.generation import GeneratedText
@@ -34,16 +33,16 @@ MODEL_THREADS = 2
 
 
 class _Nowbot:
-    """What both client classes add to discord.py's: the app, settings, tree and worker pool."""
+    """What both client classes add to discord.py's: the app, tree and worker pools.
+    Settings are the app's `NOWBOT_DISCORD_*` ones."""
 
-    def __init__(self, app: App, settings: DiscordSettings, **options: Any) -> None:
+    def __init__(self, app: App, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # guild roles, for role-based admin checks
         super().__init__(  # type: ignore[call-arg]
-            intents=intents, application_id=settings.application_id, **options
+            intents=intents, application_id=app.settings.discord_application_id, **options
         )
         self.app = app
-        self.discord_settings = settings
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)  # type: ignore[arg-type]
         self.tree.error(report_error)
         for command in COMMANDS:
@@ -87,34 +86,34 @@ class ShardedNowbotClient(_Nowbot, discord.AutoShardedClient):
     """Several shards in one process (`NOWBOT_DISCORD_AUTO_SHARD=true`)."""
 
 
-def build_client(app: App, settings: DiscordSettings, **options: Any) -> NowbotClient:
+def build_client(app: App, **options: Any) -> NowbotClient:
     """The configured client class; `options` go to discord.py (tests shorten its timeouts)."""
-    if settings.auto_shard:
-        return ShardedNowbotClient(app, settings, shard_count=settings.shard_count, **options)  # type: ignore[return-value]
-    return NowbotClient(app, settings, **options)
+    settings = app.settings
+    if settings.discord_auto_shard:
+        return ShardedNowbotClient(  # type: ignore[return-value]
+            app, shard_count=settings.discord_shard_count, **options)
+    return NowbotClient(app, **options)
 
 
 async def start_discord(
-    app: App,
-    publishers: MutableMapping[str, Any] | None = None,
-    settings: DiscordSettings | None = None,
-    **options: Any,
+    app: App, publishers: MutableMapping[str, Any] | None = None, **options: Any
 ) -> None:
     """Run the Discord adapter until cancelled; return at once when no token is configured.
 
     With `NOWBOT_DISCORD_CAMPAIGN_CHANNEL_ID` set, a `DiscordPublisher` is added to `publishers`
     (the outbox's platform map) while the client runs.
     """
-    settings = settings or load_discord_settings()
-    if settings.token is None:
+    settings = app.settings
+    if settings.discord_token is None:
         log.info("Discord adapter off: NOWBOT_DISCORD_TOKEN is not set")
         return
-    client = build_client(app, settings, **options)
-    if publishers is not None and settings.campaign_channel_id:
-        publishers[DiscordPublisher.platform] = DiscordPublisher(client, settings.campaign_channel_id)
+    client = build_client(app, **options)
+    channel_id = settings.discord_campaign_channel_id
+    if publishers is not None and channel_id:
+        publishers[DiscordPublisher.platform] = DiscordPublisher(client, channel_id)
     try:
         async with client:
-            await client.start(settings.token.get_secret_value())
+            await client.start(settings.discord_token.get_secret_value())
     finally:
         if publishers is not None:
             publishers.pop(DiscordPublisher.platform, None)

@@ -28,7 +28,7 @@ def _client(interaction: discord.Interaction) -> NowbotClient:
 def is_owner_user(interaction: discord.Interaction) -> bool:
     """The user is a configured owner or the application's owner."""
     client = _client(interaction)
-    owners = set(client.discord_settings.owner_ids)
+    owners = set(client.app.settings.discord_owner_ids)
     if client.application is not None:
         owners.add(client.application.owner.id)
     return interaction.user.id in owners
@@ -36,11 +36,11 @@ def is_owner_user(interaction: discord.Interaction) -> bool:
 
 def is_admin_user(interaction: discord.Interaction) -> bool:
     """The user is an owner, a configured admin, or holds a configured admin role."""
-    settings = _client(interaction).discord_settings
-    if interaction.user.id in settings.admin_user_ids or is_owner_user(interaction):
+    settings = _client(interaction).app.settings
+    if interaction.user.id in settings.discord_admin_user_ids or is_owner_user(interaction):
         return True
     roles = getattr(interaction.user, "roles", [])
-    return any(role.id in settings.admin_role_ids for role in roles)
+    return any(role.id in settings.discord_admin_role_ids for role in roles)
 
 
 async def _require_admin(interaction: discord.Interaction) -> bool:
@@ -69,7 +69,7 @@ def per_user_cooldown():  # type: ignore[no-untyped-def]
     """Check: one use per user every `NOWBOT_DISCORD_COOLDOWN_SECONDS` (0 turns it off)."""
 
     def factory(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-        seconds = _client(interaction).discord_settings.cooldown_seconds
+        seconds = _client(interaction).app.settings.discord_cooldown_seconds
         return app_commands.Cooldown(1, seconds) if seconds > 0 else None
 
     return app_commands.checks.dynamic_cooldown(factory)
