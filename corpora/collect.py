@@ -1,7 +1,9 @@
 """Collecting a persona's posts from the X API v2 with tweepy: paged, resumable and budgeted.
 
-X bills every post read, so a run reads at most `max_reads` posts, resumes after the newest post
-already stored for the persona (`since_id`), and stores each page in its own transaction as it
+X bills every post read, so a run reads at most `max_reads` posts and each source (a timeline or a
+search) keeps a cursor per persona (`storage.corpus.CollectionCursor`): a run reads only posts it
+has not read before, and a run that stopped early leaves a gap that the next run fills first, so
+nothing is skipped and nothing is billed twice. Each page is stored in its own transaction as it
 arrives: an error later in the run loses nothing already read. Rate limits (429) are waited out
 up to `RetryPolicy.max_wait_s`; server errors (5xx) and network errors are retried with backoff.
 """
@@ -18,13 +20,15 @@ from typing import Any, Literal
 import requests
 import tweepy
 from requests.adapters import HTTPAdapter
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from corpora.cleaning import CleanOptions, CleanReport, clean
 from corpora.errors import CollectionError, XCredentialsError, XUnavailableError
-from corpora.ingest import get_or_create_persona, newest_x_id, store_tweets
+from corpora.ingest import get_or_create_persona, newest_post_id, store_tweets
 from corpora.records import RawTweet
+from storage.corpus import CollectionCursor
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ class CollectReport:
     stored: int = 0
     cleaning: CleanReport = field(default_factory=CleanReport)
     budget_reached: bool = False
+    filling_gap: bool = False  # this run read posts an earlier, interrupted run left unread
     retry_at: datetime | None = None  # set when a rate limit outlasted the wait cap
 
     def cost_usd(self, per_read: float) -> float:
@@ -164,24 +169,81 @@ def _describe(error: BaseException | None) -> str:
     return type(error).__name__
 
 
-def _page_reader(client: tweepy.Client, source: Source, call: _Caller
-                 ) -> Callable[[int, str | None, str | None], Any]:
-    """A function reading one page: (max_results, page token, since_id) -> tweepy Response."""
+@dataclass(frozen=True)
+class _Window:
+    """The ids one run reads between (both exclusive; None is unbounded)."""
+
+    since_id: str | None
+    until_id: str | None
+
+
+PageReader = Callable[[int, str | None, _Window], Any]
+
+
+def _page_reader(client: tweepy.Client, source: Source, call: _Caller) -> PageReader:
+    """A function reading one page: (max_results, page token, window) -> tweepy Response."""
     if source.kind == "query":
-        def read(size: int, token: str | None, since_id: str | None) -> Any:
+        def read(size: int, token: str | None, window: _Window) -> Any:
             return call(client.search_recent_tweets, query=source.value, max_results=size,
-                        next_token=token, since_id=since_id, tweet_fields=TWEET_FIELDS,
-                        expansions=["author_id"], user_fields=["username"])
+                        next_token=token, since_id=window.since_id, until_id=window.until_id,
+                        tweet_fields=TWEET_FIELDS, expansions=["author_id"],
+                        user_fields=["username"])
         return read
     found = call(client.get_user, username=source.value)
     if found.data is None:
         raise CollectionError(f"X has no user {source}")
     user_id = found.data.id
 
-    def read_timeline(size: int, token: str | None, since_id: str | None) -> Any:
+    def read_timeline(size: int, token: str | None, window: _Window) -> Any:
         return call(client.get_users_tweets, id=user_id, max_results=size, pagination_token=token,
-                    since_id=since_id, tweet_fields=TWEET_FIELDS)
+                    since_id=window.since_id, until_id=window.until_id, tweet_fields=TWEET_FIELDS)
     return read_timeline
+
+
+def _open_window(sessions: sessionmaker[Session], persona: str, source: Source) -> _Window:
+    """Where this run reads: the gap an interrupted run left, else everything not read yet.
+
+    A timeline's first run starts after the newest stored post of that user (an imported archive
+    is not read again); a search's first run reads what X still serves.
+    """
+    with sessions.begin() as session:
+        owner = get_or_create_persona(session, persona)
+        cursor = _cursor(session, owner.id, source)
+        if cursor is None:
+            start = newest_post_id(session, owner, source.value) if source.kind == "user" else None
+            cursor = CollectionCursor(persona_id=owner.id, source=_key(source), newest_id=start)
+            session.add(cursor)
+        return _Window(cursor.newest_id, cursor.gap_until_id)
+
+
+def _key(source: Source) -> str:
+    return f"{source.kind}:{source.value}"
+
+
+def _cursor(session: Session, persona_id: int, source: Source) -> CollectionCursor | None:
+    return session.scalar(
+        select(CollectionCursor).where(
+            CollectionCursor.persona_id == persona_id, CollectionCursor.source == _key(source)
+        )
+    )
+
+
+def _advance(sessions: sessionmaker[Session], persona: str, source: Source, window: _Window,
+             ids: list[int], complete: bool) -> None:
+    """Record how far this run read: all of its window (`complete`), or only the ids in `ids`."""
+    with sessions.begin() as session:
+        cursor = _cursor(session, get_or_create_persona(session, persona).id, source)
+        assert cursor is not None  # created by _open_window
+        filling_gap = window.until_id is not None
+        if complete:
+            newest = cursor.pending_newest_id if filling_gap else max(ids, default=None)
+            if newest is not None:
+                cursor.newest_id = str(newest)
+            cursor.pending_newest_id = cursor.gap_until_id = None
+        elif ids:
+            if not filling_gap:
+                cursor.pending_newest_id = str(max(ids))
+            cursor.gap_until_id = str(min(ids))
 
 
 def _records(response: Any, source: Source) -> list[RawTweet]:
@@ -227,11 +289,12 @@ def collect(
         raise CollectionError(
             f"read budget {max_reads} is below the smallest page X serves here ({smallest} posts)"
         )
-    with sessions.begin() as session:
-        since_id = newest_x_id(session, get_or_create_persona(session, persona))
-    report = CollectReport()
+    window = _open_window(sessions, persona, source)
+    report = CollectReport(filling_gap=window.until_id is not None)
     call = _Caller(policy, sleep, clock)
     token: str | None = None
+    read_ids: list[int] = []
+    complete = False
     try:
         read_page = _page_reader(client, source, call)
         while True:
@@ -239,17 +302,19 @@ def collect(
             if remaining < smallest:
                 report.budget_reached = True
                 break
-            response = read_page(min(PAGE_MAX, remaining), token, since_id)
+            response = read_page(min(PAGE_MAX, remaining), token, window)
             records = _records(response, source)
             report.pages += 1
             report.reads += len(records)
             _store_page(sessions, persona, records, report)
+            read_ids += [int(record.source_id) for record in records if record.source_id]
             log.debug("page %d from %s: %d posts, %d stored", report.pages, source, len(records),
                      report.stored)
             if on_page:
                 on_page(report)
             token = (response.meta or {}).get("next_token")
             if not token:
+                complete = True
                 break
     except _RateLimited as stop:
         report.retry_at = stop.retry_at
@@ -258,4 +323,6 @@ def collect(
             f"{error}; the {report.stored} posts stored from {report.pages} earlier pages are kept,"
             " run again later to resume"
         ) from None
+    finally:
+        _advance(sessions, persona, source, window, read_ids, complete)
     return report

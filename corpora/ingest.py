@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from corpora.errors import CorpusError
@@ -81,9 +81,13 @@ def store_tweets(
     return added
 
 
-def newest_x_id(session: Session, persona: Persona) -> str | None:
-    """The highest X status id stored for `persona` (to resume collection after it)."""
+def newest_post_id(session: Session, persona: Persona, author: str) -> str | None:
+    """The highest X status id stored for `persona` written by `author` (or by no one named,
+    as in an archive export): where reading `author`'s timeline can start."""
     ids = session.scalars(
-        select(Tweet.source_id).where(Tweet.persona_id == persona.id, Tweet.source == "x")
+        select(Tweet.source_id).where(
+            Tweet.persona_id == persona.id, Tweet.source == "x",
+            or_(Tweet.author.is_(None), func.lower(Tweet.author) == author.lower()),
+        )
     )
     return max(ids, key=int, default=None)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.base import Base, Timestamped
+from storage.base import Base, Timestamped, utcnow
 
 
 class Persona(Timestamped, Base):
@@ -46,3 +46,24 @@ class Tweet(Timestamped, Base):
     tweeted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     persona: Mapped[Persona] = relationship(back_populates="tweets")
+
+
+class CollectionCursor(Base):
+    """How far collection from one X source (a timeline or a search) has read for a persona.
+
+    `newest_id`: every post of the source up to this id has been read. While a run that stopped
+    early (read budget, rate limit, error) has left a gap, `pending_newest_id` is the newest id it
+    read and `gap_until_id` the oldest: the next run reads the gap (newer than `newest_id`, older
+    than `gap_until_id`) before anything newer, so nothing is skipped and nothing is read twice.
+    """
+
+    __tablename__ = "collection_cursors"
+    __table_args__ = (UniqueConstraint("persona_id", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    persona_id: Mapped[int] = mapped_column(ForeignKey("personas.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(300))
+    newest_id: Mapped[str | None] = mapped_column(String(32))
+    pending_newest_id: Mapped[str | None] = mapped_column(String(32))
+    gap_until_id: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

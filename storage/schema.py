@@ -1,13 +1,14 @@
 """Every table, imported in one place so that `Base.metadata` is complete (for Alembic)."""
 
 from storage.base import Base
-from storage.corpus import Persona, Tweet
+from storage.corpus import CollectionCursor, Persona, Tweet
 from storage.imagesets import Image, ImageSet
 from storage.outbox import GeneratedItem, Post
 from storage.registry import ModelVersion, TrainingRun
 
 __all__ = [
     "Base",
+    "CollectionCursor",
     "GeneratedItem",
     "Image",
     "ImageSet",

@@ -284,9 +284,12 @@ class FakeX:
         if not low <= size <= high:
             raise _BadRequest(f"The `max_results` query parameter value [{size}] is not between {low} and {high}")
         since = int(params.get("since_id", 0))
+        until = int(params.get("until_id", 2**63))
         token = params.get("pagination_token") or params.get("next_token")
         before = int(token[1:]) if token else None
-        found = sorted((t for t in self.tweets if wanted(t) and t.id > since), key=lambda t: -t.id)
+        found = sorted(
+            (t for t in self.tweets if wanted(t) and since < t.id < until), key=lambda t: -t.id
+        )
         if before is not None:
             found = [t for t in found if t.id < before]
         page, rest = found[:size], found[size:]

@@ -90,6 +90,39 @@ def test_second_run_reads_only_new_posts(app: App, fake: FakeX) -> None:
     assert len(stored_texts(app)) == 32
 
 
+def test_a_run_stopped_by_the_budget_leaves_no_gap_and_reads_nothing_twice(
+    app: App, fake: FakeX
+) -> None:
+    fake.add_tweets("ada", [f"early post {i}" for i in range(30)])
+    first = collect(app.sessions, client_for(fake), "ada", Source("user", "ada"), 12)
+    assert first.budget_reached and first.reads == 12
+    fake.add_tweets("ada", [f"late post {i}" for i in range(5)])
+    second = collect(app.sessions, client_for(fake), "ada", Source("user", "ada"), 100)
+    assert second.filling_gap and second.reads == 18  # the 18 older posts the first run left
+    third = collect(app.sessions, client_for(fake), "ada", Source("user", "ada"), 100)
+    assert not third.filling_gap and third.reads == 5  # then only the new ones
+    fourth = collect(app.sessions, client_for(fake), "ada", Source("user", "ada"), 100)
+    assert fourth.reads == 0
+    assert len(stored_texts(app)) == 35
+
+
+def test_dropped_posts_are_not_read_again(app: App, fake: FakeX) -> None:
+    fake.add_tweets("ada", ["RT @bob: a retweet nowbot drops", "a post of her own"])
+    collect(app.sessions, client_for(fake), "ada", Source("user", "ada"), 100)
+    fake.add_tweets("ada", ["RT @bob: the newest post is dropped too"])
+    report = collect(app.sessions, client_for(fake), "ada", Source("user", "ada"), 100)
+    assert report.reads == 1  # only the new retweet, not the older one again
+    assert collect(app.sessions, client_for(fake), "ada", Source("user", "ada"), 100).reads == 0
+
+
+def test_each_source_has_its_own_cursor(app: App, fake: FakeX) -> None:
+    fake.add_tweets("ada", [f"ada on rendering {i}" for i in range(3)])
+    fake.add_tweets("bob", ["bob on #siggraphNOW"])  # newer than all of ada's posts
+    collect(app.sessions, client_for(fake), "campaign", Source("query", "#siggraphNOW"), 100)
+    report = collect(app.sessions, client_for(fake), "campaign", Source("user", "ada"), 100)
+    assert report.reads == 3  # the search's newer cursor does not hide ada's timeline
+
+
 def test_server_errors_are_retried_with_backoff(app: App, fake: FakeX) -> None:
     fake.add_tweets("ada", [f"post {i}" for i in range(20)])
     fake.fail(TIMELINE, 503, times=2)

@@ -87,8 +87,8 @@ def _print_report(report: CollectReport, settings: Settings, budget: int) -> Non
     )
     if report.budget_reached:
         console.print(
-            f"stopped at the read budget ({budget} posts); older posts were not read"
-            " (later runs read only posts newer than the newest stored)",
+            f"stopped at the read budget ({budget} posts); the next run reads the older posts"
+            " this one left out before any newer ones",
             highlight=False, soft_wrap=True,
         )
     if report.retry_at is not None:
