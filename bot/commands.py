@@ -35,7 +35,6 @@ QUEUE_PAGE = 5  # a Discord message holds five rows of buttons: one post per row
 SUGGESTIONS = 25  # Discord shows at most 25 autocomplete choices
 ReviewAction = Literal["approve", "reject", "regenerate"]
 TrainKind = Literal["text", "gan"]
-REQUESTED = "requested"  # a TrainingRun status: asked for from chat, not started yet
 REQUEST_EXPIRES = timedelta(hours=1)  # an older request or run no longer blocks a new one
 
 
@@ -168,7 +167,8 @@ def status(app: App) -> Reply:
     lines += [f"- {v.kind} `{v.target}` v{v.version}: {_metrics(v)}" for v in serving] or ["- none yet"]
     with app.sessions() as session:
         runs = session.scalars(
-            select(TrainingRun).where(TrainingRun.status.in_([RunStatus.RUNNING, REQUESTED]))
+            select(TrainingRun).where(
+                TrainingRun.status.in_([RunStatus.RUNNING, RunStatus.REQUESTED]))
         ).all()
     lines += [f"- training {r.kind} `{r.target}`: {r.status}" for r in runs]
     lines.append("**Next scheduled**")
@@ -229,9 +229,12 @@ def review(app: App, post_id: int, action: ReviewAction, reviewer: str) -> Reply
 # -- admin -----------------------------------------------------------------------------------
 
 def train(app: App, kind: TrainKind, target: str, requested_by: str) -> Reply:
-    """Ask for a training run of `kind` on `target`; the trainer process picks it up.
+    """Ask for a training run of `kind` on `target`; the service's `train-requests` job
+    (`bot.jobs.train_requested`, every `NOWBOT_OUTBOX_INTERVAL_SECONDS`) runs it after any
+    training already going on.
 
-    Training never runs in a chat adapter's process: this only records the request.
+    Training never runs in a chat adapter's process: this only records the request. A request
+    not started within `REQUEST_EXPIRES` is marked failed.
     """
     if kind == "text":
         target = _known(app, "persona", target, personas(app))
@@ -243,13 +246,13 @@ def train(app: App, kind: TrainKind, target: str, requested_by: str) -> Reply:
         pending = session.scalar(
             select(TrainingRun).where(
                 TrainingRun.kind == kind, TrainingRun.target == target,
-                TrainingRun.status.in_([RunStatus.RUNNING, REQUESTED]),
+                TrainingRun.status.in_([RunStatus.RUNNING, RunStatus.REQUESTED]),
                 TrainingRun.created_at > utcnow() - REQUEST_EXPIRES,
             )
         )
         if pending is not None:
             raise CommandError(f"{kind} training for '{target}' is already {pending.status}")
-        run = TrainingRun(kind=kind, target=target, status=REQUESTED,
+        run = TrainingRun(kind=kind, target=target, status=RunStatus.REQUESTED,
                           metrics={"requested_by": requested_by})
         session.add(run)
         session.flush()

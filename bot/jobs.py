@@ -21,21 +21,25 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from apscheduler.schedulers.base import BaseScheduler
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.app import App
+from bot.commands import REQUEST_EXPIRES
 from bot.publishers.base import Publisher
 from models.errors import NoServingModel
 from storage.artifacts import atomic_write_bytes
+from storage.base import utcnow
 from storage.corpus import Persona
 from storage.outbox import GeneratedItem, Post
+from storage.registry import RunStatus, TrainingRun
 
 log = logging.getLogger("nowbot.jobs")
 T = TypeVar("T")
 RECENT_POSTS = 20
 IMAGE_BATCH = 16
+TARGET_OPTION = {"text": "--persona", "gan": "--set"}  # `nowbot train KIND OPTION TARGET`
 
 
 class GeneratedTextLike(Protocol):
@@ -203,6 +207,84 @@ def train_gan() -> bool:
     if trained:
         _save_image(runtime, runtime.image_set, IMAGE_BATCH, kind="image_batch")
     return trained
+
+
+@_job
+def train_requested() -> bool | None:
+    """Run the oldest training asked for from chat (`/train`), after any training going on;
+    requests not started within `REQUEST_EXPIRES` are marked failed instead."""
+    runtime = current()
+    app, settings = runtime.app, runtime.app.settings
+    expired = expire_requests(app)
+    if expired:
+        log.warning("%d training request(s) expired before they could start", expired)
+    request = take_request(app)
+    if request is None:
+        return None
+    run_id, kind, target = request
+    if kind not in TARGET_OPTION:
+        finish_request(app, run_id, RunStatus.FAILED, f"unknown model kind '{kind}'")
+        return False
+    minutes = settings.train_text_minutes if kind == "text" else settings.train_gan_minutes
+    log_name = f"train-{kind}"
+    log.info("training run %s: %s on '%s', as requested", run_id, kind, target)
+    trained = False
+    try:
+        trained = _train(runtime, ["train", kind, TARGET_OPTION[kind], target,
+                                   "--minutes", str(minutes)], log_name, minutes)
+    finally:
+        if trained:
+            finish_request(app, run_id, RunStatus.SUCCEEDED)
+        elif runtime.stopping.is_set():  # shutting down: the next leader runs it
+            finish_request(app, run_id, RunStatus.REQUESTED)
+        else:
+            log_file = settings.data_dir / "logs" / f"{log_name}.log"
+            finish_request(app, run_id, RunStatus.FAILED, f"training failed; see {log_file}")
+    return trained
+
+
+def expire_requests(app: App) -> int:
+    """Mark requests older than `REQUEST_EXPIRES` that never started failed; returns how many."""
+    now = utcnow()
+    minutes = REQUEST_EXPIRES.total_seconds() / 60
+    with app.sessions.begin() as session:
+        result = session.execute(
+            update(TrainingRun)
+            .where(TrainingRun.status == RunStatus.REQUESTED,
+                   TrainingRun.created_at <= now - REQUEST_EXPIRES)
+            .values(status=RunStatus.FAILED, finished_at=now,
+                    error=f"request expired: not started within {minutes:.0f} minutes")
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def take_request(app: App) -> tuple[int, str, str] | None:
+    """Mark the oldest request running and return (run id, kind, target); None when none is
+    waiting. The status is changed only if it is still requested, so a request is taken once."""
+    with app.sessions.begin() as session:
+        oldest = session.execute(
+            select(TrainingRun.id, TrainingRun.kind, TrainingRun.target)
+            .where(TrainingRun.status == RunStatus.REQUESTED)
+            .order_by(TrainingRun.created_at, TrainingRun.id).limit(1)
+        ).first()
+        if oldest is None:
+            return None
+        taken = session.execute(
+            update(TrainingRun)
+            .where(TrainingRun.id == oldest.id, TrainingRun.status == RunStatus.REQUESTED)
+            .values(status=RunStatus.RUNNING)
+        )
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            return None
+    return oldest.id, oldest.kind, oldest.target or ""
+
+
+def finish_request(app: App, run_id: int, status: RunStatus, error: str | None = None) -> None:
+    """Record how a requested run ended (or put it back as requested)."""
+    with app.sessions.begin() as session:
+        run = session.get_one(TrainingRun, run_id)
+        run.status, run.error = status, error
+        run.finished_at = None if status == RunStatus.REQUESTED else utcnow()
 
 
 @_job

@@ -54,6 +54,9 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         JobSpec("train-gan", "bot.jobs:train_gan",
                 IntervalTrigger(minutes=settings.train_gan_every_minutes, timezone=UTC),
                 "train the GAN a batch and draw a new image batch", first_run_now=True),
+        JobSpec("train-requests", "bot.jobs:train_requested",
+                IntervalTrigger(seconds=settings.outbox_interval_seconds, timezone=UTC),
+                "run training asked for from chat (/train)", first_run_now=True),
     ]
     for number, expression in enumerate(settings.campaign_crons, start=1):
         specs.append(JobSpec(f"campaign-{number}", "bot.jobs:campaign_post",

@@ -25,6 +25,7 @@ class VersionStatus(StrEnum):
 
 
 class RunStatus(StrEnum):
+    REQUESTED = "requested"  # asked for (chat `/train`), not started yet
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

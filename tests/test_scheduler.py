@@ -95,6 +95,7 @@ def test_run_missed_beyond_grace_time_is_skipped(app: App) -> None:
 
 def test_job_specs_follow_settings() -> None:
     plain = {spec.id for spec in job_specs(Settings(campaign_cron="0 9 * * *; 30 17 * * 1-5"))}
-    assert plain == {"outbox", "train-text", "train-gan", "campaign-1", "campaign-2"}
+    assert plain == {"outbox", "train-text", "train-gan", "train-requests", "campaign-1",
+                     "campaign-2"}
     collecting = Settings(x_bearer_token="t", collect_query="#siggraphNOW")
     assert "collect" in {spec.id for spec in job_specs(collecting)}

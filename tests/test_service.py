@@ -7,7 +7,7 @@ import asyncio
 import json
 import socket
 import threading
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from service_harness import StubGenerator
 from sqlalchemy import func, select
 
-from bot import demo, jobs
+from bot import commands, demo, jobs
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.jobs import Runtime
 from bot.scheduler import JobSpec
 from bot.service import serve
+from models.registry import Registry
+from storage.base import utcnow
 from storage.corpus import Persona, Tweet
 from storage.imagesets import ImageSet
 from storage.outbox import Post, PostStatus
+from storage.registry import RunStatus, TrainingRun
+from text_corpus import store
 
 SPECS = [
     JobSpec("campaign-1", "bot.jobs:campaign_post", IntervalTrigger(seconds=2, timezone=UTC),
@@ -152,3 +156,71 @@ def test_child_process_works_on_the_same_database(tmp_path: Path) -> None:
     assert "ada_lovelace" in (tmp_path / "elsewhere" / "logs" / "corpus-list.log").read_text()
     assert not runtime.children
     elsewhere.engine.dispose()
+
+
+def request_training(app: App, persona: str) -> int:
+    """An admin's `/train text PERSONA`, as the chat command records it; returns the run id."""
+    reply = commands.train(app, "text", persona, "admin#0001")
+    return int(reply.text.split("`#")[1].split("`")[0])
+
+
+def run_requests(app: App, stopping: bool = False) -> bool | None:
+    """One run of the `train-requests` job, with a few seconds of training per request."""
+    quick = App(settings=app.settings.model_copy(update={"train_text_minutes": 0.05}),
+                engine=app.engine, sessions=app.sessions)
+    runtime = Runtime(app=quick, generator=StubGenerator(), publishers={})
+    if stopping:
+        jobs.stop_children(runtime)
+    jobs.configure(runtime)
+    try:
+        return jobs.train_requested()
+    finally:
+        jobs.configure(None)
+
+
+def run_row(app: App, run_id: int) -> TrainingRun:
+    with app.sessions() as session:
+        return session.get_one(TrainingRun, run_id)
+
+
+def test_requested_training_trains_in_a_child_and_succeeds(app: App) -> None:
+    store(app, {"ada": 40})
+    run_id = request_training(app, "ada")
+
+    assert run_requests(app) is True
+    run = run_row(app, run_id)
+    assert (run.status, run.error) == (RunStatus.SUCCEEDED, None) and run.finished_at is not None
+    assert Registry(app.sessions, app.artifacts_dir).serving("text", "ada") is not None
+    assert run_requests(app) is None  # taken once: nothing left to do
+
+
+def test_requested_training_that_fails_is_marked_failed(app: App) -> None:
+    store(app, {"bob": 0})  # a persona without tweets cannot be trained
+    run_id = request_training(app, "bob")
+
+    assert run_requests(app) is False
+    run = run_row(app, run_id)
+    assert run.status == RunStatus.FAILED and "train-text.log" in (run.error or "")
+    assert Registry(app.sessions, app.artifacts_dir).serving("text", "bob") is None
+
+
+def test_expired_request_is_failed_with_reason_and_not_trained(app: App) -> None:
+    store(app, {"ada": 5})
+    with app.sessions.begin() as session:
+        stale = TrainingRun(kind="text", target="ada", status=RunStatus.REQUESTED,
+                            created_at=utcnow() - commands.REQUEST_EXPIRES - timedelta(minutes=1))
+        session.add(stale)
+        session.flush()
+        stale_id = stale.id
+
+    assert run_requests(app) is None
+    run = run_row(app, stale_id)
+    assert run.status == RunStatus.FAILED and "expired" in (run.error or "")
+    assert not (app.settings.data_dir / "logs" / "train-text.log").exists()
+
+
+def test_request_taken_during_shutdown_waits_for_the_next_start(app: App) -> None:
+    store(app, {"ada": 5})
+    run_id = request_training(app, "ada")
+    assert run_requests(app, stopping=True) is False
+    assert run_row(app, run_id).status == RunStatus.REQUESTED
