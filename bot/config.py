@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     train_text_every_minutes: int = Field(360, ge=1, description="Interval between text retrainings.")
     train_gan_minutes: float = Field(2.0, gt=0, le=600, description="Length of one GAN training batch.")
     train_gan_every_minutes: int = Field(120, ge=1, description="Interval between GAN training batches.")
+    train_niceness: int = Field(
+        10, ge=0, le=19,
+        description="CPU priority of training child processes (`nice -n`; 0: as the service).",
+    )
     collect_query: str | None = Field(
         None, description="X search query collected for the campaign persona (needs X read access)."
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -107,11 +108,13 @@ def _job(function: Callable[[], T]) -> Callable[[], T | None]:
 
 # -- child processes ---------------------------------------------------------------------------
 
-def run_cli(runtime: Runtime, args: list[str], log_name: str, timeout_s: float) -> bool:
+def run_cli(runtime: Runtime, args: list[str], log_name: str, timeout_s: float,
+            niceness: int = 0) -> bool:
     """Run `nowbot ARGS` in a child process on the same database; returns whether it succeeded.
 
     Output goes to `DATA_DIR/logs/<log_name>.log`. The child has its own session, so a Ctrl-C
-    meant for the service does not reach it; the service stops it on shutdown.
+    meant for the service does not reach it; the service stops it on shutdown. A `niceness`
+    above 0 starts it through `nice -n` (a command prefix: `preexec_fn` is unsafe with threads).
     """
     settings = runtime.app.settings
     logs = settings.data_dir / "logs"
@@ -124,10 +127,16 @@ def run_cli(runtime: Runtime, args: list[str], log_name: str, timeout_s: float) 
     }
     if runtime.stopping.is_set():
         return False
+    command = [sys.executable, "-m", "bot.cli", *args]
+    if niceness > 0:
+        nice = shutil.which("nice")
+        if nice is None:
+            log.warning("no `nice` command: %s runs at the service's priority", " ".join(args))
+        else:
+            command = [nice, "-n", str(niceness), *command]
     with open(logs / f"{log_name}.log", "ab") as output:
         child = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", *args], stdout=output, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True,
+            command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
         runtime.children.add(child)
         try:
@@ -157,12 +166,14 @@ def stop_children(runtime: Runtime, grace_s: float = 10.0) -> None:
 
 
 def _train(runtime: Runtime, args: list[str], log_name: str, minutes: float) -> bool:
-    """Run one training child; a second training waits for the running one to finish."""
+    """Run one training child at `NOWBOT_TRAIN_NICENESS`, so chat and the dashboard stay
+    responsive; a second training waits for the running one to finish."""
     if not runtime.training_lock.acquire(blocking=False):
         log.info("training already running; %s starts when it ends", log_name)
         runtime.training_lock.acquire()
     try:
-        return run_cli(runtime, args, log_name, timeout_s=minutes * 60 + 300)
+        return run_cli(runtime, args, log_name, timeout_s=minutes * 60 + 300,
+                       niceness=runtime.app.settings.train_niceness)
     finally:
         runtime.training_lock.release()
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
+import time
+from contextlib import suppress
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,11 +167,16 @@ def request_training(app: App, persona: str) -> int:
     return int(reply.text.split("`#")[1].split("`")[0])
 
 
-def run_requests(app: App, stopping: bool = False) -> bool | None:
-    """One run of the `train-requests` job, with a few seconds of training per request."""
+def quick_runtime(app: App) -> Runtime:
+    """A runtime whose training runs last a few seconds."""
     quick = App(settings=app.settings.model_copy(update={"train_text_minutes": 0.05}),
                 engine=app.engine, sessions=app.sessions)
-    runtime = Runtime(app=quick, generator=StubGenerator(), publishers={})
+    return Runtime(app=quick, generator=StubGenerator(), publishers={})
+
+
+def run_requests(app: App, stopping: bool = False, runtime: Runtime | None = None) -> bool | None:
+    """One run of the `train-requests` job."""
+    runtime = runtime or quick_runtime(app)
     if stopping:
         jobs.stop_children(runtime)
     jobs.configure(runtime)
@@ -183,11 +191,26 @@ def run_row(app: App, run_id: int) -> TrainingRun:
         return session.get_one(TrainingRun, run_id)
 
 
-def test_requested_training_trains_in_a_child_and_succeeds(app: App) -> None:
+def test_requested_training_trains_in_a_child_at_low_priority_and_succeeds(app: App) -> None:
     store(app, {"ada": 40})
     run_id = request_training(app, "ada")
+    runtime = quick_runtime(app)
+    niceness: list[int] = []
 
-    assert run_requests(app) is True
+    def watch() -> None:  # the training child's CPU priority, read while it runs
+        while not niceness and job.is_alive():
+            for child in list(runtime.children):
+                with suppress(ProcessLookupError):
+                    niceness.append(os.getpriority(os.PRIO_PROCESS, child.pid))
+            time.sleep(0.05)
+
+    outcome: list[bool | None] = []
+    job = threading.Thread(target=lambda: outcome.append(run_requests(app, runtime=runtime)))
+    job.start()
+    watch()
+    job.join()
+    assert outcome == [True]
+    assert niceness[0] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
     run = run_row(app, run_id)
     assert (run.status, run.error) == (RunStatus.SUCCEEDED, None) and run.finished_at is not None
     assert Registry(app.sessions, app.artifacts_dir).serving("text", "ada") is not None
