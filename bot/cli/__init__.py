@@ -6,14 +6,8 @@ import logging
 
 import typer
 
-from bot.cli import collect as _collect  # noqa: F401
-from bot.cli import corpus as _corpus  # noqa: F401
-from bot.cli import db as _db  # noqa: F401  (registers commands)
-from bot.cli import discord as _discord  # noqa: F401
-from bot.cli import groups
-from bot.cli import images as _images  # noqa: F401
-from bot.cli import queue as _queue
-from bot.cli import text as _text  # noqa: F401
+# Importing a feature module registers its commands on the groups.
+from bot.cli import collect, corpus, db, discord, groups, images, queue, text  # noqa: F401
 from bot.cli.service import run
 
 app = typer.Typer(
@@ -27,8 +21,8 @@ app.add_typer(groups.corpus, name="corpus")
 app.add_typer(groups.images, name="images")
 app.add_typer(groups.train, name="train")
 app.add_typer(groups.generate, name="generate")
-app.add_typer(_discord.group, name="discord")
-app.add_typer(_queue.queue, name="queue")
+app.add_typer(groups.discord, name="discord")
+app.add_typer(groups.queue, name="queue")
 app.command("run")(run)
 
 

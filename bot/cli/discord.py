@@ -8,9 +8,7 @@ import typer
 
 from bot.app import App
 from bot.cli.common import cli_app, console, err_console
-
-group = typer.Typer(help="The Discord adapter: command sync and running it alone.",
-                    no_args_is_help=True)
+from bot.cli.groups import discord as group
 
 
 def _token(app: App) -> str:

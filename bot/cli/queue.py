@@ -6,8 +6,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import cli_app, console
-
-queue = typer.Typer(help="Review campaign posts: list, approve, reject, regenerate.", no_args_is_help=True)
+from bot.cli.groups import queue
 
 
 @queue.command("list")
