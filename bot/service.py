@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 
@@ -26,9 +27,13 @@ from bot.leader import LeaderLock
 from bot.publishers.base import Publisher
 from bot.publishers.local import LocalPublisher
 from bot.scheduler import JobSpec, build_scheduler, install_jobs, job_specs
+from models.registry import Registry
 from storage.imagesets import ImageSet
+from storage.registry import ModelKind, VersionStatus
 
 log = logging.getLogger("nowbot.service")
+
+TRAINING_JOBS = {"train-text": ModelKind.TEXT, "train-gan": ModelKind.GAN}
 
 Adapter = Callable[[Runtime], Awaitable[None]]
 """A long-running coroutine that connects a platform (Discord, ...); cancelled on shutdown."""
@@ -71,8 +76,20 @@ def start_scheduler(runtime: Runtime, specs: Sequence[JobSpec]) -> BackgroundSch
     scheduler = build_scheduler(runtime.app, BackgroundScheduler)
     scheduler.start(paused=True)
     install_jobs(scheduler, specs, runtime.app.settings.misfire_grace_seconds)
+    _train_soon_if_nothing_serves(runtime.app, scheduler)
     scheduler.resume()
     return scheduler
+
+
+def _train_soon_if_nothing_serves(app: App, scheduler: BackgroundScheduler) -> None:
+    """A model kind with no serving version yet (say, its first training was stopped with the
+    bot) trains now rather than at its job's next interval, hours away."""
+    serving = {v.kind for v in Registry(app.sessions, app.artifacts_dir).versions()
+               if v.status == VersionStatus.SERVING}
+    for job_id, kind in TRAINING_JOBS.items():
+        job = scheduler.get_job(job_id)
+        if job is not None and kind not in serving:
+            job.modify(next_run_time=datetime.now(UTC))
 
 
 async def serve(

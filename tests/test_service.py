@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from contextlib import suppress
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +247,27 @@ def test_request_taken_during_shutdown_waits_for_the_next_start(app: App) -> Non
     run_id = request_training(app, "ada")
     assert run_requests(app, stopping=True) is False
     assert run_row(app, run_id).status == RunStatus.REQUESTED
+
+
+def test_a_model_kind_with_nothing_serving_trains_at_start_not_hours_later(sqlite_app: App) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bot.scheduler import build_scheduler, install_jobs, job_specs
+    from bot.service import _train_soon_if_nothing_serves
+    from models.registry import Registry
+
+    registry = Registry(sqlite_app.sessions, sqlite_app.artifacts_dir)
+    text = registry.save_version("text", "siggraph", lambda folder: None, {"bpc": 2.0})
+    registry.promote_if_better(text.id, "bpc")
+    scheduler = build_scheduler(sqlite_app, BackgroundScheduler)
+    scheduler.start(paused=True)
+    try:
+        install_jobs(scheduler, job_specs(sqlite_app.settings), sqlite_app.settings.misfire_grace_seconds)
+        later = datetime.now(UTC) + timedelta(hours=1)
+        for job_id in ("train-text", "train-gan"):  # as after a restart: next runs hours away
+            scheduler.get_job(job_id).modify(next_run_time=later)
+        _train_soon_if_nothing_serves(sqlite_app, scheduler)
+        assert scheduler.get_job("train-gan").next_run_time < later  # no GAN serves: now
+        assert scheduler.get_job("train-text").next_run_time == later  # a text model serves
+    finally:
+        scheduler.shutdown(wait=False)
