@@ -84,10 +84,14 @@ def seed(app: App) -> None:
         session.add(ImageSet(name=IMAGE_SET, width=28, height=28, channels=1))
 
 
-def train_text(data_dir: Path, minutes: float, wait: bool, nice: int = 0) -> subprocess.Popen[bytes]:
+def train_text(data_dir: Path, minutes: float, wait: bool, nice: int = 0,
+               threads: int = 0) -> subprocess.Popen[bytes]:
     """`nowbot train text` on the benchmark persona in a child process, started the way the
-    service's jobs start it (`python -m bot.cli` in its own session), at `nice` priority."""
+    service's jobs start it (`python -m bot.cli` in its own session), at `nice` priority and
+    with TensorFlow capped at `threads` (0: no cap)."""
     env = {**os.environ, "NOWBOT_DATA_DIR": str(data_dir)}
+    if threads > 0:
+        env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
     command = ["nice", "-n", str(nice), sys.executable, "-m", "bot.cli", "train", "text",
                "--persona", PERSONA, "--minutes", str(minutes)]
     log = data_dir / "train.log"
@@ -137,15 +141,15 @@ def generation_in_use(app: App) -> dict[str, str]:
     return used
 
 
-def start_load(kind: str, data_dir: Path, app: App,
-               nice: int) -> tuple[list[subprocess.Popen[bytes]], str]:
+def start_load(kind: str, data_dir: Path, app: App, nice: int,
+               threads: int) -> tuple[list[subprocess.Popen[bytes]], str]:
     """Start the CPU load and wait until it is really working."""
     if kind == "burn":
         procs = [subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-c", "while True: pass"])
                  for _ in range(os.cpu_count() or 1)]
         time.sleep(1)
         return procs, f"{len(procs)} busy-looping processes at nice {nice}"
-    proc = train_text(data_dir, 30, wait=False, nice=nice)
+    proc = train_text(data_dir, 30, wait=False, nice=nice, threads=threads)
     from storage.registry import RunStatus, TrainingRun
 
     deadline = time.monotonic() + 120
@@ -154,7 +158,8 @@ def start_load(kind: str, data_dir: Path, app: App,
             if session.query(TrainingRun).filter_by(status=RunStatus.RUNNING).count():
                 time.sleep(5)  # past graph tracing: into the training steps
                 return [proc], (f"`nowbot train text` (TensorFlow char-GRU, cpu preset) in a "
-                                f"child process at nice {nice}")
+                                f"child process at nice {nice}, TensorFlow threads "
+                                f"{threads or 'uncapped'}")
         time.sleep(0.5)
     proc.kill()
     raise SystemExit("the training subprocess never started training; try --load burn")
@@ -307,8 +312,12 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=50, help="Concurrent interactions per burst.")
     parser.add_argument("--rounds", type=int, default=3, help="Bursts per phase.")
     parser.add_argument("--load", choices=["train", "burn"], default="train")
-    parser.add_argument("--nice", type=int, default=0,
-                        help="Niceness of the load (0: as `nowbot run` starts training today).")
+    service = Settings()
+    parser.add_argument("--nice", type=int, default=service.train_niceness,
+                        help="Niceness of the load (default: as `nowbot run` starts training).")
+    parser.add_argument("--threads", type=int, default=service.training_threads,
+                        help="TensorFlow threads of the training load (default: as `nowbot run`;"
+                             " 0: no cap).")
     parser.add_argument("--prompt", default="",
                         help="Give every /tweet this prompt (no ready-tweet pool: all generated).")
     parser.add_argument("--first-train-minutes", type=float, default=0.5,
@@ -329,7 +338,7 @@ def main() -> None:
         try:
             baseline, idle_refills = asyncio.run(
                 measure(app, fake, args.burst, args.rounds, args.prompt))
-            procs, load = start_load(args.load, data_dir, app, args.nice)
+            procs, load = start_load(args.load, data_dir, app, args.nice, args.threads)
             try:
                 loaded, loaded_refills = asyncio.run(
                     measure(app, fake, args.burst, args.rounds, args.prompt))

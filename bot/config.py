@@ -126,6 +126,10 @@ class Settings(BaseSettings):
         10, ge=0, le=19,
         description="CPU priority of training child processes (`nice -n`; 0: as the service).",
     )
+    train_threads: int = Field(
+        0, ge=0, le=256,
+        description="TensorFlow threads of a training child; 0: every core but one, for the bot.",
+    )
     collect_query: str | None = Field(
         None, description="X search query collected for the campaign persona (needs X read access)."
     )
@@ -210,6 +214,11 @@ class Settings(BaseSettings):
     def reviewing(self) -> bool:
         """Whether new posts wait for a person's approval."""
         return self.x_post_configured if self.review_mode is None else self.review_mode
+
+    @property
+    def training_threads(self) -> int:
+        """TensorFlow threads a training child may use (`train_threads`, or cores minus one)."""
+        return self.train_threads or max(1, (os.cpu_count() or 2) - 1)
 
     @property
     def text_blocklist(self) -> tuple[str, ...]:

@@ -109,12 +109,13 @@ def _job(function: Callable[[], T]) -> Callable[[], T | None]:
 # -- child processes ---------------------------------------------------------------------------
 
 def run_cli(runtime: Runtime, args: list[str], log_name: str, timeout_s: float,
-            niceness: int = 0) -> bool:
+            niceness: int = 0, threads: int = 0) -> bool:
     """Run `nowbot ARGS` in a child process on the same database; returns whether it succeeded.
 
     Output goes to `DATA_DIR/logs/<log_name>.log`. The child has its own session, so a Ctrl-C
     meant for the service does not reach it; the service stops it on shutdown. A `niceness`
-    above 0 starts it through `nice -n` (a command prefix: `preexec_fn` is unsafe with threads).
+    above 0 starts it through `nice -n` (a command prefix: `preexec_fn` is unsafe with threads);
+    `threads` above 0 caps TensorFlow's thread pools in the child.
     """
     settings = runtime.app.settings
     logs = settings.data_dir / "logs"
@@ -125,6 +126,8 @@ def run_cli(runtime: Runtime, args: list[str], log_name: str, timeout_s: float,
         "NOWBOT_DATABASE_URL": settings.resolved_database_url,
         "NOWBOT_ARTIFACTS_DIR": str(settings.resolved_artifacts_dir),
     }
+    if threads > 0:
+        env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
     if runtime.stopping.is_set():
         return False
     command = [sys.executable, "-m", "bot.cli", *args]
@@ -166,14 +169,15 @@ def stop_children(runtime: Runtime, grace_s: float = 10.0) -> None:
 
 
 def _train(runtime: Runtime, args: list[str], log_name: str, minutes: float) -> bool:
-    """Run one training child at `NOWBOT_TRAIN_NICENESS`, so chat and the dashboard stay
-    responsive; a second training waits for the running one to finish."""
+    """Run one training child at `NOWBOT_TRAIN_NICENESS` on `NOWBOT_TRAIN_THREADS`, so chat and
+    the dashboard stay responsive; a second training waits for the running one to finish."""
     if not runtime.training_lock.acquire(blocking=False):
         log.info("training already running; %s starts when it ends", log_name)
         runtime.training_lock.acquire()
     try:
+        settings = runtime.app.settings
         return run_cli(runtime, args, log_name, timeout_s=minutes * 60 + 300,
-                       niceness=runtime.app.settings.train_niceness)
+                       niceness=settings.train_niceness, threads=settings.training_threads)
     finally:
         runtime.training_lock.release()
 

@@ -196,11 +196,13 @@ def test_requested_training_trains_in_a_child_at_low_priority_and_succeeds(app: 
     run_id = request_training(app, "ada")
     runtime = quick_runtime(app)
     niceness: list[int] = []
+    environ: list[bytes] = []
 
-    def watch() -> None:  # the training child's CPU priority, read while it runs
+    def watch() -> None:  # the training child's CPU priority and threads, read while it runs
         while not niceness and job.is_alive():
             for child in list(runtime.children):
-                with suppress(ProcessLookupError):
+                with suppress(ProcessLookupError, FileNotFoundError):
+                    environ.append(Path(f"/proc/{child.pid}/environ").read_bytes())
                     niceness.append(os.getpriority(os.PRIO_PROCESS, child.pid))
             time.sleep(0.05)
 
@@ -211,6 +213,8 @@ def test_requested_training_trains_in_a_child_at_low_priority_and_succeeds(app: 
     job.join()
     assert outcome == [True]
     assert niceness[0] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    threads = str(app.settings.training_threads).encode()
+    assert b"TF_NUM_INTRAOP_THREADS=" + threads + b"\0" in environ[0]  # a core left for the bot
     run = run_row(app, run_id)
     assert (run.status, run.error) == (RunStatus.SUCCEEDED, None) and run.finished_at is not None
     assert Registry(app.sessions, app.artifacts_dir).serving("text", "ada") is not None
