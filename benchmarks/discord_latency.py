@@ -10,9 +10,8 @@ Targets: first response p99 < 250 ms, `/tweet` complete median < 150 ms, none pa
 
 Load: `nowbot train text` on a small corpus this script writes (a real CPU-bound TensorFlow run in
 its own process), or `--load burn` for one busy-looping process per core.
-Generation: a short `nowbot train text` first makes a serving text model; tweets come from
-`bot.generation` when it serves, else from that model's own sampler; images from `bot.generation`
-when a GAN serves, else a PNG noise grid. The report says which.
+Generation: short `nowbot train text` and `nowbot train gan` runs first make serving models;
+both commands answer through `bot.generation` from them, as in the bot.
 
     .venv/bin/python -m benchmarks.discord_latency [--burst 50] [--rounds 3] [--load train|burn]
 """
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import statistics
@@ -40,7 +38,6 @@ import numpy as np
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
-from PIL import Image
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -52,11 +49,9 @@ from bot.adapters.discord_bot import build_client  # noqa: E402
 from bot.app import App, open_app  # noqa: E402
 from bot.commands import TweetRequest  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.generation import GeneratedText  # noqa: E402
 from corpora.ingest import get_or_create_persona, store_tweets  # noqa: E402
 from corpora.records import RawTweet  # noqa: E402
 from models.errors import NoServingModel  # noqa: E402
-from storage.imagesets import ImageSet  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
 PERSONA, IMAGE_SET = "bench", "benchdigits"
@@ -74,14 +69,13 @@ WORDS = (
 
 def seed(app: App) -> None:
     """A persona with a corpus of random word sequences written here (varied enough that a
-    briefly trained model writes new text rather than copies), and an image set."""
+    briefly trained model writes new text rather than copies)."""
     rng = np.random.default_rng(0)
     texts = [" ".join(rng.choice(WORDS, size=rng.integers(6, 16))).capitalize() + "!"
              for _ in range(600)]
     with app.sessions.begin() as session:
         store_tweets(session, get_or_create_persona(session, PERSONA),
                      [RawTweet(text=text) for text in texts])
-        session.add(ImageSet(name=IMAGE_SET, width=28, height=28, channels=1))
 
 
 def train_text(data_dir: Path, minutes: float, wait: bool, nice: int = 0,
@@ -103,42 +97,25 @@ def train_text(data_dir: Path, minutes: float, wait: bool, nice: int = 0,
     return proc
 
 
-def generation_in_use(app: App) -> dict[str, str]:
-    """Use `bot.generation` where a serving model answers; else stand-ins, reported as such:
-    the serving text model's own sampler (models.text) for tweets, a PNG noise grid for images."""
-    used = {}
+def train_models(data_dir: Path, text_minutes: float, gan_minutes: float) -> None:
+    """Serving models for the benchmark persona and image set, trained as a user would."""
+    train_text(data_dir, text_minutes, wait=True)
+    env = {**os.environ, "NOWBOT_DATA_DIR": str(data_dir)}
+    for args in (["images", "import", IMAGE_SET, "builtin:digits"],
+                 ["train", "gan", "--set", IMAGE_SET, "--minutes", str(gan_minutes)]):
+        done = subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"nowbot {' '.join(args)} failed: {done.stderr[-500:]}")
+
+
+def check_serving(app: App) -> None:
+    """Both commands must answer from real serving models, never from stand-ins."""
     try:
         generation.generate_tweets(app, PERSONA)
-        used["tweet"] = "bot.generation (serving text model)"
-    except NoServingModel:
-        from models.registry import Registry
-        from models.text.serving import load_generator, serving_path
-
-        sampler, _ = load_generator(serving_path(Registry(app.sessions, app.artifacts_dir), PERSONA))
-
-        def tweets(app: App, persona: str, *, prompt: str = "", temperature: float = 0.8,
-                   count: int = 1, **_: Any) -> list[GeneratedText]:
-            samples = sampler.generate(persona, count, prompt=prompt, temperature=temperature)
-            return [GeneratedText(s.text, s.mean_logprob, 0) for s in samples]
-
-        generation.generate_tweets = tweets  # type: ignore[assignment]
-        used["tweet"] = "serving text model's NumPy sampler (bot.generation not serving yet)"
-    try:
         generation.render_image_grid(app, IMAGE_SET, 16)
-        used["image"] = "bot.generation (serving GAN)"
-    except NoServingModel:
-        rng = np.random.default_rng(0)
-
-        def grid(app: App, image_set: str, count: int) -> bytes:
-            side = int(np.ceil(np.sqrt(count)))
-            pixels = (rng.random((side * 28, side * 28)) * 255).astype(np.uint8)
-            buffer = io.BytesIO()
-            Image.fromarray(pixels, "L").save(buffer, "PNG")
-            return buffer.getvalue()
-
-        generation.render_image_grid = grid  # type: ignore[assignment]
-        used["image"] = "stand-in PNG noise grid (no serving GAN for the benchmark set)"
-    return used
+    except NoServingModel as error:
+        raise SystemExit(f"benchmark set-up left no serving model: {error}") from None
 
 
 def start_load(kind: str, data_dir: Path, app: App, nice: int,
@@ -322,6 +299,8 @@ def main() -> None:
                         help="Give every /tweet this prompt (no ready-tweet pool: all generated).")
     parser.add_argument("--first-train-minutes", type=float, default=0.5,
                         help="Training that makes the serving model the benchmark samples.")
+    parser.add_argument("--gan-minutes", type=float, default=1.5,
+                        help="Training that makes the serving image model /image draws from.")
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake:
@@ -332,8 +311,8 @@ def main() -> None:
         data_dir = Path(tmp) / "var"
         app = open_app(Settings(data_dir=data_dir))
         seed(app)
-        train_text(data_dir, args.first_train_minutes, wait=True)  # a serving model to sample
-        used = generation_in_use(app)
+        train_models(data_dir, args.first_train_minutes, args.gan_minutes)
+        check_serving(app)
         fake = RemoteFake()
         try:
             baseline, idle_refills = asyncio.run(
@@ -352,7 +331,8 @@ def main() -> None:
         "benchmark": "discord_latency",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "burst": args.burst, "rounds": args.rounds, "generation": used,
+        "burst": args.burst, "rounds": args.rounds,
+        "generation": "bot.generation on serving text and GAN models trained in set-up",
         "load": load, "load_alive_until_stopped": load_alive,
         "tweet_prompt": args.prompt or None,
         "baseline_idle": summary(baseline) | {"pool_refill_waits_s": idle_refills},
