@@ -74,7 +74,7 @@ def import_command(
         bool, typer.Option("--keep-retweets", help="Keep retweets (dropped by default).")
     ] = False,
     drop_replies: Annotated[
-        bool, typer.Option("--drop-replies", help="Drop replies (tweets opening with @user).")
+        bool, typer.Option("--drop-replies", help="Drop replies (marked so by the source, or opening with @user).")
     ] = False,
     keep_links: Annotated[
         bool, typer.Option("--keep-links", help="Keep links in the text (stripped by default).")
