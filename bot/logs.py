@@ -98,18 +98,6 @@ def mask_record(record: logging.LogRecord, secrets: list[str]) -> None:
         record.stack_info = mask(record.stack_info, secrets)
 
 
-class SecretFilter(logging.Filter):
-    """A filter masking the secret settings, for loggers or handlers set up outside `setup_logging`."""
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__()
-        self.secrets = secret_values(settings)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        mask_record(record, self.secrets)
-        return True
-
-
 class _MaskingRecordFactory:
     """Wraps the log record factory so every record is masked as it is made."""
 

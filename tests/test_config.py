@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_settings
-from bot.logs import SecretFilter
+from bot.logs import install_masking
 
 
 def test_defaults_are_embedded_sqlite_under_var() -> None:
@@ -52,10 +52,15 @@ def test_secrets_are_masked_in_logs(monkeypatch: pytest.MonkeyPatch, caplog) -> 
     monkeypatch.setenv("NOWBOT_X_BEARER_TOKEN", "sekrit-token-123")
     settings = load_settings()
     assert "sekrit" not in repr(settings)
-    logger = logging.getLogger("nowbot.test")
-    logger.addFilter(SecretFilter(settings))
-    with caplog.at_level(logging.INFO):
-        logger.info("calling with %s", settings.x_bearer_token.get_secret_value())
+    factory = logging.getLogRecordFactory()
+    try:
+        install_masking(settings)
+        with caplog.at_level(logging.INFO):
+            logging.getLogger("nowbot.test").info(
+                "calling with %s", settings.x_bearer_token.get_secret_value()
+            )
+    finally:
+        logging.setLogRecordFactory(factory)
     assert "sekrit-token-123" not in caplog.text
     assert "***" in caplog.text
 

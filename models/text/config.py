@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
@@ -65,6 +65,3 @@ class TextConfig:
         """Rebuild from a saved dict; keys this version does not know are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-    def with_(self, **changes: Any) -> TextConfig:
-        return replace(self, **changes)
