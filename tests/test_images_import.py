@@ -7,20 +7,17 @@ import gzip
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
 
 from bot.app import App
-from bot.cli import app as cli
-from bot.config import get_settings
 from corpora.errors import CorpusError
 from corpora.imagesets import BUILTIN_DIGITS, import_images, list_sets, load_pixels
+from conftest import Nowbot, cli_runner
 from storage.imagesets import Image
 
 
@@ -47,16 +44,8 @@ def _idx_bytes(images: np.ndarray) -> bytes:
 
 
 @pytest.fixture
-def run_cli(app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    monkeypatch.setenv("NOWBOT_DATA_DIR", str(app.settings.data_dir))
-    monkeypatch.setenv("NOWBOT_DATABASE_URL", app.settings.resolved_database_url)
-
-    def run(*args: str) -> Result:
-        get_settings.cache_clear()
-        return CliRunner().invoke(cli, list(args))
-
-    yield run
-    get_settings.cache_clear()
+def run_cli(app: App) -> Nowbot:
+    return cli_runner(app)
 
 
 def test_import_folder_keeps_good_images_and_names_broken_ones(app: App, tmp_path: Path, run_cli) -> None:

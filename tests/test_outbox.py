@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from datetime import timedelta
@@ -15,6 +14,7 @@ from bot.app import App
 from bot.outbox import InvalidTransition, OutboxError, create_post, fit_text, x_length
 from bot.publishers.base import NotSent, OutcomeUnknown, Rejected, RemotePost
 from bot.publishers.local import LocalPublisher
+from conftest import cli_runner
 from storage.outbox import Post, PostStatus
 
 
@@ -218,24 +218,10 @@ def test_fit_text_appends_hashtag_and_fits_280() -> None:
 
 
 def test_queue_commands_list_approve_reject(app: App) -> None:
-    from typer.testing import CliRunner
-
-    from bot import cli
-    from bot.config import get_settings
-
-    env = {"NOWBOT_DATA_DIR": str(app.settings.data_dir),
-           "NOWBOT_DATABASE_URL": app.settings.resolved_database_url}
-
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    run = cli_runner(app)
 
     def nowbot(*args: str) -> tuple[int, str]:
-        get_settings.cache_clear()
-        try:
-            result = CliRunner().invoke(cli.app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-            root.handlers[:], root.level = handlers, level  # the CLI configures logging
+        result = run(*args)
         return result.exit_code, result.output
 
     first, second = add(app, "Talks at nine"), add(app, "Demos at ten")
