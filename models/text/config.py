@@ -17,6 +17,8 @@ class TextConfig:
     units: int = 256  # GRU units per layer (measured: beats 384 and 512 per CPU minute)
     layers: int = 1
     dropout: float = 0.4  # on GRU outputs; small corpora see dozens of passes in 10 minutes
+    # Kneser-Ney n-gram mixed with the GRU (0: the GRU alone); see models/text/ngram.py
+    ngram_order: int = 8
     # Data
     # Short windows and small batches: more updates per CPU minute, which matters more than
     # long context early on (measured on the benchmark corpora, see docs/text-model.md).

@@ -111,16 +111,18 @@ def steps_per_pass(chars: np.ndarray, seq_len: int, batch_size: int) -> int:
     return max(1, len(chars) // (seq_len * batch_size))
 
 
+def by_length(tweets: Sequence[PersonaTweet]) -> list[PersonaTweet]:
+    """Tweets shortest first (stable): the order `heldout_batches` scores them in."""
+    return sorted(tweets, key=lambda tweet: len(tweet[1]))
+
+
 def heldout_batches(
     tweets: Sequence[PersonaTweet], vocab: Vocab, personas: Sequence[str], batch_size: int = 64
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Held-out tweets as padded (inputs, persona ids, targets) batches of similar length;
     padded targets are 0 (`PAD`) and not scored."""
     index = {name: i for i, name in enumerate(personas)}
-    encoded = sorted(
-        ((vocab.encode_tweet(text), index[persona]) for persona, text in tweets),
-        key=lambda item: len(item[0]),
-    )
+    encoded = [(vocab.encode_tweet(text), index[persona]) for persona, text in by_length(tweets)]
     batches = []
     for start in range(0, len(encoded), batch_size):
         group = encoded[start : start + batch_size]

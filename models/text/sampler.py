@@ -1,8 +1,9 @@
-"""Fast tweet sampling: the GRU step in NumPy with the trained weights, many candidates at once.
+"""Fast tweet sampling: the GRU step in NumPy with the trained weights, mixed with the n-gram's
+distribution, many candidates at once.
 
-Loads from the artifact alone (`weights.npz`, `vocab.json`, `config.json`) and never imports
-TensorFlow, so the bot answers `/tweet` without paying TensorFlow's import or its per-call
-overhead. The step follows Keras 3's GRU exactly (reset_after=True, gate order z, r, h).
+Loads from the artifact alone (`weights.npz`, `vocab.json`, `config.json`, `ngram.npz`) and
+never imports TensorFlow, so the bot answers `/tweet` without paying TensorFlow's import or its
+per-call overhead. The step follows Keras 3's GRU exactly (reset_after=True, gate order z, r, h).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import numpy as np
 
 from models.errors import ModelError
 from models.text.config import TextConfig
+from models.text.ngram import NGram, NGramState
 from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
 
 MAX_CHARS = 280
+NGRAM_FILE = "ngram.npz"
 
 
 @dataclass(frozen=True)
@@ -33,25 +36,19 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # stable for large |x|
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def _logprob(logits: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """log softmax(logits)[row, chosen[row]] for every row."""
-    top = logits.max(axis=1)
-    picked = logits[np.arange(len(chosen)), chosen]
-    return picked - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 class Sampler:
     """Generates tweets from a version's weights; `personas` names the persona embedding rows."""
 
     def __init__(
-        self, arrays: dict[str, np.ndarray], vocab: Vocab, personas: list[str], config: TextConfig
+        self, arrays: dict[str, np.ndarray], vocab: Vocab, personas: list[str], config: TextConfig,
+        ngram: NGram | None = None,
     ) -> None:
-        self.vocab, self.personas, self.config = vocab, list(personas), config
+        self.vocab, self.personas, self.config, self.ngram = vocab, list(personas), config, ngram
         e = config.embed_dim
         kernel0 = arrays["gru_0/kernel"]  # (embed + persona, 3 units)
         bias0 = arrays["gru_0/bias"]  # (2, 3 units): input bias, recurrent bias
@@ -71,10 +68,10 @@ class Sampler:
                  bias[1, 2 * units :])
             )
         self.out_w, self.out_b = arrays["logits/kernel"], arrays["logits/bias"]
-        self.never = np.zeros(len(vocab), np.float32)  # added to scores: symbols never written
-        self.never[[PAD, UNK, BOS]] = -np.inf
-        self.never_or_end = self.never.copy()  # ... and the end, before the first character
-        self.never_or_end[EOS] = -np.inf
+        self.writable = np.ones(len(vocab))  # multiplies probabilities: 0 for never written
+        self.writable[[PAD, UNK, BOS]] = 0.0
+        self.writable_not_end = self.writable.copy()  # ... and the end, before any character
+        self.writable_not_end[EOS] = 0.0
 
     @classmethod
     def load(cls, folder: Path) -> Sampler:
@@ -84,9 +81,11 @@ class Sampler:
             vocab = Vocab.from_json(json.loads((folder / "vocab.json").read_text()))
             with np.load(folder / "weights.npz") as data:
                 arrays = {k: data[k].astype(np.float32) for k in data.files}
+            # Versions from before the mixture have no n-gram and speak with the GRU alone.
+            ngram = NGram.load(folder / NGRAM_FILE) if (folder / NGRAM_FILE).exists() else None
         except (OSError, KeyError, ValueError) as error:
             raise ModelError(f"{folder}: not a readable text model artifact ({error})") from None
-        return cls(arrays, vocab, meta["personas"], TextConfig.from_dict(meta["model"]))
+        return cls(arrays, vocab, meta["personas"], TextConfig.from_dict(meta["model"]), ngram)
 
     def persona_input(self, persona: str, blend: str | None = None, mix: float = 0.5) -> np.ndarray:
         """The persona's contribution to the first GRU input, optionally mixed with another's
@@ -141,20 +140,23 @@ class Sampler:
         rng = np.random.default_rng(seed)
         persona_vec = self.persona_input(persona, blend, mix)
         h = [np.zeros((n, self.config.units), np.float32) for _ in self.layers]
-        logits = None
-        for symbol in [BOS, *self.vocab.encode(prompt)]:
+        counts = NGramState(self.ngram, n) if self.ngram is not None else None
+        logits = self.step(np.full(n, BOS), persona_vec, h)
+        for symbol in self.vocab.encode(prompt):
             logits = self.step(np.full(n, symbol), persona_vec, h)
+            if counts is not None:
+                counts.advance(np.full(n, symbol))
         out = np.zeros((n, max_chars - len(prompt)), dtype=np.int64)
         total = np.zeros(n)
         length = np.zeros(n, dtype=np.int64)
         done = np.zeros(n, dtype=bool)
+        rows = np.arange(n)
         for t in range(out.shape[1]):
-            assert logits is not None
+            probs = self._next(logits, counts)
             allow_end = bool(t or prompt)  # never an empty tweet
-            chosen = self._choose(logits, temperature, top_k, top_p, rng, allow_end)
-            logprob = _logprob(logits, chosen)
+            chosen = self._choose(probs, temperature, top_k, top_p, rng, allow_end)
             live = ~done
-            total[live] += logprob[live]
+            total[live] += np.log(probs[rows, chosen])[live]
             length[live] += 1
             out[:, t] = np.where(live, chosen, PAD)
             if stop_at_end:
@@ -162,6 +164,8 @@ class Sampler:
                 if done.all():
                     break
             logits = self.step(chosen, persona_vec, h)
+            if counts is not None:
+                counts.advance(chosen)
         return [
             Sample(
                 prompt + self.vocab.decode(row[row != EOS]),
@@ -171,23 +175,34 @@ class Sampler:
             for i, row in enumerate(out)
         ]
 
+    def _next(self, logits: np.ndarray, counts: NGramState | None) -> np.ndarray:
+        """The model's next-symbol probabilities: the GRU's, mixed with the n-gram's."""
+        probs = _softmax(logits.astype(np.float64))
+        if counts is None:
+            return probs
+        assert self.ngram is not None
+        return self.ngram.mix(probs, counts.distribution(), counts.bucket())
+
     def _choose(
-        self, logits: np.ndarray, temperature: float, top_k: int, top_p: float,
+        self, probs: np.ndarray, temperature: float, top_k: int, top_p: float,
         rng: np.random.Generator, allow_end: bool,
     ) -> np.ndarray:
-        scores = logits * (1.0 / temperature) + (self.never if allow_end else self.never_or_end)
-        if 0 < top_k < scores.shape[1]:
-            kth = np.partition(scores, -top_k, axis=1)[:, -top_k, None]
-            scores[scores < kth] = -np.inf
+        weights = probs * (self.writable if allow_end else self.writable_not_end)
+        if temperature != 1.0:
+            weights = weights ** (1.0 / temperature)
+        if 0 < top_k < weights.shape[1]:
+            kth = np.partition(weights, -top_k, axis=1)[:, -top_k, None]
+            weights[weights < kth] = 0.0
         if top_p < 1.0:
-            order = np.argsort(-scores, axis=1)
-            probs = np.exp(_log_softmax(np.take_along_axis(scores, order, 1)))
+            order = np.argsort(-weights, axis=1)
+            ranked = np.take_along_axis(weights, order, 1)
+            ranked /= ranked.sum(axis=1, keepdims=True)
             # Keep the smallest prefix whose mass reaches top_p (always the first symbol).
-            drop = np.cumsum(probs, axis=1) - probs >= top_p
-            mask = np.empty_like(scores)
-            np.put_along_axis(mask, order, np.where(drop, -np.inf, 0.0), axis=1)
-            scores = scores + mask
-        # Inverse-CDF sampling: one exponential and one cumulative sum per row.
-        cumulative = np.cumsum(np.exp(scores - scores.max(axis=1, keepdims=True)), axis=1)
-        draw = rng.random(len(scores))[:, None] * cumulative[:, -1:]
-        return np.minimum((cumulative < draw).sum(axis=1), scores.shape[1] - 1)
+            drop = np.cumsum(ranked, axis=1) - ranked >= top_p
+            keep = np.empty_like(weights)
+            np.put_along_axis(keep, order, ~drop, axis=1)
+            weights = weights * keep
+        # Inverse-CDF sampling: one cumulative sum per row.
+        cumulative = np.cumsum(weights, axis=1)
+        draw = rng.random(len(weights))[:, None] * cumulative[:, -1:]
+        return np.minimum((cumulative < draw).sum(axis=1), weights.shape[1] - 1)

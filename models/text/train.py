@@ -30,9 +30,10 @@ from models.registry import Registry, Verdict
 from models.text import data
 from models.text.config import TextConfig
 from models.text.network import build_model, from_arrays, to_arrays
-from models.text.sampler import Sampler
+from models.text.sampler import NGRAM_FILE, Sampler
 from models.text.select import CopyIndex
-from models.text.vocab import PAD, Vocab
+from models.text.ngram import NGram
+from models.text.vocab import EOS, PAD, Vocab
 from storage.artifacts import atomic_write_bytes, staged_dir
 from storage.registry import ModelKind, RunStatus
 
@@ -46,19 +47,65 @@ def target_name(personas: Sequence[str]) -> str:
     return "+".join(sorted(personas)) if personas else "all"
 
 
+def heldout_probs(
+    logits: Callable[[np.ndarray, np.ndarray], Any],
+    batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """The network's probability of every held-out symbol (each character and end symbol),
+    each tweet scored from an empty state after its start symbol; tweets in batch order."""
+    probs = []
+    for inputs, owners, targets in batches:
+        nats = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits(inputs, owners))
+        probs.append(np.exp(-np.asarray(nats, np.float64)[targets != PAD]))
+    return np.concatenate(probs) if probs else np.ones(0)
+
+
+def bits_per_symbol(probs: np.ndarray) -> float:
+    return float(-np.log2(probs).mean()) if len(probs) else 0.0
+
+
 def heldout_bpc(
     logits: Callable[[np.ndarray, np.ndarray], Any],
     batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
 ) -> float:
-    """Bits per symbol over held-out tweets (every character and each end symbol), each tweet
-    scored from an empty state after its start symbol."""
-    total, count = 0.0, 0
-    for inputs, owners, targets in batches:
-        nats = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits(inputs, owners))
-        mask = targets != PAD
-        total += float(np.asarray(nats)[mask].sum())
-        count += int(mask.sum())
-    return total / max(count, 1) / LN2
+    """Bits per symbol of the network alone over held-out tweets (see `heldout_probs`)."""
+    return bits_per_symbol(heldout_probs(logits, batches))
+
+
+def fit_ngram(
+    model: keras.Model, train: Sequence[data.PersonaTweet], dev: Sequence[data.PersonaTweet],
+    vocab: Vocab, personas: list[str], order: int,
+) -> NGram:
+    """The n-gram of the training tweets, its mixture weights fitted on the dev tweets (an
+    even mixture when there are none)."""
+    ngram = NGram.fit([vocab.encode(t) + [EOS] for _, t in train], order, len(vocab))
+    if dev:
+        dev = data.by_length(dev)
+        gru = heldout_probs(_network(model), data.heldout_batches(dev, vocab, personas))
+        ngram.fit_weights(gru, *ngram.probs([vocab.encode(t) + [EOS] for _, t in dev]))
+    return ngram
+
+
+def _network(model: keras.Model) -> Callable[[np.ndarray, np.ndarray], Any]:
+    return lambda inputs, owners: model((inputs, owners), training=False)
+
+
+def score(
+    model: keras.Model, ngram: NGram | None, tweets: Sequence[data.PersonaTweet], vocab: Vocab,
+    personas: list[str],
+) -> dict[str, float]:
+    """Held-out bits per symbol of the model (`bpc`: the mixture when there is an n-gram) and
+    of each part."""
+    tweets = data.by_length(tweets)
+    gru = heldout_probs(_network(model), data.heldout_batches(tweets, vocab, personas))
+    if ngram is None:
+        return {"bpc": bits_per_symbol(gru), "gru_bpc": bits_per_symbol(gru)}
+    counted, bucket = ngram.probs([vocab.encode(t) + [EOS] for _, t in tweets])
+    return {
+        "bpc": bits_per_symbol(ngram.mix(gru, counted, bucket)),
+        "gru_bpc": bits_per_symbol(gru),
+        "ngram_bpc": bits_per_symbol(counted),
+    }
 
 
 def compile_model(model: keras.Model, config: TextConfig, peak_lr: float) -> None:
@@ -126,7 +173,7 @@ class Checkpoints(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         logs["bpc"] = float(logs.get("loss", 0.0)) / LN2
-        logs["dev_bpc"] = heldout_bpc(self._logits, self.eval_batches)
+        logs["dev_bpc"] = heldout_bpc(_network(self.model), self.eval_batches)
         logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
         step = int(self.model.optimizer.iterations.numpy())
         if self.eval_batches and (self.best is None or logs["dev_bpc"] < self.best[0]):
@@ -140,9 +187,6 @@ class Checkpoints(keras.callbacks.Callback):
                 tf.summary.text("samples", "\n\n".join(lines), step=step)
             self.writer.flush()
         self.save(epoch + 1, step)
-
-    def _logits(self, inputs: np.ndarray, owners: np.ndarray) -> Any:
-        return self.model((inputs, owners), training=False)
 
     def save(self, epoch: int, step: int) -> None:
         final = self.folder / f"step-{step:08d}"
@@ -165,6 +209,7 @@ def latest_checkpoint(folder: Path) -> Path | None:
 @dataclass
 class FitResult:
     model: keras.Model
+    ngram: NGram | None
     metrics: dict[str, float]
 
 
@@ -235,11 +280,12 @@ def fit(
     if checkpoints.best is not None:  # the checkpoint the dev tweets liked best (this session)
         _, best_step, weights = checkpoints.best
         model.set_weights(weights)
-    bpc = heldout_bpc(
-        lambda x, p: model((x, p), training=False), data.heldout_batches(val, vocab, personas)
+    ngram = (
+        fit_ngram(model, train, dev, vocab, personas, config.ngram_order)
+        if config.ngram_order else None
     )
     metrics = {
-        "bpc": bpc,
+        **score(model, ngram, val, vocab, personas),
         "steps": steps,
         "best_step": best_step,
         "epochs": steps / per_pass,
@@ -248,7 +294,7 @@ def fit(
         "train_tweets": len(train),
         "heldout_tweets": len(val),
     }
-    return FitResult(model, metrics)
+    return FitResult(model, ngram, metrics)
 
 
 @dataclass
@@ -261,10 +307,12 @@ class TrainOutcome:
 
 
 def _write_artifact(
-    model: keras.Model, vocab: Vocab, personas: list[str], config: TextConfig, texts: list[str]
+    result: FitResult, vocab: Vocab, personas: list[str], config: TextConfig, texts: list[str]
 ) -> Callable[[Path], None]:
     def write(folder: Path) -> None:
-        np.savez(folder / "weights.npz", **to_arrays(model))
+        np.savez(folder / "weights.npz", **to_arrays(result.model))
+        if result.ngram is not None:
+            result.ngram.save(folder / NGRAM_FILE)
         (folder / "vocab.json").write_text(json.dumps(vocab.to_json(), ensure_ascii=False))
         meta = {"format": 1, "personas": personas, "model": config.to_dict()}
         (folder / "config.json").write_text(json.dumps(meta, indent=2))
@@ -334,7 +382,7 @@ def train_text(
         metrics = {**result.metrics, "finetuned_from": finetuned_from}
         version = registry.save_version(
             ModelKind.TEXT, target,
-            _write_artifact(result.model, vocab, names, config, [t for _, t in tweets]),
+            _write_artifact(result, vocab, names, config, [t for _, t in tweets]),
             metrics, {"model": config.to_dict(), "personas": names}, training_run_id=run_id,
         )
         verdict = registry.promote_if_better(version.id, "bpc")
