@@ -1,8 +1,9 @@
 """Time to write one 280-character tweet: nowbot's NumPy sampler (batch 1 and 16 candidates)
 against the TensorFlow tutorial's loop (a one-step Keras model called from Python for every
-character), both with the same weights: nowbot's default model on a corpus's vocabulary.
+character), both with the same GRU weights: nowbot's default model on a corpus's vocabulary.
 
-Speed does not depend on what the weights learned, so the model is freshly initialised and every
+The GRU is freshly initialised (its speed does not depend on what it learned); nowbot's side
+also runs its n-gram, fitted on the corpus, so the mixture costs what it does in the bot. Every
 tweet runs the full 280 characters (the end symbol is ignored) on both sides.
 
     .venv/bin/python -m benchmarks.text_sampling [--runs 20] [--corpus katyperry]
@@ -26,7 +27,8 @@ from benchmarks.text_common import corpus_files, load_corpus, save
 from models.text.config import TextConfig
 from models.text.sampler import MAX_CHARS, Sampler
 from models.text.select import CopyIndex, Rules, choose
-from models.text.vocab import BOS, PAD, UNK, Vocab
+from models.text.ngram import NGram
+from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
 
 
 def tutorial_one_step(model, temperature: float = 1.0) -> Callable:
@@ -79,9 +81,10 @@ def tutorial_one_step(model, temperature: float = 1.0) -> Callable:
 
 
 class _Trained:
-    """nowbot's default network with fresh weights, and what the tutorial loop needs of it."""
+    """nowbot's default model (fresh GRU weights, the corpus's n-gram), and what the tutorial
+    loop needs of it."""
 
-    def __init__(self, vocab: Vocab, config: TextConfig) -> None:
+    def __init__(self, vocab: Vocab, config: TextConfig, texts: list[str]) -> None:
         import keras
 
         from models.text.network import build_model, to_arrays
@@ -89,7 +92,8 @@ class _Trained:
         keras.utils.set_random_seed(0)
         self.config, self.vocab_size, self.n_personas = config, len(vocab), 1
         self.keras = build_model(config, len(vocab), 1)
-        self.sampler = Sampler(to_arrays(self.keras), vocab, ["persona"], config)
+        ngram = NGram.fit([vocab.encode(t) + [EOS] for t in texts], config.ngram_order, len(vocab))
+        self.sampler = Sampler(to_arrays(self.keras), vocab, ["persona"], config, ngram)
 
 
 def _timed(run: Callable[[], object], runs: int) -> dict[str, float]:
@@ -116,7 +120,7 @@ def main() -> None:
     tweets = load_corpus(path)
     config = TextConfig.cpu()
     vocab = Vocab.build((t for _, t in tweets), config.min_char_count)
-    model = _Trained(vocab, config)
+    model = _Trained(vocab, config, [t for _, t in tweets])
     sampler = model.sampler
     index = CopyIndex.build(t for _, t in tweets)
 

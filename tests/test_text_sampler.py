@@ -8,6 +8,7 @@ import pytest
 from models.errors import ModelError
 from models.text.config import TextConfig
 from models.text.network import build_model, to_arrays
+from models.text.ngram import NGram
 from models.text.sampler import MAX_CHARS, Sampler
 from models.text.vocab import BOS, EOS, Vocab
 
@@ -39,8 +40,9 @@ def test_numpy_step_matches_keras_logits(model_and_sampler) -> None:
     assert np.abs(got - expected).max() < 1e-5
 
 
-def _ending_sampler(end_bias: float) -> Sampler:
-    """A sampler whose output layer strongly favours (or avoids) the end symbol."""
+def _ending_sampler(end_bias: float, ngram: NGram | None = None) -> Sampler:
+    """A sampler whose output layer strongly favours (or avoids) the end symbol, and is
+    uniform over the rest."""
     arrays = {
         "char_embedding": np.zeros((len(VOCAB), 6), np.float32),
         "persona_embedding": np.zeros((1, 3), np.float32),
@@ -52,7 +54,7 @@ def _ending_sampler(end_bias: float) -> Sampler:
         arrays[f"gru_{i}/kernel"] = np.zeros((9 if i == 0 else 12, 36), np.float32)
         arrays[f"gru_{i}/recurrent_kernel"] = np.zeros((12, 36), np.float32)
         arrays[f"gru_{i}/bias"] = np.zeros((2, 36), np.float32)
-    return Sampler(arrays, VOCAB, ["ada"], CONFIG)
+    return Sampler(arrays, VOCAB, ["ada"], CONFIG, ngram)
 
 
 def test_generation_ends_by_itself() -> None:
@@ -63,6 +65,17 @@ def test_generation_ends_by_itself() -> None:
 def test_generation_stops_at_the_character_limit() -> None:
     samples = _ending_sampler(end_bias=-30.0).generate("ada", 3, seed=0)
     assert all(len(s.text) == MAX_CHARS and not s.ended for s in samples)
+
+
+def test_generation_draws_from_the_mixture_with_the_ngram() -> None:
+    ngram = NGram.fit([VOCAB.encode("hello world") + [EOS]] * 3, 4, len(VOCAB))
+    ngram.weights[:] = 0.01  # the (uniform) GRU has a small share everywhere
+    sampler = _ending_sampler(end_bias=0.0, ngram=ngram)
+    greedy = sampler.generate("ada", 2, top_k=1, seed=0)
+    assert [s.text for s in greedy] == ["hello world"] * 2 and greedy[0].ended
+    assert greedy[0].mean_logprob > np.log(0.8)  # the mixture's probabilities, not 1/vocab
+    continued = sampler.generate("ada", 1, prompt="hel", top_k=1)[0]
+    assert continued.text == "hello world"
 
 
 def test_prompt_is_continued_even_with_unknown_characters(model_and_sampler) -> None:

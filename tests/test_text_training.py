@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from bot.app import App
 from models.registry import Registry
 from models.text.config import TextConfig
+from models.text.ngram import NGramState
 from models.text.sampler import Sampler
 from models.text.serving import serving_path
+from models.text.vocab import BOS, EOS
 from storage.registry import RunStatus, TrainingRun
 from text_corpus import store
 
@@ -55,6 +58,30 @@ def test_gate_keeps_the_serving_version_when_a_new_one_is_worse(sqlite_app: App)
     _, outcome = _train(sqlite_app, personas=["ada"], epochs=1, fresh=True)
     assert not outcome.verdict.promoted and "0.01" in outcome.verdict.reason
     assert serving_path(registry, "ada").name == "v0002"
+
+
+def test_served_mixture_scores_heldout_tweets_as_training_measured(sqlite_app: App) -> None:
+    from models.text.data import load_tweets, split_by_tweet
+
+    store(sqlite_app, {"ada": 60, "bob": 60})  # enough tweets for a dev split
+    registry, outcome = _train(sqlite_app, epochs=2)
+    metrics = outcome.metrics
+    assert metrics["bpc"] < metrics["gru_bpc"]  # the n-gram helps a GRU this undertrained
+    sampler = Sampler.load(serving_path(registry, "ada"))
+    assert sampler.ngram is not None
+    _, heldout = split_by_tweet(load_tweets(sqlite_app.sessions), TINY.val_fraction)
+    bits, count = 0.0, 0
+    for persona, text in heldout:  # generation's own step, fed each held-out tweet
+        persona_vec = sampler.persona_input(persona)
+        state = [np.zeros((1, TINY.units), np.float32)]
+        counts = NGramState(sampler.ngram, 1)
+        logits = sampler.step(np.asarray([BOS]), persona_vec, state)
+        for symbol in [*sampler.vocab.encode(text), EOS]:
+            bits -= np.log2(sampler._next(logits, counts)[0, symbol])
+            count += 1
+            logits = sampler.step(np.asarray([symbol]), persona_vec, state)
+            counts.advance(np.asarray([symbol]))
+    assert bits / count == pytest.approx(metrics["bpc"], abs=1e-4)
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(sqlite_app: App) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +46,13 @@ def _pad(sequences: Sequence[Sequence[int]], order: int) -> tuple[np.ndarray, np
 
 
 def _discounts(counts: np.ndarray) -> np.ndarray:
-    """D(0..3): 0 for unseen, then D1, D2, D3+ from the counts of counts n1..n4."""
+    """D(0..3): 0 for unseen, then D1, D2, D3+ from the counts of counts n1..n4 (the plain
+    estimate Y where a count of counts is missing, as on a tiny or repetitive corpus)."""
     n = [np.count_nonzero(counts == i) for i in range(1, 5)]
     y = n[0] / (n[0] + 2 * n[1]) if n[0] + 2 * n[1] else 0.5
     ds = [0.0]
     for i in (1, 2, 3):
-        d = i - (i + 1) * y * n[i] / n[i - 1] if n[i - 1] else y
+        d = i - (i + 1) * y * n[i] / n[i - 1] if n[i - 1] and n[i] else y
         ds.append(min(max(d, 0.0), float(i)))
     return np.asarray(ds)
 
@@ -107,6 +109,11 @@ class NGram:
             backoff.append(np.where(total > 0, n123 @ d[1:] / safe, 1.0))
         return cls(order, vocab, keys_by_order, discounted, backoff, np.full(order + 1, 0.5))
 
+    @cached_property
+    def tables(self) -> SamplingTables:
+        """This model laid out for generation (built on first use)."""
+        return SamplingTables(self)
+
     @property
     def predictable(self) -> int:
         """Symbols that can follow a context: all but padding and the start symbol."""
@@ -156,11 +163,8 @@ class NGram:
         self.weights = np.clip(weights, 1e-3, 1.0 - 1e-3)
 
     def mix(self, gru: np.ndarray, ngram: np.ndarray, bucket: np.ndarray) -> np.ndarray:
-        """The mixture's probabilities; `gru` and `ngram` may be rows of distributions with one
-        bucket per row."""
+        """The mixture's probabilities of symbols given each model's and their buckets."""
         w = self.weights[bucket]
-        if gru.ndim == 2:
-            w = w[:, None]
         return w * gru + (1.0 - w) * ngram
 
     def save(self, path: Path) -> None:
@@ -181,18 +185,17 @@ class NGram:
             )
 
 
-class NGramState:
-    """The n-gram's next-symbol distributions for many rows at once, as generation advances.
+class SamplingTables:
+    """The fitted n-gram laid out for generation, built once per model.
 
     Orders 1 and 2 are one dense (previous symbol, next symbol) table. The higher orders'
-    tables are concatenated into global arrays, so a step is a fixed handful of NumPy calls
-    whatever the batch size: each row's contexts (one id per order, -1 unseen) pick contiguous
-    ranges of n-grams, whose discounted shares are scattered into the row."""
+    tables are concatenated into global arrays: per order, context c's n-grams are a contiguous
+    range of positions `start[context_offset[order] + c]` onwards, sorted by symbol."""
 
-    def __init__(self, model: NGram, rows: int) -> None:
+    def __init__(self, model: NGram) -> None:
         if model.order < 2:
             raise ValueError("the n-gram needs an order of at least 2")
-        self.model, v = model, model.vocab
+        v = model.vocab
         uniform = np.full(v, 1.0 / model.predictable)
         uniform[[PAD, BOS]] = 0.0
         unigram = model.backoff[0][0] * uniform
@@ -200,25 +203,30 @@ class NGramState:
         self.bigram = model.backoff[1][:, None] * unigram  # (previous symbol, next symbol)
         self.bigram[model.keys[1] // v, model.keys[1] % v] += model.discounted[1]
         n_contexts = [1] + [len(keys) for keys in model.keys[:-1]]
-        key_offset = np.cumsum([0] + [n * v for n in n_contexts[:-1]])
-        self.key_offset = key_offset.astype(np.int64)
-        self.keys = np.concatenate([k + off for k, off in zip(model.keys, key_offset)])
         self.symbol = (np.concatenate(model.keys) % v).astype(np.int64)
         self.discounted = np.concatenate(model.discounted)
         self.gram_start = np.cumsum([0] + [len(k) for k in model.keys[:-1]]).astype(np.int64)
-        # Per order, context c's n-grams are keys[start[c]:start[c + 1]] (global positions).
         starts, backoffs = [], []
         for k, keys in enumerate(model.keys):
             bounds = np.arange(n_contexts[k] + 1, dtype=np.int64) * v
             starts.append(np.searchsorted(keys, bounds) + self.gram_start[k])
             backoffs.append(np.append(model.backoff[k], 1.0))
-        context_offset = np.cumsum([0] + [n + 1 for n in n_contexts[:-1]]).astype(np.int64)
-        self.high_offset = context_offset[2:]  # orders 3 and up
+        self.context_offset = np.cumsum([0] + [n + 1 for n in n_contexts[:-1]]).astype(np.int64)
         self.start = np.concatenate(starts)
         self.backoff = np.concatenate(backoffs)
-        self.row_offset = np.repeat(np.arange(rows) * v, model.order - 2)  # per (row, order)
-        # Context ids per row and order (column k-1: the context of order k); the order-1
-        # context is empty (id 0); at the start every context is all start symbols.
+
+
+class NGramState:
+    """The mixture's next-symbol distributions for many rows at once, as generation advances.
+
+    Each row holds its context id per order (column k-1: order k; -1 unseen); the compiled step
+    functions (`models/text/compiled.py`) read and advance them."""
+
+    def __init__(self, model: NGram, rows: int) -> None:
+        from models.text import compiled
+
+        self.model, self.steps, self.tables = model, compiled, model.tables
+        # The order-1 context is empty (id 0); a tweet starts after `order - 1` start symbols.
         self.context = np.full((rows, model.order), -1, np.int64)
         self.context[:, 0] = 0
         for _ in range(model.order - 1):
@@ -228,30 +236,27 @@ class NGramState:
         """Per row: how many orders have seen its context."""
         return (self.context >= 0).sum(axis=1)
 
+    def mix(self, gru: np.ndarray) -> np.ndarray:
+        """(rows, vocab) probabilities of the mixture, given the GRU's (rows, vocab)."""
+        return self._mixture(gru, self.model.weights)
+
     def distribution(self) -> np.ndarray:
-        """(rows, vocab) next-symbol probabilities."""
-        context = self.context[:, 2:]
-        seen = context >= 0
-        at = self.high_offset + np.maximum(context, 0)
-        lo = np.where(seen, self.start[at], 0)
-        length = np.where(seen, self.start[at + 1], 0) - lo
-        backoff = np.where(seen, self.backoff[at], 1.0)
-        # Weight of order k's shares: the product of the back-off weights of the orders above.
-        above = np.cumprod(backoff[:, ::-1], axis=1)[:, ::-1]
-        weight = np.concatenate([above[:, 1:], np.ones((len(above), 1))], axis=1)
-        length = length.ravel()
-        ends = np.cumsum(length)
-        picked = np.arange(ends[-1] if len(ends) else 0) + np.repeat(lo.ravel() - ends + length, length)
-        values = self.discounted[picked] * np.repeat(weight.ravel(), length)
-        flat = np.repeat(self.row_offset, length) + self.symbol[picked]
-        high = np.bincount(flat, values, minlength=len(lo) * self.model.vocab)
-        return high.reshape(len(lo), -1) + above[:, :1] * self.bigram[self.context[:, 1]]
+        """(rows, vocab) probabilities of the n-gram alone."""
+        none = np.zeros((len(self.context), self.model.vocab))
+        return self._mixture(none, np.zeros_like(self.model.weights))
+
+    def _mixture(self, gru: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        t, out = self.tables, np.empty_like(gru)
+        self.steps.mixture(
+            self.context, gru, weights, t.bigram, t.context_offset, t.start, t.backoff,
+            t.symbol, t.discounted, out,
+        )
+        return out
 
     def advance(self, symbols: np.ndarray) -> None:
         """Append one symbol to every row's context."""
-        context = self.context[:, :-1]  # contexts of orders 1..order-1 grow into 2..order
-        query = self.key_offset[:-1] + np.maximum(context, 0) * self.model.vocab + symbols[:, None]
-        at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
-        found = (context >= 0) & (self.keys[at] == query)
-        self.context[:, 1:] = np.where(found, at - self.gram_start[:-1], -1)
-        self.context[:, 0] = 0
+        t = self.tables
+        self.steps.advance(
+            self.context, np.asarray(symbols, np.int64), t.context_offset, t.start, t.symbol,
+            t.gram_start,
+        )

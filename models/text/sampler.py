@@ -68,7 +68,7 @@ class Sampler:
                  bias[1, 2 * units :])
             )
         self.out_w, self.out_b = arrays["logits/kernel"], arrays["logits/bias"]
-        self.writable = np.ones(len(vocab))  # multiplies probabilities: 0 for never written
+        self.writable = np.ones(len(vocab), np.float32)  # multiplies probabilities: 0 for never written
         self.writable[[PAD, UNK, BOS]] = 0.0
         self.writable_not_end = self.writable.copy()  # ... and the end, before any character
         self.writable_not_end[EOS] = 0.0
@@ -177,19 +177,19 @@ class Sampler:
 
     def _next(self, logits: np.ndarray, counts: NGramState | None) -> np.ndarray:
         """The model's next-symbol probabilities: the GRU's, mixed with the n-gram's."""
-        probs = _softmax(logits.astype(np.float64))
-        if counts is None:
-            return probs
-        assert self.ngram is not None
-        return self.ngram.mix(probs, counts.distribution(), counts.bucket())
+        probs = _softmax(logits)
+        return probs if counts is None else counts.mix(probs)
 
     def _choose(
         self, probs: np.ndarray, temperature: float, top_k: int, top_p: float,
         rng: np.random.Generator, allow_end: bool,
     ) -> np.ndarray:
-        weights = probs * (self.writable if allow_end else self.writable_not_end)
-        if temperature != 1.0:
-            weights = weights ** (1.0 / temperature)
+        from models.text.compiled import draw
+
+        allowed = self.writable if allow_end else self.writable_not_end
+        weights = probs if temperature == 1.0 else probs ** (1.0 / temperature)
+        if 0 < top_k < weights.shape[1] or top_p < 1.0:
+            weights = weights * allowed
         if 0 < top_k < weights.shape[1]:
             kth = np.partition(weights, -top_k, axis=1)[:, -top_k, None]
             weights[weights < kth] = 0.0
@@ -202,7 +202,4 @@ class Sampler:
             keep = np.empty_like(weights)
             np.put_along_axis(keep, order, ~drop, axis=1)
             weights = weights * keep
-        # Inverse-CDF sampling: one cumulative sum per row.
-        cumulative = np.cumsum(weights, axis=1)
-        draw = rng.random(len(weights))[:, None] * cumulative[:, -1:]
-        return np.minimum((cumulative < draw).sum(axis=1), weights.shape[1] - 1)
+        return draw(weights, allowed, rng.random(len(weights)))
