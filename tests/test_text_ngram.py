@@ -29,9 +29,9 @@ def test_generation_distributions_are_proper_and_match_scoring(ngram: NGram) -> 
         state = NGramState(ngram, 2)
         for at, symbol in enumerate(symbols):
             dist = state.distribution()
-            assert np.allclose(dist.sum(axis=1), 1.0, atol=1e-9)
+            assert np.allclose(dist.sum(axis=1), 1.0, atol=1e-5)
             assert (dist[:, [PAD, BOS]] == 0).all()
-            assert dist[0, symbol] == pytest.approx(scored[at], rel=1e-9)
+            assert dist[0, symbol] == pytest.approx(scored[at], rel=1e-5)
             assert state.bucket()[0] == buckets[at]
             state.advance(np.full(2, symbol))
 

@@ -66,7 +66,7 @@ class NGram:
     vocab: int
     keys: list[np.ndarray]  # per order: sorted (context id * vocab + symbol); index = n-gram id
     discounted: list[np.ndarray]  # per order and n-gram: its discounted share of its context
-    backoff: list[np.ndarray]  # per order and context id: weight of the order below
+    backoff: list[np.ndarray]  # per order and context id: weight of the order below (float32)
     weights: np.ndarray  # (order + 1,) GRU weight per bucket
 
     @classmethod
@@ -105,8 +105,9 @@ class NGram:
             )
             d = _discounts(count[seen])
             safe = np.maximum(total, 1e-12)
-            discounted.append(np.maximum(count - d[np.minimum(count, 3)], 0.0) / safe[context])
-            backoff.append(np.where(total > 0, n123 @ d[1:] / safe, 1.0))
+            share = np.maximum(count - d[np.minimum(count, 3)], 0.0) / safe[context]
+            discounted.append(share.astype(np.float32))
+            backoff.append(np.where(total > 0, n123 @ d[1:] / safe, 1.0).astype(np.float32))
         return cls(order, vocab, keys_by_order, discounted, backoff, np.full(order + 1, 0.5))
 
     @cached_property
@@ -138,7 +139,8 @@ class NGram:
                 context = prev[targets]
             gram, known = ids[targets], context >= 0
             share = np.where(gram >= 0, self.discounted[k - 1][np.maximum(gram, 0)], 0.0)
-            p = share + np.where(known, self.backoff[k - 1][np.maximum(context, 0)], 1.0) * p
+            weight = np.where(known, self.backoff[k - 1][np.maximum(context, 0)], 1.0)
+            p = share.astype(np.float64) + weight.astype(np.float64) * p
             bucket += known
             prev_ids = ids
         return p, bucket
