@@ -234,6 +234,10 @@ class NGramState:
         for _ in range(model.order - 1):
             self.advance(np.full(rows, BOS))
 
+    def keep(self, rows: np.ndarray) -> None:
+        """Drop the rows where `rows` is False (candidates that have ended)."""
+        self.context = self.context[rows]
+
     def bucket(self) -> np.ndarray:
         """Per row: how many orders have seen its context."""
         return (self.context >= 0).sum(axis=1)

@@ -146,23 +146,25 @@ class Sampler:
             logits = self.step(np.full(n, symbol), persona_vec, h)
             if counts is not None:
                 counts.advance(np.full(n, symbol))
-        out = np.zeros((n, max_chars - len(prompt)), dtype=np.int64)
+        out = np.zeros((n, max_chars - len(prompt)), dtype=np.int64)  # PAD after the end
         total = np.zeros(n)
         length = np.zeros(n, dtype=np.int64)
-        done = np.zeros(n, dtype=bool)
-        rows = np.arange(n)
+        alive = np.arange(n)  # rows still writing; finished ones leave the batch
         for t in range(out.shape[1]):
             probs = self._next(logits, counts)
             allow_end = bool(t or prompt)  # never an empty tweet
             chosen = self._choose(probs, temperature, top_k, top_p, rng, allow_end)
-            live = ~done
-            total[live] += np.log(probs[rows, chosen])[live]
-            length[live] += 1
-            out[:, t] = np.where(live, chosen, PAD)
-            if stop_at_end:
-                done |= chosen == EOS
-                if done.all():
+            total[alive] += np.log(probs[np.arange(len(alive)), chosen])
+            length[alive] += 1
+            out[alive, t] = chosen
+            if stop_at_end and (chosen == EOS).any():
+                going = chosen != EOS
+                alive, chosen = alive[going], chosen[going]
+                if not len(alive):
                     break
+                h = [state[going] for state in h]
+                if counts is not None:
+                    counts.keep(going)
             logits = self.step(chosen, persona_vec, h)
             if counts is not None:
                 counts.advance(chosen)
