@@ -96,16 +96,23 @@ class _Trained:
         self.sampler = Sampler(to_arrays(self.keras), vocab, ["persona"], config, ngram)
 
 
-def _timed(run: Callable[[], object], runs: int) -> dict[str, float]:
-    run()  # warm-up (tracing, caches)
-    times = []
+def _timed(cases: dict[str, Callable[[], object]], runs: int) -> dict[str, dict[str, float]]:
+    """Median and 95th percentile time of each case; the cases take turns, run after run, so
+    that a noisy neighbour or a clock change on this shared machine hits them all alike."""
+    for run in cases.values():
+        run()  # warm-up (tracing, caches, compilation)
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
+        for name, run in cases.items():
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
     return {
-        "median_ms": 1000 * float(np.median(times)),
-        "p95_ms": 1000 * float(np.percentile(times, 95)),
+        name: {
+            "median_ms": 1000 * float(np.median(spent)),
+            "p95_ms": 1000 * float(np.percentile(spent, 95)),
+        }
+        for name, spent in times.items()
     }
 
 
@@ -131,15 +138,16 @@ def main() -> None:
         return choose(sampler.generate("persona", 16, stop_at_end=False), index, Rules())
 
     tutorial = tutorial_one_step(model)
-    results = {
-        "tutorial_loop_batch1": _timed(lambda: tutorial(0), args.runs),
-        "nowbot_batch1": _timed(numpy_tweets(1), args.runs),
-        "nowbot_batch16": _timed(numpy_tweets(16), args.runs),
-        "nowbot_16_candidates_with_selection": _timed(pick_best, args.runs),
-    }
+    results = _timed({
+        "tutorial_loop_batch1": lambda: tutorial(0),
+        "nowbot_batch1": numpy_tweets(1),
+        "nowbot_batch16": numpy_tweets(16),
+        "nowbot_16_candidates_with_selection": pick_best,
+    }, args.runs)
     speedup = results["tutorial_loop_batch1"]["median_ms"] / results["nowbot_batch1"]["median_ms"]
     ratio16 = results["nowbot_batch16"]["median_ms"] / results["nowbot_batch1"]["median_ms"]
     save("text_sampling", {
+        "blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
         "model": {"units": config.units, "layers": config.layers, "vocab": len(vocab)},
         "chars_per_tweet": MAX_CHARS,
         "runs": args.runs,

@@ -34,9 +34,9 @@ def mixture(
             c = context[r, k]
             if c >= 0:
                 scale *= backoff[context_offset[k] + c]
-        base = bigram[context[r, 1]]
+        base, w32, scale32 = bigram[context[r, 1]], np.float32(w), np.float32(scale)
         for s in range(vocab):
-            out[r, s] = w * gru[r, s] + scale * base[s]
+            out[r, s] = w32 * gru[r, s] + scale32 * base[s]
         # Each higher order adds its discounted shares, weighted by the back-offs above it.
         scale = 1.0 - w
         for k in range(order - 1, 1, -1):

@@ -202,8 +202,9 @@ class SamplingTables:
         uniform[[PAD, BOS]] = 0.0
         unigram = model.backoff[0][0] * uniform
         unigram[model.keys[0]] += model.discounted[0]
-        self.bigram = model.backoff[1][:, None] * unigram  # (previous symbol, next symbol)
-        self.bigram[model.keys[1] // v, model.keys[1] % v] += model.discounted[1]
+        bigram = model.backoff[1][:, None] * unigram  # (previous symbol, next symbol)
+        bigram[model.keys[1] // v, model.keys[1] % v] += model.discounted[1]
+        self.bigram = bigram.astype(np.float32)
         n_contexts = [1] + [len(keys) for keys in model.keys[:-1]]
         self.symbol = (np.concatenate(model.keys) % v).astype(np.int64)
         self.discounted = np.concatenate(model.discounted)
