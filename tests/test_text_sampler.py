@@ -81,7 +81,8 @@ def test_generation_draws_from_the_mixture_with_the_ngram() -> None:
 def test_candidates_that_end_early_leave_the_others_writing() -> None:
     ngram = NGram.fit([VOCAB.encode(t) + [EOS] for t in ["hi", "hello world"] * 3], 4, len(VOCAB))
     ngram.weights[:] = 0.01
-    samples = _ending_sampler(end_bias=0.0, ngram=ngram).generate("ada", 12, temperature=0.3, seed=3)
+    sampler = _ending_sampler(end_bias=0.0, ngram=ngram)
+    samples = sampler.generate("ada", 12, temperature=0.3, seed=3)
     assert {s.text for s in samples} == {"hi", "hello world"} and all(s.ended for s in samples)
 
 

@@ -68,7 +68,7 @@ class Sampler:
                  bias[1, 2 * units :])
             )
         self.out_w, self.out_b = arrays["logits/kernel"], arrays["logits/bias"]
-        self.writable = np.ones(len(vocab), np.float32)  # multiplies probabilities: 0 for never written
+        self.writable = np.ones(len(vocab), np.float32)  # 0: never written
         self.writable[[PAD, UNK, BOS]] = 0.0
         self.writable_not_end = self.writable.copy()  # ... and the end, before any character
         self.writable_not_end[EOS] = 0.0

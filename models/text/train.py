@@ -30,9 +30,9 @@ from models.registry import Registry, Verdict
 from models.text import data
 from models.text.config import TextConfig
 from models.text.network import build_model, from_arrays, to_arrays
+from models.text.ngram import NGram
 from models.text.sampler import NGRAM_FILE, Sampler
 from models.text.select import CopyIndex
-from models.text.ngram import NGram
 from models.text.vocab import EOS, PAD, Vocab
 from storage.artifacts import atomic_write_bytes, staged_dir
 from storage.registry import ModelKind, RunStatus
@@ -61,6 +61,7 @@ def heldout_probs(
 
 
 def bits_per_symbol(probs: np.ndarray) -> float:
+    """Mean bits to encode symbols given their probabilities."""
     return float(-np.log2(probs).mean()) if len(probs) else 0.0
 
 
