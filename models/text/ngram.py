@@ -29,6 +29,7 @@ import numpy as np
 
 from models.text.vocab import BOS, PAD
 
+MIN_DISCOUNT = 0.1
 PRIOR_WEIGHT = 50.0  # pseudo-positions pulling a sparse bucket's weight to the overall one
 
 
@@ -47,13 +48,15 @@ def _pad(sequences: Sequence[Sequence[int]], order: int) -> tuple[np.ndarray, np
 
 def _discounts(counts: np.ndarray) -> np.ndarray:
     """D(0..3): 0 for unseen, then D1, D2, D3+ from the counts of counts n1..n4 (the plain
-    estimate Y where a count of counts is missing, as on a tiny or repetitive corpus)."""
+    estimate Y where a count of counts is missing, as on a tiny or repetitive corpus). Never
+    below MIN_DISCOUNT, so every context leaves some mass to the orders below: no symbol ever
+    gets probability 0."""
     n = [np.count_nonzero(counts == i) for i in range(1, 5)]
-    y = n[0] / (n[0] + 2 * n[1]) if n[0] + 2 * n[1] else 0.5
+    y = n[0] / (n[0] + 2 * n[1]) if n[0] and n[1] else 0.5
     ds = [0.0]
     for i in (1, 2, 3):
         d = i - (i + 1) * y * n[i] / n[i - 1] if n[i - 1] and n[i] else y
-        ds.append(min(max(d, 0.0), float(i)))
+        ds.append(min(max(d, MIN_DISCOUNT), float(i)))
     return np.asarray(ds)
 
 
