@@ -25,9 +25,9 @@ import numpy as np
 
 from benchmarks.text_common import corpus_files, load_corpus, save
 from models.text.config import TextConfig
+from models.text.ngram import NGram
 from models.text.sampler import MAX_CHARS, Sampler
 from models.text.select import CopyIndex, Rules, choose
-from models.text.ngram import NGram
 from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
 
 
