@@ -48,7 +48,10 @@ class Sampler:
         self, arrays: dict[str, np.ndarray], vocab: Vocab, personas: list[str], config: TextConfig,
         ngram: NGram | None = None,
     ) -> None:
+        from models.text.compiled import draw  # Numba: loaded with the first sampler, not at import
+
         self.vocab, self.personas, self.config, self.ngram = vocab, list(personas), config, ngram
+        self._draw = draw
         e = config.embed_dim
         kernel0 = arrays["gru_0/kernel"]  # (embed + persona, 3 units)
         bias0 = arrays["gru_0/bias"]  # (2, 3 units): input bias, recurrent bias
@@ -186,8 +189,6 @@ class Sampler:
         self, probs: np.ndarray, temperature: float, top_k: int, top_p: float,
         rng: np.random.Generator, allow_end: bool,
     ) -> np.ndarray:
-        from models.text.compiled import draw
-
         allowed = self.writable if allow_end else self.writable_not_end
         weights = probs if temperature == 1.0 else probs ** (1.0 / temperature)
         if 0 < top_k < weights.shape[1] or top_p < 1.0:
@@ -204,4 +205,4 @@ class Sampler:
             keep = np.empty_like(weights)
             np.put_along_axis(keep, order, ~drop, axis=1)
             weights = weights * keep
-        return draw(weights, allowed, rng.random(len(weights)))
+        return self._draw(weights, allowed, rng.random(len(weights)))

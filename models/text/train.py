@@ -73,22 +73,35 @@ def heldout_bpc(
     return bits_per_symbol(heldout_probs(logits, batches))
 
 
+def _targets(tweets: Sequence[data.PersonaTweet], vocab: Vocab) -> list[list[int]]:
+    """What the model predicts of each tweet: its characters, then the end symbol."""
+    return [vocab.encode(text) + [EOS] for _, text in tweets]
+
+
+def _gru_probs(
+    model: keras.Model, tweets: Sequence[data.PersonaTweet], vocab: Vocab, personas: list[str]
+) -> np.ndarray:
+    """The GRU's probability of every symbol of `tweets`, in the order of `_targets(tweets)`
+    (`tweets` must already be sorted by `data.by_length`, the order they are batched in)."""
+    return heldout_probs(_network(model), data.heldout_batches(tweets, vocab, personas))
+
+
+def _network(model: keras.Model) -> Callable[[np.ndarray, np.ndarray], Any]:
+    return lambda inputs, owners: model((inputs, owners), training=False)
+
+
 def fit_ngram(
     model: keras.Model, train: Sequence[data.PersonaTweet], dev: Sequence[data.PersonaTweet],
     vocab: Vocab, personas: list[str], order: int,
 ) -> NGram:
     """The n-gram of the training tweets, its mixture weights fitted on the dev tweets (an
     even mixture when there are none)."""
-    ngram = NGram.fit([vocab.encode(t) + [EOS] for _, t in train], order, len(vocab))
+    ngram = NGram.fit(_targets(train, vocab), order, len(vocab))
     if dev:
         dev = data.by_length(dev)
-        gru = heldout_probs(_network(model), data.heldout_batches(dev, vocab, personas))
-        ngram.fit_weights(gru, *ngram.probs([vocab.encode(t) + [EOS] for _, t in dev]))
+        gru = _gru_probs(model, dev, vocab, personas)
+        ngram.fit_weights(gru, *ngram.probs(_targets(dev, vocab)))
     return ngram
-
-
-def _network(model: keras.Model) -> Callable[[np.ndarray, np.ndarray], Any]:
-    return lambda inputs, owners: model((inputs, owners), training=False)
 
 
 def score(
@@ -98,10 +111,10 @@ def score(
     """Held-out bits per symbol of the model (`bpc`: the mixture when there is an n-gram) and
     of each part."""
     tweets = data.by_length(tweets)
-    gru = heldout_probs(_network(model), data.heldout_batches(tweets, vocab, personas))
+    gru = _gru_probs(model, tweets, vocab, personas)
     if ngram is None:
         return {"bpc": bits_per_symbol(gru), "gru_bpc": bits_per_symbol(gru)}
-    counted, bucket = ngram.probs([vocab.encode(t) + [EOS] for _, t in tweets])
+    counted, bucket = ngram.probs(_targets(tweets, vocab))
     return {
         "bpc": bits_per_symbol(ngram.mix(gru, counted, bucket)),
         "gru_bpc": bits_per_symbol(gru),
