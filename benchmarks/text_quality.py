@@ -41,6 +41,7 @@ def nowbot_bpc(train: list[PersonaTweet], val: list[PersonaTweet], vocab: Vocab,
 def tutorial_bpc(train: list[PersonaTweet], val: list[PersonaTweet], vocab: Vocab,
                  minutes: float) -> dict[str, float]:
     import keras
+    import tensorflow as tf
 
     from models.text.train import heldout_bpc
 
@@ -54,8 +55,11 @@ def tutorial_bpc(train: list[PersonaTweet], val: list[PersonaTweet], vocab: Voca
               callbacks=[limit], verbose=0)
     seconds = time.monotonic() - started
     batches = heldout_batches(val, vocab, [train[0][0]])
+    # One traced graph for every batch shape (eagerly, the GRU's time loop runs op by op).
+    logits = tf.function(lambda x: model(x, training=False),
+                         input_signature=[tf.TensorSpec((None, None), tf.int32)])
     return {
-        "bpc": heldout_bpc(lambda x, _p: model(x, training=False), batches),
+        "bpc": heldout_bpc(lambda x, _p: logits(x), batches),
         "steps": limit.steps,
         "epochs": limit.steps * 64 * 100 / len(chars),
         "chars_per_s": limit.steps * 64 * 100 / seconds,

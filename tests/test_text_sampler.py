@@ -34,7 +34,7 @@ def test_numpy_step_matches_keras_logits(model_and_sampler) -> None:
     ids = np.array([[BOS, *VOCAB.encode("Machine ✈ 🚀")]] * 2)
     owners = np.array([[0] * ids.shape[1], [1] * ids.shape[1]])
     expected = np.asarray(model((ids, owners), training=False))
-    state = [np.zeros((2, CONFIG.units), np.float32) for _ in range(CONFIG.layers)]
+    state = sampler.start(2)
     persona = sampler.persona_in[[0, 1]]
     got = np.stack([sampler.step(ids[:, t], persona, state) for t in range(ids.shape[1])], 1)
     assert np.abs(got - expected).max() < 1e-5

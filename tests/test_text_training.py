@@ -73,7 +73,7 @@ def test_served_mixture_scores_heldout_tweets_as_training_measured(sqlite_app: A
     bits, count = 0.0, 0
     for persona, text in heldout:  # generation's own step, fed each held-out tweet
         persona_vec = sampler.persona_input(persona)
-        state = [np.zeros((1, TINY.units), np.float32)]
+        state = sampler.start(1)
         counts = NGramState(sampler.ngram, 1)
         logits = sampler.step(np.asarray([BOS]), persona_vec, state)
         for symbol in [*sampler.vocab.encode(text), EOS]:

@@ -32,6 +32,20 @@ class Sample:
     ended: bool  # the model chose to end it (False: cut at the character limit)
 
 
+@dataclass
+class GRUState:
+    """Rows' hidden states per layer, and the top layer's recurrent product h @ U for the next
+    step (computed in the same matrix product as the logits)."""
+
+    h: list[np.ndarray]
+    top_recurrent: np.ndarray
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Drop the rows where `rows` is False (candidates that have ended)."""
+        self.h = [h[rows] for h in self.h]
+        self.top_recurrent = self.top_recurrent[rows]
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # stable for large |x|
 
@@ -70,7 +84,10 @@ class Sampler:
                 (arrays[f"gru_{i}/kernel"], in_bias, arrays[f"gru_{i}/recurrent_kernel"],
                  bias[1, 2 * units :])
             )
-        self.out_w, self.out_b = arrays["logits/kernel"], arrays["logits/bias"]
+        self.out_b = arrays["logits/bias"]
+        # The output kernel and the top layer's recurrent kernel side by side: both multiply
+        # the top layer's new state, so one matrix product per step serves both.
+        self.head = np.concatenate([arrays["logits/kernel"], self.layers[-1][2]], axis=1)
         self.writable = np.ones(len(vocab), np.float32)  # 0: never written
         self.writable[[PAD, UNK, BOS]] = 0.0
         self.writable_not_end = self.writable.copy()  # ... and the end, before any character
@@ -106,18 +123,26 @@ class Sampler:
             raise ModelError(f"persona '{name}' is not in this model (it knows: {known})")
         return self.personas.index(name)
 
-    def step(self, ids: np.ndarray, persona: np.ndarray, h: list[np.ndarray]) -> np.ndarray:
-        """Advance every row one character; updates `h` in place, returns logits (rows, vocab)."""
+    def start(self, rows: int) -> GRUState:
+        """The state of `rows` tweets before their first symbol (zeros, as Keras starts)."""
+        h = [np.zeros((rows, self.config.units), np.float32) for _ in self.layers]
+        return GRUState(h, np.zeros((rows, 3 * self.config.units), np.float32))
+
+    def step(self, ids: np.ndarray, persona: np.ndarray, state: GRUState) -> np.ndarray:
+        """Advance every row one character; updates `state`, returns logits (rows, vocab)."""
         x_proj = self.char_in[ids] + persona  # (rows, 3 units)
-        u = self.config.units
+        u, top, h = self.config.units, len(self.layers) - 1, state.h
         for i, (kernel, in_bias, recurrent, h_bias) in enumerate(self.layers):
             if i:
                 x_proj = h[i - 1] @ kernel + in_bias
-            h_proj = h[i] @ recurrent  # (rows, 3 units)
+            h_proj = state.top_recurrent if i == top else h[i] @ recurrent  # (rows, 3 units)
             zr = _sigmoid(x_proj[:, : 2 * u] + h_proj[:, : 2 * u])  # update and reset gates
             candidate = np.tanh(x_proj[:, 2 * u :] + zr[:, u:] * (h_proj[:, 2 * u :] + h_bias))
             h[i] = candidate + zr[:, :u] * (h[i] - candidate)  # z * h + (1 - z) * candidate
-        return h[-1] @ self.out_w + self.out_b
+        both = h[top] @ self.head  # (rows, vocab + 3 units)
+        vocab = len(self.out_b)
+        state.top_recurrent = both[:, vocab:]
+        return both[:, :vocab] + self.out_b
 
     def generate(
         self,
@@ -142,11 +167,11 @@ class Sampler:
             raise ModelError(f"prompt is {len(prompt)} characters; the limit is {max_chars}")
         rng = np.random.default_rng(seed)
         persona_vec = self.persona_input(persona, blend, mix)
-        h = [np.zeros((n, self.config.units), np.float32) for _ in self.layers]
+        state = self.start(n)
         counts = NGramState(self.ngram, n) if self.ngram is not None else None
-        logits = self.step(np.full(n, BOS), persona_vec, h)
+        logits = self.step(np.full(n, BOS), persona_vec, state)
         for symbol in self.vocab.encode(prompt):
-            logits = self.step(np.full(n, symbol), persona_vec, h)
+            logits = self.step(np.full(n, symbol), persona_vec, state)
             if counts is not None:
                 counts.advance(np.full(n, symbol))
         out = np.zeros((n, max_chars - len(prompt)), dtype=np.int64)  # PAD after the end
@@ -165,10 +190,10 @@ class Sampler:
                 alive, chosen = alive[going], chosen[going]
                 if not len(alive):
                     break
-                h = [state[going] for state in h]
+                state.keep(going)
                 if counts is not None:
                     counts.keep(going)
-            logits = self.step(chosen, persona_vec, h)
+            logits = self.step(chosen, persona_vec, state)
             if counts is not None:
                 counts.advance(chosen)
         return [
