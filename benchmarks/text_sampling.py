@@ -96,6 +96,23 @@ class _Trained:
         self.sampler = Sampler(to_arrays(self.keras), vocab, ["persona"], config, ngram)
 
 
+def step_flops(config: TextConfig, vocab_size: int) -> int:
+    """Floating-point operations of the sampler's matrix products per row and character: the
+    top layer's state times the output and recurrent kernels, and each lower layer's two."""
+    u = config.units
+    return 2 * u * (vocab_size + 3 * u) + (config.layers - 1) * 2 * 2 * u * 3 * u
+
+
+def single_core_peak_gflops(size: int = 1024, runs: int = 5) -> float:
+    """What one BLAS thread reaches on a large matrix product: the ceiling for batched steps."""
+    a = np.random.default_rng(0).random((size, size), np.float32)
+    a @ a
+    started = time.perf_counter()
+    for _ in range(runs):
+        a @ a
+    return 2 * size**3 * runs / (time.perf_counter() - started) / 1e9
+
+
 def _timed(cases: dict[str, Callable[[], object]], runs: int) -> dict[str, dict[str, float]]:
     """Median and 95th percentile time of each case; the cases take turns, run after run, so
     that a noisy neighbour or a clock change on this shared machine hits them all alike."""
@@ -146,12 +163,24 @@ def main() -> None:
     }, args.runs)
     speedup = results["tutorial_loop_batch1"]["median_ms"] / results["nowbot_batch1"]["median_ms"]
     ratio16 = results["nowbot_batch16"]["median_ms"] / results["nowbot_batch1"]["median_ms"]
+    # 16 candidates need 16x the arithmetic of one tweet; at the core's peak rate that alone
+    # takes `floor_ms`, whatever the per-step overhead.
+    flops = step_flops(config, len(vocab)) * MAX_CHARS
+    peak = single_core_peak_gflops()
+    floor_ms = 16 * flops / peak / 1e6
     save("text_sampling", {
         "blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
         "model": {"units": config.units, "layers": config.layers, "vocab": len(vocab)},
         "chars_per_tweet": MAX_CHARS,
         "runs": args.runs,
         "results": results,
+        "matrix_gflops": {
+            "nowbot_batch1": flops / results["nowbot_batch1"]["median_ms"] / 1e6,
+            "nowbot_batch16": 16 * flops / results["nowbot_batch16"]["median_ms"] / 1e6,
+            "single_core_peak": peak,
+        },
+        "batch16_floor_ms": floor_ms,
+        "batch16_floor_over_batch1": floor_ms / results["nowbot_batch1"]["median_ms"],
         "speedup_batch1": speedup,
         "batch16_over_batch1": ratio16,
         "targets": {"speedup_batch1": ">= 8", "batch16_over_batch1": "<= 3"},
