@@ -39,6 +39,7 @@ from storage.registry import ModelKind, RunStatus
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, dict[str, float]], None]
+Network = Callable[[np.ndarray, np.ndarray], Any]  # (ids, persona ids) -> logits
 LN2 = math.log(2.0)
 
 
@@ -79,14 +80,14 @@ def _targets(tweets: Sequence[data.PersonaTweet], vocab: Vocab) -> list[list[int
 
 
 def _gru_probs(
-    model: keras.Model, tweets: Sequence[data.PersonaTweet], vocab: Vocab, personas: list[str]
+    network: Network, tweets: Sequence[data.PersonaTweet], vocab: Vocab, personas: list[str]
 ) -> np.ndarray:
     """The GRU's probability of every symbol of `tweets`, in the order of `_targets(tweets)`
     (`tweets` must already be sorted by `data.by_length`, the order they are batched in)."""
-    return heldout_probs(_network(model), data.heldout_batches(tweets, vocab, personas))
+    return heldout_probs(network, data.heldout_batches(tweets, vocab, personas))
 
 
-def _network(model: keras.Model) -> Callable[[np.ndarray, np.ndarray], Any]:
+def _network(model: keras.Model) -> Network:
     """The model's logits for (batch, time) ids of any shape, traced once into one graph.
     Called eagerly, Keras runs the GRU's time loop op by op: about 8x slower on CPU, which made
     the held-out checks between checkpoints about a fifth of a training run's time."""
@@ -102,7 +103,7 @@ def _network(model: keras.Model) -> Callable[[np.ndarray, np.ndarray], Any]:
 
 
 def fit_ngram(
-    model: keras.Model, train: Sequence[data.PersonaTweet], dev: Sequence[data.PersonaTweet],
+    network: Network, train: Sequence[data.PersonaTweet], dev: Sequence[data.PersonaTweet],
     vocab: Vocab, personas: list[str], order: int,
 ) -> NGram:
     """The n-gram of the training tweets, its mixture weights fitted on the dev tweets (an
@@ -110,19 +111,19 @@ def fit_ngram(
     ngram = NGram.fit(_targets(train, vocab), order, len(vocab))
     if dev:
         dev = data.by_length(dev)
-        gru = _gru_probs(model, dev, vocab, personas)
+        gru = _gru_probs(network, dev, vocab, personas)
         ngram.fit_weights(gru, *ngram.probs(_targets(dev, vocab)))
     return ngram
 
 
 def score(
-    model: keras.Model, ngram: NGram | None, tweets: Sequence[data.PersonaTweet], vocab: Vocab,
+    network: Network, ngram: NGram | None, tweets: Sequence[data.PersonaTweet], vocab: Vocab,
     personas: list[str],
 ) -> dict[str, float]:
     """Held-out bits per symbol of the model (`bpc`: the mixture when there is an n-gram) and
     of each part."""
     tweets = data.by_length(tweets)
-    gru = _gru_probs(model, tweets, vocab, personas)
+    gru = _gru_probs(network, tweets, vocab, personas)
     if ngram is None:
         return {"bpc": bits_per_symbol(gru), "gru_bpc": bits_per_symbol(gru)}
     counted, bucket = ngram.probs(_targets(tweets, vocab))
@@ -186,17 +187,15 @@ class Checkpoints(keras.callbacks.Callback):
     atomic checkpoint with the elapsed time."""
 
     def __init__(
-        self, folder: Path, schedule: Schedule, eval_batches: list, vocab: Vocab,
-        personas: list[str], config: TextConfig, log_dir: Path | None,
+        self, folder: Path, schedule: Schedule, network: Network, eval_batches: list,
+        vocab: Vocab, personas: list[str], config: TextConfig, log_dir: Path | None,
     ) -> None:
         super().__init__()
         self.folder, self.schedule, self.eval_batches = folder, schedule, eval_batches
+        self.network = network
         self.vocab, self.personas, self.config = vocab, personas, config
         self.writer = tf.summary.create_file_writer(str(log_dir / "samples")) if log_dir else None
         self.best: tuple[float, int, list[np.ndarray]] | None = None  # dev bpc, step, weights
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.network = _network(self.model)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
@@ -285,9 +284,10 @@ def fit(
         peak_lr, config, max_steps=max_steps, elapsed=state["elapsed_s"], progress=progress,
         seconds=minutes * 60 if minutes is not None else None,
     )
+    network = _network(model)  # traced once; it reads the weights as they are when called
     eval_batches = data.heldout_batches(dev[: config.eval_tweets], vocab, personas)
     checkpoints = Checkpoints(
-        workdir / "checkpoints", schedule, eval_batches, vocab, personas, config, log_dir
+        workdir / "checkpoints", schedule, network, eval_batches, vocab, personas, config, log_dir
     )
     callbacks = [schedule, checkpoints, *extra_callbacks]
     if log_dir is not None:
@@ -309,11 +309,11 @@ def fit(
         _, best_step, weights = checkpoints.best
         model.set_weights(weights)
     ngram = (
-        fit_ngram(model, train, dev, vocab, personas, config.ngram_order)
+        fit_ngram(network, train, dev, vocab, personas, config.ngram_order)
         if config.ngram_order else None
     )
     metrics = {
-        **score(model, ngram, val, vocab, personas),
+        **score(network, ngram, val, vocab, personas),
         "steps": steps,
         "best_step": best_step,
         "epochs": steps / per_pass,
