@@ -3,7 +3,7 @@ distribution, many candidates at once.
 
 Loads from the artifact alone (`weights.npz`, `vocab.json`, `config.json`, `ngram.npz`) and
 never imports TensorFlow, so the bot answers `/tweet` without paying TensorFlow's import or its
-per-call overhead. The step follows Keras 3's GRU exactly (reset_after=True, gate order z, r, h).
+per-call overhead. The GRU step is the one CPU training runs (`models/text/gru_step.py`).
 """
 
 from __future__ import annotations
@@ -46,10 +46,6 @@ class GRUState:
         self.top_recurrent = self.top_recurrent[rows]
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # stable for large |x|
-
-
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -62,28 +58,22 @@ class Sampler:
         self, arrays: dict[str, np.ndarray], vocab: Vocab, personas: list[str], config: TextConfig,
         ngram: NGram | None = None,
     ) -> None:
-        from models.text.compiled import draw  # Numba: loaded with the first sampler, not at import
+        from models.text.compiled import draw  # Numba: loaded with the first sampler
+        from models.text.gru_step import step
 
         self.vocab, self.personas, self.config, self.ngram = vocab, list(personas), config, ngram
-        self._draw = draw
+        self._draw, self._gru_step = draw, step
         e = config.embed_dim
         kernel0 = arrays["gru_0/kernel"]  # (embed + persona, 3 units)
         bias0 = arrays["gru_0/bias"]  # (2, 3 units): input bias, recurrent bias
-        units = config.units
-        # Embedding lookups followed by the input kernel are precomputed into per-id tables. The
-        # z and r parts of the recurrent bias are added to the input side (they are only summed);
-        # the h part stays inside, where Keras multiplies it by the reset gate.
+        # Embedding lookups followed by the input kernel are precomputed into per-id tables.
         self.char_in = arrays["char_embedding"] @ kernel0[:e] + bias0[0]  # (vocab, 3 units)
-        self.char_in[:, : 2 * units] += bias0[1, : 2 * units]
         self.persona_in = arrays["persona_embedding"] @ kernel0[e:]  # (personas, 3 units)
-        self.layers = []
-        for i in range(config.layers):
-            bias = arrays[f"gru_{i}/bias"]
-            in_bias = bias[0] + np.concatenate([bias[1, : 2 * units], np.zeros(units, np.float32)])
-            self.layers.append(
-                (arrays[f"gru_{i}/kernel"], in_bias, arrays[f"gru_{i}/recurrent_kernel"],
-                 bias[1, 2 * units :])
-            )
+        self.layers = [
+            (arrays[f"gru_{i}/kernel"], arrays[f"gru_{i}/bias"][0],
+             arrays[f"gru_{i}/recurrent_kernel"], arrays[f"gru_{i}/bias"][1])
+            for i in range(config.layers)
+        ]
         self.out_b = arrays["logits/bias"]
         # The output kernel and the top layer's recurrent kernel side by side: both multiply
         # the top layer's new state, so one matrix product per step serves both.
@@ -131,17 +121,16 @@ class Sampler:
     def step(self, ids: np.ndarray, persona: np.ndarray, state: GRUState) -> np.ndarray:
         """Advance every row one character; updates `state`, returns logits (rows, vocab)."""
         x_proj = self.char_in[ids] + persona  # (rows, 3 units)
-        u, top, h = self.config.units, len(self.layers) - 1, state.h
+        top, h = len(self.layers) - 1, state.h
+        scratch = np.empty((4, *h[0].shape), np.float32)  # gate values training keeps; unused
         for i, (kernel, in_bias, recurrent, h_bias) in enumerate(self.layers):
             if i:
                 x_proj = h[i - 1] @ kernel + in_bias
             h_proj = state.top_recurrent if i == top else h[i] @ recurrent  # (rows, 3 units)
-            zr = _sigmoid(x_proj[:, : 2 * u] + h_proj[:, : 2 * u])  # update and reset gates
-            candidate = np.tanh(x_proj[:, 2 * u :] + zr[:, u:] * (h_proj[:, 2 * u :] + h_bias))
-            h[i] = candidate + zr[:, :u] * (h[i] - candidate)  # z * h + (1 - z) * candidate
+            self._gru_step(x_proj, h_proj, h_bias, h[i], *scratch, h[i])  # new state in place
         both = h[top] @ self.head  # (rows, vocab + 3 units)
         vocab = len(self.out_b)
-        state.top_recurrent = both[:, vocab:]
+        state.top_recurrent = np.ascontiguousarray(both[:, vocab:])
         return both[:, :vocab] + self.out_b
 
     def generate(
