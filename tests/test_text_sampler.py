@@ -21,7 +21,7 @@ def model_and_sampler():
     import keras
 
     keras.utils.set_random_seed(1)
-    model = build_model(CONFIG, len(VOCAB), 2)
+    model = build_model(CONFIG, len(VOCAB), 2, keras_gru=True)  # Keras's own GRU
     # Larger weights than the initialisers give, and non-zero biases, so that every term matters.
     rng = np.random.default_rng(0)
     for layer in model.layers:
