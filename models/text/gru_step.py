@@ -95,7 +95,7 @@ def forward(
     for t in range(steps):
         np.matmul(states[t], recurrent_kernel, out=h_proj)
         step(x_proj[t], h_proj, bias[1], states[t], z[t], r[t], candidate[t], reset_in[t],
-              states[t + 1])
+             states[t + 1])
     outputs = np.ascontiguousarray(states[1:].transpose(1, 0, 2))
     return outputs, states, z, r, candidate, reset_in
 
@@ -115,8 +115,9 @@ def backward(
     recurrent_t = np.ascontiguousarray(recurrent_kernel.T)
     for t in range(steps - 1, -1, -1):
         step_grad(d_seq[t], d_next, z[t], r[t], candidate[t], reset_in[t], states[t],
-                   d_x_proj[t], d_h_proj[t], d_direct)
-        d_next = d_direct + d_h_proj[t] @ recurrent_t
+                  d_x_proj[t], d_h_proj[t], d_direct)
+        np.matmul(d_h_proj[t], recurrent_t, out=d_next)  # step_grad has read d_next
+        d_next += d_direct
     d_x_proj = d_x_proj.transpose(1, 0, 2).reshape(-1, 3 * units)  # batch major, as x
     d_h_proj = d_h_proj.reshape(-1, 3 * units)
     d_kernel = x.reshape(-1, features).T @ d_x_proj
