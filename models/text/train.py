@@ -294,37 +294,36 @@ def fit(
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), update_freq="epoch"))
     chunk = min(config.checkpoint_steps, max_steps or config.checkpoint_steps)
-    with blas_threads():  # the CPU GRU's loop does its matrix products in NumPy
-        started = time.monotonic()
-        step0 = state["step"]
-        if schedule.fraction(state["step"]) < 1.0:
+    started = time.monotonic()
+    step0 = state["step"]
+    if schedule.fraction(state["step"]) < 1.0:
+        with blas_threads():  # CpuGRU's time loop does its matrix products in NumPy
             model.fit(
                 data.windows(chars, owners, config.seq_len, config.batch_size, config.seed),
                 epochs=10**9 if max_steps is None else math.ceil(max_steps / chunk),
-                steps_per_epoch=chunk, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0,
-                shuffle=False,  # the dataset shuffles itself
+                steps_per_epoch=chunk, initial_epoch=state["epoch"], callbacks=callbacks,
+                verbose=0, shuffle=False,  # the dataset shuffles itself
             )
-        steps = int(model.optimizer.iterations.numpy())
-        seconds = time.monotonic() - started
-        best_step = steps
-        if checkpoints.best is not None:  # the checkpoint the dev tweets liked best (this session)
-            _, best_step, weights = checkpoints.best
-            model.set_weights(weights)
-        ngram = (
-            fit_ngram(network, train, dev, vocab, personas, config.ngram_order)
-            if config.ngram_order else None
-        )
-        metrics = {
-            **score(network, ngram, val, vocab, personas),
-            "steps": steps,
-            "best_step": best_step,
-            "epochs": steps / per_pass,
-            "train_seconds": schedule.elapsed(),
-            "chars_per_s":
-                (steps - step0) * config.batch_size * config.seq_len / max(seconds, 1e-9),
-            "train_tweets": len(train),
-            "heldout_tweets": len(val),
-        }
+    steps = int(model.optimizer.iterations.numpy())
+    seconds = time.monotonic() - started
+    best_step = steps
+    if checkpoints.best is not None:  # the checkpoint the dev tweets liked best (this session)
+        _, best_step, weights = checkpoints.best
+        model.set_weights(weights)
+    ngram = (
+        fit_ngram(network, train, dev, vocab, personas, config.ngram_order)
+        if config.ngram_order else None
+    )
+    metrics = {
+        **score(network, ngram, val, vocab, personas),
+        "steps": steps,
+        "best_step": best_step,
+        "epochs": steps / per_pass,
+        "train_seconds": schedule.elapsed(),
+        "chars_per_s": (steps - step0) * config.batch_size * config.seq_len / max(seconds, 1e-9),
+        "train_tweets": len(train),
+        "heldout_tweets": len(val),
+    }
     return FitResult(model, ngram, metrics)
 
 
