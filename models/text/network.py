@@ -12,6 +12,7 @@ from functools import partial
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from models.text.config import TextConfig
 from models.text.cpu_gru import CpuGRU
@@ -24,8 +25,6 @@ def build_model(
     Keras's where a GPU runs it (with cuDNN) or `keras_gru` asks for it, else `CpuGRU`: the
     same GRU and weights with its time loop in NumPy, 1.6-1.8x faster to train on a CPU.
     Keras 3's defaults (reset_after=True, gate order z, r, h) are what the sampler computes."""
-    import tensorflow as tf
-
     if keras_gru or tf.config.list_physical_devices("GPU"):
         recurrent = partial(keras.layers.GRU, return_sequences=True)
     else:

@@ -90,7 +90,7 @@ def _gru_probs(
 
 def _network(model: keras.Model) -> Network:
     """The model's logits for (batch, time) ids of any shape, traced once into one graph.
-    Called eagerly, Keras runs the GRU's time loop op by op: about 8x slower on CPU, which made
+    Called eagerly, Keras's GRU runs its time loop op by op: about 8x slower on CPU, which made
     the held-out checks between checkpoints about a fifth of a training run's time."""
     ids = tf.TensorSpec((None, None), tf.int32)
 
