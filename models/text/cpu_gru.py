@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 from threadpoolctl import threadpool_limits
 
-from models.text.gru_step import backward, forward
+from models.text.gru_step import backward, forward, infer
 
 
 def _gru(
@@ -61,7 +61,7 @@ def blas_threads() -> threadpool_limits:
 @keras.saving.register_keras_serializable(package="nowbot")
 class CpuGRU(keras.layers.Layer):
     """`keras.layers.GRU(units, return_sequences=True)` from a zero state, computed on the CPU
-    by `forward` and `backward` (float32)."""
+    by `forward` and `backward` when training, by `infer` otherwise (float32)."""
 
     def __init__(self, units: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -76,9 +76,15 @@ class CpuGRU(keras.layers.Layer):
         )
         self.bias = self.add_weight((2, three), "zeros", name="bias")
 
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        weights = (self.kernel, self.recurrent_kernel, self.bias)
-        return _gru(tf.cast(inputs, tf.float32), *(tf.convert_to_tensor(w) for w in weights))
+    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        """Differentiable when `training`; otherwise outputs alone (`infer`: no gradient, and
+        none of the values a gradient would need)."""
+        x = tf.cast(inputs, tf.float32)
+        weights = [tf.convert_to_tensor(w) for w in (self.kernel, self.recurrent_kernel, self.bias)]
+        if training:
+            return _gru(x, *weights)
+        outputs = tf.numpy_function(infer, [x, *weights], tf.float32, stateful=False)
+        return tf.ensure_shape(outputs, x.shape[:-1] + [self.units])
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*input_shape[:-1], self.units)

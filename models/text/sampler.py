@@ -127,7 +127,11 @@ class Sampler:
             if i:
                 x_proj = h[i - 1] @ kernel + in_bias
             h_proj = state.top_recurrent if i == top else h[i] @ recurrent  # (rows, 3 units)
-            self._gru_step(x_proj, h_proj, h_bias, h[i], *scratch, h[i])  # new state in place
+            # A new array, not h[i] in place: the compiled step vectorises only when its
+            # output does not overlap its inputs (in place, 16 rows took 6x as long).
+            h_new = np.empty_like(h[i])
+            self._gru_step(x_proj, h_proj, h_bias, h[i], *scratch, h_new)
+            h[i] = h_new
         both = h[top] @ self.head  # (rows, vocab + 3 units)
         vocab = len(self.out_b)
         state.top_recurrent = np.ascontiguousarray(both[:, vocab:])
