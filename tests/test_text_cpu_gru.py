@@ -43,6 +43,10 @@ def test_outputs_and_gradients_match_keras_gru(batch: int, steps: int) -> None:
     for expected, got in zip(*results):
         assert got.shape == expected.shape
         np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=2e-5, rtol=1e-4)
+    # Scoring (not training) takes the outputs-only pass, which must agree too.
+    np.testing.assert_allclose(
+        np.asarray(cpu_gru(x, training=False)), np.asarray(results[0][0]), atol=2e-5, rtol=1e-4
+    )
 
 
 def test_weights_have_keras_gru_names_and_order() -> None:
