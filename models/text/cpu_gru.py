@@ -61,7 +61,7 @@ def blas_threads() -> threadpool_limits:
 @keras.saving.register_keras_serializable(package="nowbot")
 class CpuGRU(keras.layers.Layer):
     """`keras.layers.GRU(units, return_sequences=True)` from a zero state, computed on the CPU
-    by `forward` and `backward` when training, by `infer` otherwise (float32)."""
+    by `forward` and `backward`, or by `infer` when called with `training=False` (float32)."""
 
     def __init__(self, units: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -77,11 +77,11 @@ class CpuGRU(keras.layers.Layer):
         self.bias = self.add_weight((2, three), "zeros", name="bias")
 
     def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
-        """Differentiable when `training`; otherwise outputs alone (`infer`: no gradient, and
-        none of the values a gradient would need)."""
+        """Differentiable, like Keras's GRU, unless `training` is False (scoring): then the
+        outputs alone (`infer`: no gradient, none of the values a gradient would need)."""
         x = tf.cast(inputs, tf.float32)
         weights = [tf.convert_to_tensor(w) for w in (self.kernel, self.recurrent_kernel, self.bias)]
-        if training:
+        if training is not False:
             return _gru(x, *weights)
         outputs = tf.numpy_function(infer, [x, *weights], tf.float32, stateful=False)
         return tf.ensure_shape(outputs, x.shape[:-1] + [self.units])
