@@ -6,7 +6,8 @@ per step, forward and backward, and each op's scheduling costs more than its ari
 nowbot's size (batch 32 x 256 units). Here each step is one matrix product and one compiled
 pass over the gates; the products that do not depend on the previous step (inputs to gates, and
 every weight gradient) are one large product over all steps, outside the loop. Measured on 2
-cores: a training step 1.6-1.8x faster (see docs/text-model.md).
+cores: a training step 1.05-1.8x faster, depending on the machine's state (see
+docs/text-model.md).
 
 `CpuGRU` holds the same weights under the same names, in the same order, as `keras.layers.GRU`,
 so versions, the NumPy sampler and a GPU run (Keras's GRU, with cuDNN) read it unchanged; a
