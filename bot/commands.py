@@ -207,11 +207,12 @@ def queue(app: App) -> Reply:
 
 
 def review(app: App, post_id: int, action: ReviewAction, reviewer: str) -> Reply:
-    """Approve, reject or regenerate a draft post; `reviewer` is logged with the decision."""
+    """Approve, reject or regenerate a draft post; `reviewer` is stored with an approval or a
+    rejection, and logged."""
     if action == "approve":
-        post = outbox.approve(app.sessions, post_id)
+        post = outbox.approve(app.sessions, post_id, reviewer=reviewer)
     elif action == "reject":
-        post = outbox.reject(app.sessions, post_id)
+        post = outbox.reject(app.sessions, post_id, reviewer=reviewer)
     elif action == "regenerate":
         with app.sessions() as session:
             current = session.get(Post, post_id)

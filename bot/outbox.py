@@ -158,16 +158,21 @@ def create_post(
     return post
 
 
-def approve(sessions: sessionmaker[Session], post_id: int) -> Post:
-    """A person approved the post: it will be published on the next outbox run."""
+def approve(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> Post:
+    """`reviewer` approved the post (stored with the time): it will be published on the next
+    outbox run."""
     with sessions.begin() as session:
-        return _move(session, post_id, S.APPROVED, error=None)
+        return _move(session, post_id, S.APPROVED, error=None, **_review(reviewer))
 
 
-def reject(sessions: sessionmaker[Session], post_id: int) -> Post:
-    """A person rejected the post: it is never published."""
+def reject(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> Post:
+    """`reviewer` rejected the post (stored with the time): it is never published."""
     with sessions.begin() as session:
-        return _move(session, post_id, S.REJECTED)
+        return _move(session, post_id, S.REJECTED, **_review(reviewer))
+
+
+def _review(reviewer: str) -> dict[str, Any]:
+    return {"reviewed_by": reviewer[: Post.reviewed_by.type.length], "reviewed_at": utcnow()}
 
 
 def replace_text(sessions: sessionmaker[Session], post_id: int, text: str, hashtag: str | None,

@@ -65,5 +65,8 @@ class Post(Timestamped, Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who approved or rejected it, and when (None: not reviewed, or approved in auto mode).
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     generated_item: Mapped[GeneratedItem | None] = relationship(foreign_keys=[generated_item_id])

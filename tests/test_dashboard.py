@@ -63,6 +63,8 @@ def test_queue_shows_drafts_and_approve_button_approves(app: App) -> None:
     assert form is not None
     assert status == 303 and "approved" in location
     assert status_of(app, post_id) == PostStatus.APPROVED
+    with app.sessions() as session:
+        assert session.get_one(Post, post_id).reviewed_by == "dashboard"
 
 
 def test_action_without_form_token_is_refused(app: App) -> None:
@@ -87,7 +89,7 @@ def test_reject_and_regenerate(app: App) -> None:
 
 def test_invalid_action_shows_a_notice(app: App) -> None:
     post_id = draft(app)
-    outbox.reject(app.sessions, post_id)
+    outbox.reject(app.sessions, post_id, reviewer="ana")
 
     async def visit(client: TestClient) -> str:
         _, location = await _press(client, post_id, "approve")
@@ -109,7 +111,7 @@ def test_published_post_shows_its_image(app: App, tmp_path: Path) -> None:
         session.flush()
         inside_id, outside_id = items[0].id, items[1].id
     post_id = draft(app, "Fresh samples", image_id=inside_id)
-    outbox.approve(app.sessions, post_id)
+    outbox.approve(app.sessions, post_id, reviewer="ana")
     outbox.publish_due(app.sessions, {"x": _Accepting()})
 
     async def visit(client: TestClient) -> tuple[str, bytes, int, int]:
@@ -121,6 +123,7 @@ def test_published_post_shows_its_image(app: App, tmp_path: Path) -> None:
     page, png, outside_status, missing_status = browse(runtime_for(app), visit)
     published = page.split("<h2>Published</h2>")[1]
     assert "Fresh samples #siggraphNOW" in published and f'src="/items/{inside_id}"' in published
+    assert "<td>ana</td>" in published  # who approved it
     assert png == image.read_bytes()
     assert outside_status == 404 and missing_status == 404
 

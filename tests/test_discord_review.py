@@ -79,6 +79,8 @@ def test_queue_offers_buttons_that_work_after_a_restart(sqlite_app: App) -> None
     asyncio.run(main())
     assert (status_of(sqlite_app, first), status_of(sqlite_app, second)) == (
         PostStatus.APPROVED, PostStatus.REJECTED)
+    with sqlite_app.sessions() as session:  # the Discord user who pressed, kept on each post
+        assert [session.get_one(Post, i).reviewed_by for i in (first, second)] == ["someone"] * 2
 
 
 def test_review_button_refuses_non_admins(sqlite_app: App) -> None:

@@ -60,11 +60,12 @@ def test_review_mode_publishes_nothing_before_approval(app: App) -> None:
     assert outbox.publish_due(app.sessions, {"x": publisher}) == []
     assert publisher.sent == []
 
-    outbox.approve(app.sessions, post.id)
+    outbox.approve(app.sessions, post.id, reviewer="ana")
     outbox.publish_due(app.sessions, {"x": publisher})
     published = status(app, post.id)
     assert published.status == PostStatus.PUBLISHED
     assert published.external_id == "1000" and published.cost_usd == pytest.approx(0.015)
+    assert published.reviewed_by == "ana" and published.reviewed_at is not None
     assert [p.text for p in publisher.sent] == ["Rendering talks start at nine #siggraphNOW"]
 
 
@@ -73,15 +74,17 @@ def test_auto_mode_publishes_directly(app: App) -> None:
     post = add(app, review=False)
     outbox.publish_due(app.sessions, {"x": publisher})
     assert status(app, post.id).status == PostStatus.PUBLISHED
+    assert status(app, post.id).reviewed_by is None  # nobody reviewed it
     assert len(publisher.sent) == 1
 
 
 def test_rejected_post_is_never_published(app: App) -> None:
     publisher = StubPublisher()
     post = add(app)
-    outbox.reject(app.sessions, post.id)
+    outbox.reject(app.sessions, post.id, reviewer="ana")
     with pytest.raises(InvalidTransition, match="is rejected"):
-        outbox.approve(app.sessions, post.id)
+        outbox.approve(app.sessions, post.id, reviewer="bo")
+    assert status(app, post.id).reviewed_by == "ana"  # the refused approval changed nothing
     outbox.publish_due(app.sessions, {"x": publisher})
     assert publisher.sent == []
 
@@ -93,7 +96,7 @@ def test_published_post_cannot_be_published_again(app: App) -> None:
     with pytest.raises(InvalidTransition):
         outbox.publish_post(app.sessions, post.id, publisher)
     with pytest.raises(InvalidTransition):
-        outbox.approve(app.sessions, post.id)
+        outbox.approve(app.sessions, post.id, reviewer="ana")
     assert len(publisher.sent) == 1
 
 
@@ -137,7 +140,7 @@ def test_refused_post_fails_with_reason(app: App) -> None:
     outbox.publish_due(app.sessions, {"x": publisher})
     failed = status(app, post.id)
     assert failed.status == PostStatus.FAILED and "credentials" in (failed.error or "")
-    outbox.approve(app.sessions, post.id)  # a person may try again after fixing it
+    outbox.approve(app.sessions, post.id, reviewer="ana")  # a person may try again after fixing it
     assert status(app, post.id).status == PostStatus.APPROVED
 
 
@@ -192,7 +195,7 @@ def test_regenerate_replaces_only_drafts(app: App) -> None:
     post = add(app)
     outbox.replace_text(app.sessions, post.id, "Exhibition floor opens at ten", "#siggraphNOW")
     assert status(app, post.id).text == "Exhibition floor opens at ten #siggraphNOW"
-    outbox.approve(app.sessions, post.id)
+    outbox.approve(app.sessions, post.id, reviewer="ana")
     with pytest.raises(OutboxError, match="only drafts"):
         outbox.replace_text(app.sessions, post.id, "x", None)
 

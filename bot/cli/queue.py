@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import typer
 from rich.table import Table
 
@@ -25,10 +27,16 @@ def list_posts(
     if not posts:
         console.print("no posts waiting" if not all_posts else "no posts yet")
         return
-    table = Table("id", "platform", "status", "text", "note")
+    table = Table("id", "platform", "status", "text", "reviewed by", "note")
     for post in posts:
-        table.add_row(str(post.id), post.platform, post.status, post.text, post.error or "")
+        table.add_row(str(post.id), post.platform, post.status, post.text,
+                      post.reviewed_by or "", post.error or "")
     console.print(table)
+
+
+def _reviewer() -> str:
+    """Who reviews from this command line: the login name, as stored on the post."""
+    return f"cli:{getpass.getuser()}"
 
 
 @queue.command("approve")
@@ -37,7 +45,7 @@ def approve(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue 
     from bot import outbox
 
     with cli_app() as app:
-        outbox.approve(app.sessions, post_id)
+        outbox.approve(app.sessions, post_id, reviewer=_reviewer())
     console.print(f"post {post_id} approved")
 
 
@@ -47,7 +55,7 @@ def reject(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue l
     from bot import outbox
 
     with cli_app() as app:
-        outbox.reject(app.sessions, post_id)
+        outbox.reject(app.sessions, post_id, reviewer=_reviewer())
     console.print(f"post {post_id} rejected")
 
 

@@ -32,6 +32,8 @@ from storage.outbox import GeneratedItem, Post, PostStatus
 log = logging.getLogger("nowbot.dashboard")
 RUNTIME = web.AppKey("runtime", Runtime)
 CSRF = web.AppKey("csrf", str)
+# The dashboard listens on 127.0.0.1 and has no logins: its reviews are stored under this name.
+DASHBOARD_REVIEWER = "dashboard"
 QUEUE = (PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.UNKNOWN,
          PostStatus.FAILED)
 
@@ -166,10 +168,10 @@ async def progress_gif(request: web.Request) -> web.Response:
 def _act(runtime: Runtime, post_id: int, action: str) -> str:
     app = runtime.app
     if action == "approve":
-        outbox.approve(app.sessions, post_id)
+        outbox.approve(app.sessions, post_id, reviewer=DASHBOARD_REVIEWER)
         return f"post {post_id} approved: it will be published on the next outbox run"
     if action == "reject":
-        outbox.reject(app.sessions, post_id)
+        outbox.reject(app.sessions, post_id, reviewer=DASHBOARD_REVIEWER)
         return f"post {post_id} rejected"
     regenerate_post(app, runtime.generator, post_id)
     return f"post {post_id} regenerated"

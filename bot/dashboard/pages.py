@@ -45,6 +45,11 @@ def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
     return f"<table><tr>{head}</tr>" + "".join(rows) + "</table>"
 
 
+def _reviewed(post: Post) -> str:
+    """Who approved or rejected the post, under its status."""
+    return f'<br><span class="muted">by {escape(post.reviewed_by)}</span>' if post.reviewed_by else ""
+
+
 def queue_table(posts: Sequence[Post], csrf: str) -> str:
     """Posts waiting for a person or for the publisher, with their action buttons."""
     if not posts:
@@ -54,7 +59,7 @@ def queue_table(posts: Sequence[Post], csrf: str) -> str:
         actions = "".join(_form(post.id, action, csrf) for action in QUEUE_ACTIONS.get(post.status, ()))
         rows.append(
             f"<tr><td>#{post.id}</td><td>{escape(post.platform)}</td>"
-            f'<td class="status">{escape(post.status)}</td><td>{escape(post.text)}'
+            f'<td class="status">{escape(post.status)}{_reviewed(post)}</td><td>{escape(post.text)}'
             f'{"<br>" + _image(post.image_item_id, "post") if post.image_item_id else ""}'
             f'{"<br><span class=muted>" + escape(post.error) + "</span>" if post.error else ""}</td>'
             f"<td>{actions}</td></tr>"
@@ -69,10 +74,11 @@ def published_table(posts: Sequence[Post]) -> str:
     rows = [
         f"<tr><td>#{post.id}</td><td>{escape(post.platform)}</td><td>{_time(post.published_at)}</td>"
         f"<td>{escape(post.text)}<br>{_image(post.image_item_id, 'post')}</td>"
-        f"<td>{escape(post.external_id or '')}</td><td>${post.cost_usd:.3f}</td></tr>"
+        f"<td>{escape(post.external_id or '')}</td><td>${post.cost_usd:.3f}</td>"
+        f"<td>{escape(post.reviewed_by or 'auto')}</td></tr>"
         for post in posts
     ]
-    return _table(("Id", "Platform", "Published", "Text", "Id there", "Cost"), rows)
+    return _table(("Id", "Platform", "Published", "Text", "Id there", "Cost", "Approved by"), rows)
 
 
 def _curve(values: Sequence[float], width: int = 160, height: int = 40) -> str:
