@@ -172,6 +172,7 @@ def reject(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> P
 
 
 def _review(reviewer: str) -> dict[str, Any]:
+    """The post's review columns: who (cut to the column's width) and when."""
     return {"reviewed_by": reviewer[: Post.reviewed_by.type.length], "reviewed_at": utcnow()}
 
 

@@ -113,8 +113,8 @@ def forward(
 def infer(
     x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray
 ) -> np.ndarray:
-    """`forward`'s outputs alone: one step's gate values at a time instead of every step's,
-    for scoring (a quarter of the memory traffic of a full forward pass)."""
+    """`forward`'s outputs alone, for scoring: nothing is kept for a gradient (one step's state
+    and gate values at a time instead of five (time, batch, units) arrays)."""
     batch, steps, _ = x.shape
     units = recurrent_kernel.shape[0]
     x_proj = _input_projection(x, kernel, bias)
