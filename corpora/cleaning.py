@@ -11,8 +11,19 @@ from dataclasses import dataclass, field, replace
 from corpora.records import RawTweet, text_hash
 
 RETWEET = re.compile(r"^RT @\w+:?")
-LINK = re.compile(r"https?://\S+|\bwww\.\S+", re.IGNORECASE)
 MENTION = re.compile(r"(?<![\w@])@\w{1,15}\b")
+# A link, with the separator that introduced it ("Watch this: <link>", "New video - <link>"):
+# removing only the link would leave the separator dangling.
+SEPARATOR = r"[-\u2013\u2014:|\u00bb>~\u2022\u00b7/=]"
+LINK = re.compile(
+    rf"(?:\s*{SEPARATOR}+)?\s*(?:https?://\S+|\bwww\.\S+)", re.IGNORECASE
+)
+# What no sentence ends on: a separator, a comma, an opening bracket or quote mark alone.
+DANGLING = re.compile(rf"(?:\s*(?:{SEPARATOR}|[,;(\[{{]|\s['\"]))+$")
+# The @mentions that open a reply address it; they are not part of its sentence.
+REPLY_ADDRESS = re.compile(r"^(?:\.?@\w{1,15}[\s,:]*)+")
+# CSV exports that escaped quotes with a backslash (`that\'s`, `\"quoted\"`).
+ESCAPED_QUOTE = re.compile(r"\\+(['\"])")
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,7 @@ class CleanOptions:
     drop_replies: bool = False
     strip_links: bool = True
     strip_mentions: bool = False
+    strip_reply_address: bool = True  # leading @mentions of a reply: its sentence is kept
 
 
 @dataclass
@@ -40,8 +52,24 @@ class CleanReport:
 
 
 def normalize(text: str) -> str:
-    """Decode HTML entities (`&amp;` -> `&`) and collapse whitespace; emoji are kept as they are."""
-    return " ".join(html.unescape(text).split())
+    """Decode HTML entities (`&amp;` -> `&`) and backslash-escaped quotes, collapse whitespace;
+    emoji are kept as they are."""
+    return " ".join(ESCAPED_QUOTE.sub(r"\1", html.unescape(text)).split())
+
+
+def strip_links(text: str) -> str:
+    """`text` without links, the separators that introduced them, or a dangling ending."""
+    return trim_dangling(normalize(LINK.sub(" ", text)))
+
+
+def strip_mentions(text: str) -> str:
+    """`text` without @mentions (and whatever ending their removal leaves dangling)."""
+    return trim_dangling(normalize(MENTION.sub("", text)))
+
+
+def trim_dangling(text: str) -> str:
+    """`text` without a separator, comma or opening bracket left hanging at its end."""
+    return DANGLING.sub("", text)
 
 
 def _reason_to_drop(record: RawTweet, text: str, options: CleanOptions) -> str | None:
@@ -52,6 +80,18 @@ def _reason_to_drop(record: RawTweet, text: str, options: CleanOptions) -> str |
     return None
 
 
+def clean_text(text: str, options: CleanOptions) -> str:
+    """One tweet's text after the stripping rules of `options` (empty: nothing is left)."""
+    text = normalize(text)
+    if options.strip_links:
+        text = strip_links(text)
+    if options.strip_mentions:
+        text = strip_mentions(text)
+    elif options.strip_reply_address:
+        text = normalize(REPLY_ADDRESS.sub("", text))
+    return text
+
+
 def clean(records: Iterable[RawTweet], options: CleanOptions) -> tuple[list[RawTweet], CleanReport]:
     """Apply `options` to `records`; de-duplicate by text within the batch."""
     report = CleanReport()
@@ -59,13 +99,10 @@ def clean(records: Iterable[RawTweet], options: CleanOptions) -> tuple[list[RawT
     seen: set[str] = set()
     for record in records:
         report.read += 1
-        text = normalize(record.text)
-        reason = _reason_to_drop(record, text, options)
+        reason = _reason_to_drop(record, normalize(record.text), options)
+        text = ""
         if reason is None:
-            if options.strip_links:
-                text = normalize(LINK.sub("", text))
-            if options.strip_mentions:
-                text = normalize(MENTION.sub("", text))
+            text = clean_text(record.text, options)
             if not text:
                 reason = "empty"
             elif text_hash(text) in seen:
@@ -74,6 +111,6 @@ def clean(records: Iterable[RawTweet], options: CleanOptions) -> tuple[list[RawT
             report.dropped[reason] += 1
             continue
         seen.add(text_hash(text))
-        kept.append(replace(record, text=text))
+        kept.append(replace(record, text=text, raw_hash=record.raw_hash or text_hash(record.text)))
     report.kept = len(kept)
     return kept, report

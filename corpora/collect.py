@@ -263,7 +263,7 @@ def _store_page(sessions: sessionmaker[Session], persona: str, records: list[Raw
                 report: CollectReport) -> None:
     kept, cleaning = clean(records, CleanOptions())
     with sessions.begin() as session:
-        report.stored += store_tweets(session, get_or_create_persona(session, persona), kept)
+        report.stored += store_tweets(session, get_or_create_persona(session, persona), kept).added
     report.cleaning.merge(cleaning)
 
 

@@ -33,11 +33,12 @@ class FileReport:
     format: Format
     cleaning: CleanReport
     added: int
+    updated: int = 0  # stored tweets whose text this import's cleaning rewrote
 
     @property
     def already_stored(self) -> int:
         """Kept tweets the persona already had (from an earlier import or an earlier file)."""
-        return self.cleaning.kept - self.added
+        return self.cleaning.kept - self.added - self.updated
 
 
 def read_corpus_files(
@@ -69,5 +70,5 @@ def import_corpus_file(
     progress = (lambda done: on_progress(done, len(kept))) if on_progress else None
     with sessions.begin() as session:
         persona = get_or_create_persona(session, persona_name)
-        added = store_tweets(session, persona, kept, progress)
-    return FileReport(corpus_file.path, corpus_file.format, report, added)
+        stored = store_tweets(session, persona, kept, progress)
+    return FileReport(corpus_file.path, corpus_file.format, report, stored.added, stored.updated)

@@ -22,6 +22,7 @@ class RawTweet:
     created_at: datetime | None = None
     is_reply: bool = False
     place: str | None = None
+    raw_hash: str | None = None  # text_hash of the text as read, set by cleaning
 
 
 def text_hash(text: str) -> str:

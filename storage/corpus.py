@@ -27,7 +27,8 @@ class Tweet(Timestamped, Base):
 
     `source` says where `source_id` comes from: `x` for a real X status id (API, archive, or an
     export that kept ids) and `text` for posts without one, whose id is a hash of the text.
-    `text_hash` de-duplicates a persona's corpus whatever the source.
+    `text_hash` de-duplicates a persona's corpus whatever the source; `raw_hash` is the hash of
+    the text as read, before cleaning, so a re-import under new cleaning rules finds the row.
     """
 
     __tablename__ = "tweets"
@@ -43,6 +44,7 @@ class Tweet(Timestamped, Base):
     author: Mapped[str | None] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     text_hash: Mapped[str] = mapped_column(String(64))
+    raw_hash: Mapped[str | None] = mapped_column(String(64))
     tweeted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     persona: Mapped[Persona] = relationship(back_populates="tweets")

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from conftest import Nowbot, cli_runner
+from corpora.records import text_hash
 from storage.corpus import Persona, Tweet
 
 
@@ -70,7 +71,7 @@ def row_counts(app: App) -> tuple[int, int]:
 @pytest.mark.parametrize(
     ("name", "stored"),
     [
-        ("tweets.js", ["@bob thanks!", "Fish & chips 🐟"]),
+        ("tweets.js", ["Fish & chips 🐟", "thanks!"]),
         ("t.csv", ["Hello, world & all", "two lines 😀"]),
         ("t.json", ["Rock 🎸", "Roll"]),
         ("t.jsonl", ["first", "second @dan"]),
@@ -83,12 +84,12 @@ def test_import_each_format_stores_cleaned_tweets(
     result = nowbot("corpus", "import", "ada", write(name, FILES[name]))
     assert result.exit_code == 0, result.output
     assert texts(app, "ada") == stored
-    assert f"ada: {len(stored)} new, 0 already stored" in result.stdout
+    assert f"ada: {len(stored)} new, 0 updated, 0 already stored" in result.stdout
 
 
 def test_import_reports_read_kept_and_dropped_by_reason(nowbot: Nowbot, app: App) -> None:
     result = nowbot("corpus", "import", "ada", write("t.txt", TEXT))
-    expected = "ada: 1 new, 0 already stored, 2 dropped (1 duplicate, 1 retweet), 3 read from"
+    expected = "ada: 1 new, 0 updated, 0 already stored, 2 dropped (1 duplicate, 1 retweet), 3 read from"
     assert expected in result.stdout
 
 
@@ -109,15 +110,15 @@ def test_import_twice_adds_nothing(nowbot: Nowbot, app: App) -> None:
     second = nowbot("corpus", "import", "ada", *files)
     assert first.exit_code == second.exit_code == 0
     assert row_counts(app) == counts == (1, 9)
-    assert "ada: 9 new, 0 already stored" in first.stdout
-    assert "ada: 0 new, 9 already stored" in second.stdout
+    assert "ada: 9 new, 0 updated, 0 already stored" in first.stdout
+    assert "ada: 0 new, 0 updated, 9 already stored" in second.stdout
 
 
 def test_same_tweets_in_another_format_are_already_stored(nowbot: Nowbot, app: App) -> None:
     nowbot("corpus", "import", "ada", write("t.jsonl", JSONL))
     again = '[{"id_str": "401", "full_text": "first (edited)"}, {"text": "second @dan"}]'
     result = nowbot("corpus", "import", "ada", write("t.json", again))
-    assert "ada: 0 new, 2 already stored" in result.stdout
+    assert "ada: 0 new, 0 updated, 2 already stored" in result.stdout
     assert texts(app, "ada") == ["first", "second @dan"]
 
 
@@ -170,11 +171,12 @@ def test_bad_persona_name_is_refused(nowbot: Nowbot, app: App) -> None:
 @pytest.mark.parametrize(
     ("flag", "stored"),
     [
-        (None, ["@bob thanks!", "Fish & chips 🐟"]),
-        ("--keep-retweets", ["@bob thanks!", "Fish & chips 🐟", "RT @carol: look at this"]),
+        (None, ["Fish & chips 🐟", "thanks!"]),
+        ("--keep-retweets", ["Fish & chips 🐟", "RT @carol: look at this", "thanks!"]),
         ("--drop-replies", ["Fish & chips 🐟"]),
-        ("--keep-links", ["@bob thanks!", "Fish & chips 🐟 https://t.co/abc"]),
+        ("--keep-links", ["Fish & chips 🐟 https://t.co/abc", "thanks!"]),
         ("--strip-mentions", ["Fish & chips 🐟", "thanks!"]),
+        ("--keep-reply-address", ["@bob thanks!", "Fish & chips 🐟"]),
     ],
 )
 def test_cleaning_flags(nowbot: Nowbot, app: App, flag: str | None, stored: list[str]) -> None:
@@ -225,3 +227,23 @@ def test_installed_console_script_imports_and_lists(app: App) -> None:
     )
     assert (failed.returncode, failed.stderr) == (1, "error: x.txt: empty file\n")
     assert texts(app, "ada") == ["Hello, world & all", "two lines 😀"]
+
+
+def test_reimport_with_new_cleaning_updates_instead_of_duplicating(nowbot: Nowbot, app: App) -> None:
+    write("t.txt", "text\nNew video - https://t.co/a\nIt\\'s here: https://t.co/b\n")
+    write("t.csv", ',id,created_at,text\n0,501,,"@bob that\\\'s it"\n')
+    with app.sessions.begin() as session:  # as stored by the rules before this change
+        persona = Persona(name="ada")
+        session.add(persona)
+        session.flush()
+        for source, source_id, text in [("text", "h1", "New video -"), ("text", "h2", "It\\'s here:"),
+                                        ("x", "501", "@bob that\\'s it")]:
+            session.add(Tweet(persona_id=persona.id, source=source, source_id=source_id,
+                              text=text, text_hash=text_hash(text)))
+    result = nowbot("corpus", "import", "ada", "t.txt", "t.csv")
+    assert result.exit_code == 0, result.output
+    assert "ada: 0 new, 3 updated, 0 already stored" in result.stdout
+    assert texts(app, "ada") == ["It's here", "New video", "that's it"]
+    again = nowbot("corpus", "import", "ada", "t.txt", "t.csv")
+    assert "ada: 0 new, 0 updated, 3 already stored" in again.stdout
+    assert row_counts(app) == (1, 3)

@@ -40,13 +40,13 @@ def _report_table(reports: list[FileReport]) -> Table:
     table = Table(title="Import")
     table.add_column("File")
     table.add_column("Format")
-    for name in ("Read", "New", "Already stored"):
+    for name in ("Read", "New", "Updated", "Already stored"):
         table.add_column(name, justify="right")
     table.add_column("Dropped")
     for report in reports:
         table.add_row(
             report.path.name, report.format, f"{report.cleaning.read:,}", f"{report.added:,}",
-            f"{report.already_stored:,}", _dropped(report.cleaning.dropped, "\n"),
+            f"{report.updated:,}", f"{report.already_stored:,}", _dropped(report.cleaning.dropped, "\n"),
         )
     return table
 
@@ -54,11 +54,12 @@ def _report_table(reports: list[FileReport]) -> Table:
 def _summary(persona: str, reports: list[FileReport]) -> str:
     read = sum(report.cleaning.read for report in reports)
     added = sum(report.added for report in reports)
+    updated = sum(report.updated for report in reports)
     already = sum(report.already_stored for report in reports)
     dropped = sum((report.cleaning.dropped for report in reports), Counter[str]())
     files = f"{len(reports)} file" + ("s" if len(reports) > 1 else "")
     return (
-        f"{persona}: {added:,} new, {already:,} already stored, "
+        f"{persona}: {added:,} new, {updated:,} updated, {already:,} already stored, "
         f"{dropped.total():,} dropped ({_dropped(dropped)}), {read:,} read from {files}"
     )
 
@@ -82,16 +83,22 @@ def import_command(
     strip_mentions: Annotated[
         bool, typer.Option("--strip-mentions", help="Remove @mentions from the text.")
     ] = False,
+    keep_reply_address: Annotated[
+        bool, typer.Option("--keep-reply-address", help="Keep the @mentions that open a reply.")
+    ] = False,
 ) -> None:
     """Import tweets into PERSONA from X archive (tweets.js), CSV, JSON, JSONL or text files.
 
     All files are checked before anything is stored: one bad file means nothing is imported.
-    Tweets PERSONA already has (same X id or text) are skipped: a second import adds nothing.
-    HTML entities are decoded and emoji kept; retweets are dropped and links stripped by default.
+    Tweets PERSONA already has (same X id or text) are skipped: a second import adds nothing,
+    and a re-import after cleaning rules changed updates the stored text. HTML entities and
+    backslash-escaped quotes are decoded and emoji kept; by default retweets are dropped, links
+    (with the separator before them) stripped, and the @mentions that open a reply removed.
     """
     options = CleanOptions(
         drop_retweets=not keep_retweets, drop_replies=drop_replies,
         strip_links=not keep_links, strip_mentions=strip_mentions,
+        strip_reply_address=not keep_reply_address,
     )
     with cli_app() as app:
         check_persona_name(persona)

@@ -48,7 +48,7 @@ def seed_demo(app: App, digits: int | None = None) -> DemoSeed:
             persona = get_or_create_persona(session, DEMO_PERSONA)
             persona.display_name = "Graphics conference campaign (demo)"
             records = [RawTweet(text=line, place=f"line {n}") for n, line in enumerate(demo_posts(), 1)]
-            posts = store_tweets(session, persona, records)
+            posts = store_tweets(session, persona, records).added
     with app.sessions.begin() as session:
         if not session.scalar(select(func.count(ImageSet.id))):
             images = import_images(session, app.artifacts_dir, DEMO_IMAGE_SET, BUILTIN_DIGITS,
