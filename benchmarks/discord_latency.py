@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fake_discord import FakeDiscord, Member, logged_in  # noqa: E402
 
 from bot import generation  # noqa: E402
-from bot.adapters.discord_bot import build_client  # noqa: E402
+from bot.platforms.discord.client import build_client  # noqa: E402
 from bot.app import App, open_app  # noqa: E402
 from bot.commands import TweetRequest  # noqa: E402
 from bot.config import Settings  # noqa: E402

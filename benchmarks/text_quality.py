@@ -43,7 +43,7 @@ def tutorial_bpc(train: list[PersonaTweet], val: list[PersonaTweet], vocab: Voca
     import keras
     import tensorflow as tf
 
-    from models.text.train import heldout_bpc
+    from models.text.evaluation import heldout_bpc
 
     keras.utils.set_random_seed(0)
     chars, _ = pack(train, vocab, [train[0][0]])

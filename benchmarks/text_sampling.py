@@ -3,8 +3,9 @@ against the TensorFlow tutorial's loop (a one-step Keras model called from Pytho
 character), both with the same GRU weights: nowbot's default model on a corpus's vocabulary.
 
 The GRU is freshly initialised (its speed does not depend on what it learned); nowbot's side
-also runs its n-gram, fitted on the corpus, so the mixture costs what it does in the bot. Every
-tweet runs the full 280 characters (the end symbol is ignored) on both sides.
+also runs its n-gram and its word constraint, built from the corpus, so both cost what they do
+in the bot (`nowbot_batch1_any_words`: without the constraint). Every tweet runs the full 280
+characters (the end symbol is ignored) on both sides.
 
     .venv/bin/python -m benchmarks.text_sampling [--runs 20] [--corpus katyperry]
 """
@@ -27,7 +28,9 @@ from benchmarks.text_common import corpus_files, load_corpus, save
 from models.text.config import TextConfig
 from models.text.ngram import NGram
 from models.text.sampler import MAX_CHARS, Sampler
-from models.text.select import CopyIndex, Rules, choose
+from models.text.editor import WordModel
+from models.text.lexicon import build_lexicon
+from models.text.select import CopyIndex, Editor, Rules, choose
 from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
 
 
@@ -93,7 +96,10 @@ class _Trained:
         self.config, self.vocab_size, self.n_personas = config, len(vocab), 1
         self.keras = build_model(config, len(vocab), 1)
         ngram = NGram.fit([vocab.encode(t) + [EOS] for t in texts], config.ngram_order, len(vocab))
-        self.sampler = Sampler(to_arrays(self.keras), vocab, ["persona"], config, ngram)
+        tweets = [("persona", t) for t in texts]
+        lexicon = build_lexicon(tweets, vocab, config.word_zipf)
+        self.sampler = Sampler(to_arrays(self.keras), vocab, ["persona"], config, ngram, lexicon)
+        self.editor = Editor(CopyIndex.build(texts), WordModel.fit(tweets))
 
 
 def step_flops(config: TextConfig, vocab_size: int) -> int:
@@ -146,18 +152,19 @@ def main() -> None:
     vocab = Vocab.build((t for _, t in tweets), config.min_char_count)
     model = _Trained(vocab, config, [t for _, t in tweets])
     sampler = model.sampler
-    index = CopyIndex.build(t for _, t in tweets)
 
-    def numpy_tweets(n: int) -> Callable[[], object]:
-        return lambda: sampler.generate("persona", n, stop_at_end=False)
+    def numpy_tweets(n: int, real_words: bool = True) -> Callable[[], object]:
+        return lambda: sampler.generate("persona", n, stop_at_end=False, real_words=real_words)
 
     def pick_best() -> object:
-        return choose(sampler.generate("persona", 16, stop_at_end=False), index, Rules())
+        samples = sampler.generate("persona", 16, stop_at_end=False, mentions=False)
+        return choose(samples, model.editor, Rules(), persona="persona")
 
     tutorial = tutorial_one_step(model)
     results = _timed({
         "tutorial_loop_batch1": lambda: tutorial(0),
         "nowbot_batch1": numpy_tweets(1),
+        "nowbot_batch1_any_words": numpy_tweets(1, real_words=False),
         "nowbot_batch16": numpy_tweets(16),
         "nowbot_16_candidates_with_selection": pick_best,
     }, args.runs)

@@ -7,35 +7,30 @@ show the user as is.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
-from bot import generation, outbox
+from bot import generation
 from bot.app import App
+from bot.core import posts, training
+from bot.core.posts import ReviewAction
+from bot.core.schedule import next_runs
 from bot.errors import NowbotError
 from bot.generation import GeneratedText
-from bot.scheduler import JOBS_TABLE
 from models.registry import Registry
-from storage.base import utcnow
 from storage.corpus import Persona
 from storage.imagesets import ImageSet
 from storage.outbox import Post, PostStatus
-from storage.registry import ModelVersion, RunStatus, TrainingRun, VersionStatus
-
-log = logging.getLogger("nowbot.commands")
+from storage.registry import ModelVersion, VersionStatus
 
 TEMPERATURE = (0.1, 2.0)
 IMAGE_COUNT = (1, 64)
 PROMPT_CHARS = 100
 QUEUE_PAGE = 5  # a Discord message holds five rows of buttons: one post per row
 SUGGESTIONS = 25  # Discord shows at most 25 autocomplete choices
-ReviewAction = Literal["approve", "reject", "regenerate"]
 TrainKind = Literal["text", "gan"]
-REQUEST_EXPIRES = timedelta(hours=1)  # an older request or run no longer blocks a new one
 
 
 class CommandError(NowbotError):
@@ -165,14 +160,9 @@ def status(app: App) -> Reply:
     lines = ["**Serving models**"]
     serving = [v for v in registry.versions() if v.status == VersionStatus.SERVING]
     lines += [f"- {v.kind} `{v.target}` v{v.version}: {_metrics(v)}" for v in serving] or ["- none yet"]
-    with app.sessions() as session:
-        runs = session.scalars(
-            select(TrainingRun).where(
-                TrainingRun.status.in_([RunStatus.RUNNING, RunStatus.REQUESTED]))
-        ).all()
-    lines += [f"- training {r.kind} `{r.target}`: {r.status}" for r in runs]
+    lines += [f"- training {r.kind} `{r.target}`: {r.status}" for r in training.active_runs(app)]
     lines.append("**Next scheduled**")
-    lines += [f"- {job} at {when:%Y-%m-%d %H:%M} UTC" for job, when in next_jobs(app)] or ["- nothing"]
+    lines += _next(app) or ["- nothing"]
     return Reply("\n".join(lines), ephemeral=True)
 
 
@@ -181,16 +171,9 @@ def _metrics(version: ModelVersion) -> str:
     return ", ".join(shown[:4]) or "no metrics"
 
 
-def next_jobs(app: App, limit: int = 5) -> list[tuple[str, datetime]]:
-    """The scheduler's next runs, read from its job store table (empty when there is none)."""
-    if not inspect(app.engine).has_table(JOBS_TABLE):
-        return []
-    with app.engine.connect() as connection:
-        rows = connection.execute(
-            text(f"SELECT id, next_run_time FROM {JOBS_TABLE} WHERE next_run_time IS NOT NULL "
-                 "ORDER BY next_run_time LIMIT :limit"), {"limit": limit}
-        ).all()
-    return [(job_id, datetime.fromtimestamp(when, UTC)) for job_id, when in rows]
+def _next(app: App, limit: int = 5) -> list[str]:
+    jobs = [job for job in next_runs(app) if job.next_run is not None][:limit]
+    return [f"- {job.id} at {job.next_run:%Y-%m-%d %H:%M} UTC" for job in jobs]
 
 
 def queue(app: App) -> Reply:
@@ -209,20 +192,9 @@ def queue(app: App) -> Reply:
 def review(app: App, post_id: int, action: ReviewAction, reviewer: str) -> Reply:
     """Approve, reject or regenerate a draft post; `reviewer` is stored with an approval or a
     rejection, and logged."""
-    if action == "approve":
-        post = outbox.approve(app.sessions, post_id, reviewer=reviewer)
-    elif action == "reject":
-        post = outbox.reject(app.sessions, post_id, reviewer=reviewer)
-    elif action == "regenerate":
-        with app.sessions() as session:
-            current = session.get(Post, post_id)
-        if current is None:
-            raise outbox.PostNotFound(post_id)
-        fresh = generation.generate_post_text(app, app.settings.campaign_persona, [current.text])
-        post = outbox.replace_text(app.sessions, post_id, fresh.text, app.settings.campaign_hashtag)
-    else:
+    if action not in ("approve", "reject", "regenerate"):
         raise CommandError(f"unknown review action '{action}'")
-    log.info("post %s: %s by %s", post_id, action, reviewer)
+    post = posts.review(app, generation, post_id, action, reviewer)
     verb = {"approve": "approved", "reject": "rejected", "regenerate": "regenerated"}[action]
     return Reply(f"Post `#{post_id}` {verb} by {reviewer}: {post.text}", ephemeral=True)
 
@@ -230,35 +202,15 @@ def review(app: App, post_id: int, action: ReviewAction, reviewer: str) -> Reply
 # -- admin -----------------------------------------------------------------------------------
 
 def train(app: App, kind: TrainKind, target: str, requested_by: str) -> Reply:
-    """Ask for a training run of `kind` on `target`; the service's `train-requests` job
-    (`bot.jobs.train_requested`, every `NOWBOT_OUTBOX_INTERVAL_SECONDS`) runs it after any
-    training already going on.
-
-    Training never runs in a chat adapter's process: this only records the request. A request
-    not started within `REQUEST_EXPIRES` is marked failed.
-    """
+    """Ask for a training run of `kind` on `target`; the service's `train-requests` job runs it
+    after any training already going on (`bot.core.training`)."""
     if kind == "text":
         target = _known(app, "persona", target, personas(app))
     elif kind == "gan":
         target = _known(app, "image set", target, image_sets(app))
     else:
         raise CommandError(f"unknown model kind '{kind}' (try: text, gan)")
-    with app.sessions.begin() as session:
-        pending = session.scalar(
-            select(TrainingRun).where(
-                TrainingRun.kind == kind, TrainingRun.target == target,
-                TrainingRun.status.in_([RunStatus.RUNNING, RunStatus.REQUESTED]),
-                TrainingRun.created_at > utcnow() - REQUEST_EXPIRES,
-            )
-        )
-        if pending is not None:
-            raise CommandError(f"{kind} training for '{target}' is already {pending.status}")
-        run = TrainingRun(kind=kind, target=target, status=RunStatus.REQUESTED,
-                          metrics={"requested_by": requested_by})
-        session.add(run)
-        session.flush()
-        run_id = run.id
-    log.info("training run %s (%s %s) requested by %s", run_id, kind, target, requested_by)
+    run_id = training.request_training(app, kind, target, requested_by)
     return Reply(f"Training run `#{run_id}` requested: {kind} on `{target}`.", ephemeral=True)
 
 
@@ -266,5 +218,5 @@ def schedule(app: App) -> Reply:
     """The campaign's cron expressions and the next scheduled runs."""
     lines = ["**Campaign schedule** (`NOWBOT_CAMPAIGN_CRON`)"]
     lines += [f"- `{cron}`" for cron in app.settings.campaign_crons]
-    lines += [f"- next: {job} at {when:%Y-%m-%d %H:%M} UTC" for job, when in next_jobs(app)]
+    lines += [line.replace("- ", "- next: ", 1) for line in _next(app)]
     return Reply("\n".join(lines), ephemeral=True)

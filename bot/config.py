@@ -70,8 +70,17 @@ class Settings(BaseSettings):
     text_blocklist_words: str = Field(
         "", description="Comma-separated words no generated post may contain (case-insensitive)."
     )
+    text_real_words: bool = Field(
+        True, description="Write only words of the persona's tweets or of its language's word list."
+    )
+    text_candidates_chat: int = Field(
+        16, ge=1, le=256, description="Candidates sampled for a chat reply (/tweet), best one kept."
+    )
+    text_candidates_post: int = Field(
+        256, ge=1, le=1024, description="Candidates sampled for a scheduled campaign post."
+    )
 
-    # --- Discord adapter (issue 6) ---
+    # --- Discord adapter ---
     discord_token: SecretStr | None = Field(
         None, description="Bot token; with it set, `nowbot run` starts the Discord adapter."
     )
@@ -99,7 +108,7 @@ class Settings(BaseSettings):
     )
     # --- end of Discord settings ---
 
-    # --- Service: scheduler, campaign outbox, publishing, dashboard (issue 5) ---
+    # --- Service: scheduler, campaign outbox, publishing, dashboard ---
     campaign_persona: str = Field("siggraph", description="Persona whose voice campaign posts use.")
     campaign_hashtag: str = Field("#siggraphNOW", description="Appended to every campaign post.")
     campaign_image_set: str | None = Field(

@@ -12,11 +12,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from bot.app import App
 from models.registry import Registry
-from storage.registry import ModelKind, ModelVersion
+from storage.registry import ModelKind
 
 
 @dataclass(frozen=True)
@@ -28,13 +26,6 @@ class GeneratedText:
     model_version_id: int
 
 
-def _version_id(app: App, folder: Path) -> int:
-    with app.sessions() as session:
-        return session.scalars(
-            select(ModelVersion.id).where(ModelVersion.artifact_path == str(folder))
-        ).one()
-
-
 def generate_tweets(
     app: App,
     persona: str,
@@ -43,27 +34,42 @@ def generate_tweets(
     temperature: float = 0.8,
     count: int = 1,
     blend_with: str | None = None,
+    mix: float = 0.5,
     recent: tuple[str, ...] = (),
+    candidates: int | None = None,
+    block: tuple[str, ...] = (),
+    real_words: bool | None = None,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int | None = None,
 ) -> list[GeneratedText]:
-    """Best `count` candidate tweets for `persona` (optionally blended 50/50 with `blend_with`)."""
+    """Best `count` of `candidates` tweets sampled for `persona` (optionally blended with
+    `blend_with`, `mix` of it). Defaults come from the settings: the chat's number of
+    candidates, the blocklist (`block` adds words to it) and whether only real words are written."""
     from models.text.select import Rules, write_tweets
-    from models.text.serving import load_generator, serving_path
+    from models.text.serving import load_generator, serving_version
 
     personas = (persona, blend_with) if blend_with else (persona,)
-    folder = serving_path(Registry(app.sessions, app.artifacts_dir), *personas)
-    sampler, index = load_generator(folder)
-    rules = Rules(blocklist=app.settings.text_blocklist)
-    samples = write_tweets(
-        sampler, index, persona, count, rules=rules, recent=recent,
-        prompt=prompt, temperature=temperature, blend=blend_with,
+    version = serving_version(Registry(app.sessions, app.artifacts_dir), *personas)
+    sampler, editor = load_generator(Path(version.artifact_path))
+    settings = app.settings
+    rules = Rules(
+        blocklist=settings.text_blocklist + tuple(block),
+        real_words=settings.text_real_words if real_words is None else real_words,
+        candidates=candidates or settings.text_candidates_chat,
     )
-    version_id = _version_id(app, folder)
-    return [GeneratedText(s.text, s.mean_logprob, version_id) for s in samples]
+    samples = write_tweets(
+        sampler, editor, persona, count, rules=rules, recent=recent, prompt=prompt,
+        temperature=temperature, blend=blend_with, mix=mix, top_k=top_k, top_p=top_p, seed=seed,
+    )
+    return [GeneratedText(s.text, s.mean_logprob, version.id) for s in samples]
 
 
 def generate_post_text(app: App, persona: str, recent: list[str]) -> GeneratedText:
-    """One campaign post for `persona`, not repeating any of `recent`."""
-    return generate_tweets(app, persona, recent=tuple(recent))[0]
+    """One campaign post for `persona`, not repeating any of `recent` (picked from the
+    campaign's larger number of candidates)."""
+    candidates = app.settings.text_candidates_post
+    return generate_tweets(app, persona, recent=tuple(recent), candidates=candidates)[0]
 
 
 def render_image_grid(app: App, image_set: str, count: int) -> bytes:

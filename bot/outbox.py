@@ -15,10 +15,7 @@ account's recent posts instead of being sent again.
 
 from __future__ import annotations
 
-import html
 import logging
-import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +25,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NowbotError
-from bot.publishers.base import NotSent, OutcomeUnknown, Publisher, Rejected
+from bot.platforms.base import NotSent, OutcomeUnknown, Publisher, Rejected
+from bot.platforms.catalog import publisher_class
 from storage.base import utcnow
 from storage.outbox import GeneratedItem, Post, PostStatus
 
@@ -45,7 +43,6 @@ TRANSITIONS: dict[str, set[str]] = {
     S.REJECTED: set(),
 }
 MAX_ATTEMPTS = 5
-POST_LIMIT = 280
 STALE_PUBLISHING = timedelta(minutes=10)
 
 
@@ -61,47 +58,6 @@ class PostNotFound(OutboxError):
 class InvalidTransition(OutboxError):
     def __init__(self, post_id: int, current: str, target: str) -> None:
         super().__init__(f"post {post_id} is {current}: it cannot become {target}")
-
-
-# -- text ------------------------------------------------------------------------------------
-
-def _weight(char: str) -> int:
-    """X's weighted length (twitter-text v3): most Latin and punctuation count 1, the rest 2."""
-    point = ord(char)
-    light = point <= 4351 or 8192 <= point <= 8205 or 8208 <= point <= 8223 or 8242 <= point <= 8247
-    return 1 if light else 2
-
-
-def x_length(text: str) -> int:
-    """The length X counts against its 280-character limit (emoji and CJK count double)."""
-    return sum(_weight(char) for char in text)
-
-
-def fit_text(text: str, hashtag: str | None, limit: int = POST_LIMIT) -> str:
-    """`text` with `hashtag` appended unless already present, shortened at a word to fit `limit`."""
-    text = " ".join(text.split())
-    suffix = ""
-    if hashtag and not re.search(re.escape(hashtag) + r"(?!\w)", text, re.IGNORECASE):
-        suffix = " " + hashtag
-    room = limit - x_length(suffix)
-    if x_length(text) > room:
-        kept, used = [], 0
-        for char in text:
-            if used + _weight(char) > room - x_length("…"):
-                break
-            kept.append(char)
-            used += _weight(char)
-        cut = "".join(kept)
-        if " " in cut[len(cut) // 2:]:
-            cut = cut[: cut.rindex(" ")]
-        text = cut.rstrip(" .,;:-") + "…"
-    return text + suffix
-
-
-def _normalized(text: str) -> str:
-    """Text as compared in reconciliation: X escapes entities and appends t.co media links."""
-    text = re.sub(r"(\s*https://t\.co/\S+)+\s*$", "", html.unescape(text))
-    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 # -- transitions -----------------------------------------------------------------------------
@@ -147,9 +103,10 @@ def create_post(
     generated_item_id: int | None = None,
     image_item_id: int | None = None,
 ) -> Post:
-    """Add a post: a draft awaiting review, or already approved in auto mode."""
+    """Add a post, its text fitted to `platform`: a draft awaiting review, or already approved in
+    auto mode."""
     post = Post(
-        platform=platform, text=fit_text(text, hashtag), campaign=campaign,
+        platform=platform, text=publisher_class(platform).fit_text(text, hashtag), campaign=campaign,
         status=S.DRAFT if review else S.APPROVED, generated_item_id=generated_item_id,
         image_item_id=image_item_id, attempts=0, cost_usd=0.0,
     )
@@ -178,14 +135,14 @@ def _review(reviewer: str) -> dict[str, Any]:
 
 def replace_text(sessions: sessionmaker[Session], post_id: int, text: str, hashtag: str | None,
                  generated_item_id: int | None = None) -> Post:
-    """Give a draft a new text (regenerate); only drafts can change."""
+    """Give a draft a new text (regenerate), fitted to its platform; only drafts can change."""
     with sessions.begin() as session:
         post = session.scalar(select(Post).where(Post.id == post_id).with_for_update())
         if post is None:
             raise PostNotFound(post_id)
         if post.status != S.DRAFT:
             raise OutboxError(f"post {post_id} is {post.status}: only drafts can be regenerated")
-        post.text = fit_text(text, hashtag)
+        post.text = publisher_class(post.platform).fit_text(text, hashtag)
         post.generated_item_id = generated_item_id
         return post
 
@@ -304,9 +261,9 @@ def reconcile(
     """Resolve `unknown` posts against each account's `recent_limit` newest posts (few: X bills
     every post read, and the post in doubt is among the newest).
 
-    A post found by its text becomes `published` with the platform's id. One not found after
-    `settle` (time for the platform to show it) goes back to `approved`, or `failed` after
-    `MAX_ATTEMPTS`; until then it waits.
+    A post found by its text (compared as its platform's `normalized` says) becomes `published`
+    with the platform's id. One not found after `settle` (time for the platform to show it) goes
+    back to `approved`, or `failed` after `MAX_ATTEMPTS`; until then it waits.
     """
     with sessions() as session:
         unknown = list(session.scalars(select(Post).where(Post.status == S.UNKNOWN).order_by(Post.id)))
@@ -321,11 +278,12 @@ def reconcile(
         except Exception as error:  # noqa: BLE001  (try again on the next run)
             log.warning("cannot reconcile %s posts now: %s", platform, error)
             continue
+        normalized = publisher_class(platform).normalized
         by_text: dict[str, str] = {}
         for item in reversed(remote):  # newest wins
-            by_text[_normalized(item.text)] = item.external_id
+            by_text[normalized(item.text)] = item.external_id
         for post in (p for p in unknown if p.platform == platform):
-            match = by_text.get(_normalized(post.text))
+            match = by_text.get(normalized(post.text))
             with sessions.begin() as session:
                 if match and match not in claimed:
                     claimed.add(match)

@@ -22,10 +22,11 @@ from bot.app import App
 from bot.config import Settings
 from bot.dashboard import start_dashboard
 from bot.demo import DEMO_IMAGE_SET, seed_demo
-from bot.jobs import Generator, Runtime
+from bot.core.children import stop_children
+from bot.core.runtime import Generator, Runtime
 from bot.leader import LeaderLock
-from bot.publishers.base import Publisher
-from bot.publishers.local import LocalPublisher
+from bot.platforms.base import Publisher
+from bot.platforms.local.publisher import LocalPublisher
 from bot.scheduler import JobSpec, build_scheduler, install_jobs, job_specs
 from models.registry import Registry
 from storage.imagesets import ImageSet
@@ -43,16 +44,16 @@ def configured_adapters(settings: Settings) -> list[Adapter]:
     """The adapters whose credentials are configured. Adapters for new platforms go here."""
     adapters: list[Adapter] = []
     if settings.discord_token is not None:
-        from bot.adapters.discord_bot import start_discord
+        from bot.platforms.discord.client import start_discord
 
-        adapters.append(lambda runtime: start_discord(runtime.app, runtime.publishers))
+        adapters.append(start_discord)
     return adapters
 
 
 def configured_publishers(settings: Settings) -> dict[str, Publisher]:
     """X when its user credentials are set; otherwise the local outbox folder."""
     if settings.x_post_configured:
-        from bot.publishers.x import XPublisher
+        from bot.platforms.x.publisher import XPublisher
 
         return {"x": XPublisher(settings)}
     return {"local": LocalPublisher(settings.data_dir / "outbox")}
@@ -139,7 +140,7 @@ async def serve(
         await asyncio.gather(*tasks, return_exceptions=True)
         if runtime.scheduler is not None:
             runtime.scheduler.pause()  # no new runs; then stop training, let running jobs finish
-        await asyncio.to_thread(jobs.stop_children, runtime)
+        await asyncio.to_thread(stop_children, runtime)
         if runtime.scheduler is not None:
             await asyncio.to_thread(runtime.scheduler.shutdown, True)
             runtime.scheduler = None

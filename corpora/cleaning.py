@@ -22,8 +22,10 @@ LINK = re.compile(
 DANGLING = re.compile(rf"(?:\s*(?:{SEPARATOR}|[,;(\[{{]|\s['\"]))+$")
 # The @mentions that open a reply address it; they are not part of its sentence.
 REPLY_ADDRESS = re.compile(r"^(?:\.?@\w{1,15}[\s,:]*)+")
-# CSV exports that escaped quotes with a backslash (`that\'s`, `\"quoted\"`).
+# CSV exports that escaped quotes with a backslash (`that\'s`, `\"quoted\"`) or wrote a line
+# break as the two characters `\n`.
 ESCAPED_QUOTE = re.compile(r"\\+(['\"])")
+ESCAPED_BREAK = re.compile(r"\\[nr]")
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,10 @@ class CleanReport:
 
 
 def normalize(text: str) -> str:
-    """Decode HTML entities (`&amp;` -> `&`) and backslash-escaped quotes, collapse whitespace;
-    emoji are kept as they are."""
-    return " ".join(ESCAPED_QUOTE.sub(r"\1", html.unescape(text)).split())
+    """Decode HTML entities (`&amp;` -> `&`), backslash-escaped quotes and line breaks, and
+    collapse whitespace; emoji are kept as they are."""
+    text = ESCAPED_BREAK.sub(" ", ESCAPED_QUOTE.sub(r"\1", html.unescape(text)))
+    return " ".join(text.split())
 
 
 def strip_links(text: str) -> str:

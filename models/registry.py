@@ -8,18 +8,50 @@ record is committed only after the rename, so a crash or kill leaves the serving
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.errors import NoServingModel
+from models.errors import ModelError, NoServingModel
 from storage.artifacts import staged_dir
 from storage.base import utcnow
 from storage.registry import ModelVersion, RunStatus, TrainingRun, VersionStatus
+
+
+@dataclass
+class RunRecord:
+    """A training run in progress: its id, and the metrics to store when it succeeds."""
+
+    id: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What a training run of any model kind made: the version, the gate's verdict, its
+    metrics, and where it started (a checkpoint's step, a version's weights, or neither)."""
+
+    version: int
+    verdict: Verdict
+    metrics: dict[str, Any]
+    resumed_from_step: int | None
+    finetuned_from: int | None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -39,11 +71,17 @@ class Registry:
 
     # -- training runs -----------------------------------------------------------------------
 
-    def start_run(self, kind: str, target: str, pid: int | None = None) -> int:
-        """Record a training run as running; returns its id."""
+    def start_run(self, kind: str, target: str, run_id: int | None = None) -> int:
+        """Record this process's training run as running: the requested run `run_id` (one
+        request, one row) or a new one; returns its id."""
         with self.sessions.begin() as session:
-            run = TrainingRun(kind=kind, target=target, pid=pid, metrics={})
-            session.add(run)
+            run = session.get(TrainingRun, run_id) if run_id is not None else None
+            if run_id is not None and (run is None or (run.kind, run.target) != (kind, target)):
+                raise ModelError(f"training run {run_id} is not a {kind} run on '{target}'")
+            if run is None:
+                run = TrainingRun(kind=kind, target=target, metrics={})
+                session.add(run)
+            run.status, run.pid = RunStatus.RUNNING, os.getpid()
             session.flush()
             return run.id
 
@@ -55,7 +93,36 @@ class Registry:
         with self.sessions.begin() as session:
             run = session.get_one(TrainingRun, run_id)
             run.status, run.finished_at, run.error = status, utcnow(), error
-            run.metrics = metrics or {}
+            run.metrics = {**run.metrics, **(metrics or {})}
+
+    @contextmanager
+    def training_run(self, kind: str, target: str, run_id: int | None = None) -> Iterator[RunRecord]:
+        """One training run's record, for every model kind: running while the block runs,
+        then succeeded with the metrics the block put in the record, or failed with the error
+        that left it (an interruption says it can be resumed)."""
+        record = RunRecord(self.start_run(kind, target, run_id))
+        try:
+            yield record
+        except KeyboardInterrupt:
+            self.finish_run(record.id, RunStatus.FAILED, error="interrupted; run again to resume")
+            raise
+        except BaseException as error:
+            self.finish_run(record.id, RunStatus.FAILED, error=repr(error)[:500])
+            raise
+        self.finish_run(record.id, RunStatus.SUCCEEDED, record.metrics)
+
+    def fail_dead_runs(self) -> int:
+        """Mark failed the running runs whose training process (on this machine) is gone, as
+        after a kill -9; returns how many. A row left running would block the next request."""
+        with self.sessions.begin() as session:
+            running = session.scalars(
+                select(TrainingRun).where(TrainingRun.status == RunStatus.RUNNING)
+            ).all()
+            dead = [run for run in running if run.pid is not None and not _alive(run.pid)]
+            for run in dead:
+                run.status, run.finished_at = RunStatus.FAILED, utcnow()
+                run.error = f"the training process ({run.pid}) ended without finishing"
+            return len(dead)
 
     # -- versions ----------------------------------------------------------------------------
 
@@ -111,6 +178,16 @@ class Registry:
         if version is None:
             raise NoServingModel(f"no serving {kind} model for '{target}' yet: train one first")
         return Path(version.artifact_path)
+
+    def serving_versions(self, kind: str) -> list[ModelVersion]:
+        """The serving versions of `kind` (one per target), newest first."""
+        query = (
+            select(ModelVersion)
+            .where(ModelVersion.kind == kind, ModelVersion.status == VersionStatus.SERVING)
+            .order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
+        )
+        with self.sessions() as session:
+            return list(session.scalars(query))
 
     def versions(self, kind: str | None = None) -> list[ModelVersion]:
         """Every version, newest first, optionally of one kind."""

@@ -14,7 +14,7 @@ from service_harness import StubGenerator
 from bot import outbox
 from bot.app import App
 from bot.dashboard import CSRF, create_dashboard
-from bot.jobs import Runtime
+from bot.core.runtime import Runtime
 from models.registry import Registry
 from storage.outbox import GeneratedItem, Post, PostStatus
 

@@ -18,10 +18,10 @@ import pytest
 from PIL import Image
 
 from bot import generation
-from bot.adapters.discord_bot import build_client
 from bot.app import App
 from bot.config import Settings
 from bot.generation import GeneratedText
+from bot.platforms.discord.client import build_client
 from models.registry import Registry
 from storage.corpus import Persona
 from storage.imagesets import ImageSet
@@ -85,7 +85,9 @@ def seeded(sqlite_app: App, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen["tweets"] = (persona, options, threading.current_thread().name)
         seen.setdefault("counts", []).append(options["count"])
         time.sleep(0.05)  # sampling takes a while: concurrent requests pile up meanwhile
-        suffixes = [""] + [f" #{n}" for n in range(2, options["count"] + 1)]
+        first = len(seen.setdefault("written", []))  # numbered across calls: every tweet differs
+        seen["written"] += range(options["count"])
+        suffixes = [f" #{n}" if n else "" for n in range(first, first + options["count"])]
         return [GeneratedText(f"hello from {persona}{suffix}", -1.0, 1) for suffix in suffixes]
 
     def grid(app: App, image_set: str, count: int) -> bytes:
@@ -152,7 +154,7 @@ def test_concurrent_prompted_tweets_share_one_generation_call(sqlite_app: App, s
                 for _ in range(5)]
         answers = [(await followup(fake, interaction)).json["content"] for interaction in sent]
         assert sorted(answers) == ["**ada**: hello from ada"] + [
-            f"**ada**: hello from ada #{n}" for n in range(2, 6)]
+            f"**ada**: hello from ada #{n}" for n in range(1, 5)]  # five different tweets
 
     run_bot(sqlite_app, scenario)
     assert sum(seeded["counts"]) == 5 and len(seeded["counts"]) < 5

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from bot import generation, outbox
-from bot.adapters.discord_bot import build_client
 from bot.app import App
 from bot.generation import GeneratedText
+from bot.platforms.discord.client import build_client
 from fake_discord import FakeDiscord, Member, logged_in
 from test_discord_commands import discord_app
-from storage.outbox import Post, PostStatus
+from models.registry import Registry
+from storage.outbox import GeneratedItem, Post, PostStatus
 
 
 def draft(app: App, text: str) -> int:
@@ -101,9 +102,17 @@ def test_review_button_refuses_non_admins(sqlite_app: App) -> None:
 
 
 def test_regenerate_and_approving_twice(sqlite_app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    draft(sqlite_app, "an older post")
     post_id = draft(sqlite_app, "a tired draft")
-    monkeypatch.setattr(generation, "generate_post_text",
-                        lambda app, persona, recent: GeneratedText("a fresh draft", -1.0, 1))
+    registry = Registry(sqlite_app.sessions, sqlite_app.artifacts_dir)
+    version = registry.save_version("text", "all", lambda folder: None, {"bpc": 2.0})
+    asked: list[list[str]] = []
+
+    def write(app: App, persona: str, recent: list[str]) -> GeneratedText:  # the model's part
+        asked.append(recent)
+        return GeneratedText("a fresh draft", -1.0, version.id)
+
+    monkeypatch.setattr(generation, "generate_post_text", write)
 
     async def main() -> None:
         fake = FakeDiscord()
@@ -120,5 +129,9 @@ def test_regenerate_and_approving_twice(sqlite_app: App, monkeypatch: pytest.Mon
         await fake.close()
 
     asyncio.run(main())
+    assert asked == [["a tired draft", "an older post"]]  # the recent posts, as everywhere
     with sqlite_app.sessions() as session:
-        assert session.get_one(Post, post_id).text.startswith("a fresh draft")
+        post = session.get_one(Post, post_id)
+        assert post.text.startswith("a fresh draft")
+        item = session.get_one(GeneratedItem, post.generated_item_id)  # which model wrote it
+        assert (item.model_version_id, item.text) == (version.id, "a fresh draft")

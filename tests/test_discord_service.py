@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bot.adapters.discord_bot import ShardedNowbotClient, build_client, start_discord
+from bot import generation
 from bot.app import App
 from bot.cli import app as cli
 from bot.config import ConfigError, get_settings, load_settings
-from bot.publishers.base import RemotePost
+from bot.core.runtime import Runtime
+from bot.platforms.base import RemotePost
+from bot.platforms.discord.client import ShardedNowbotClient, build_client, start_discord
 from fake_discord import FakeDiscord, Member, logged_in
 from test_discord_commands import discord_app
 
@@ -49,8 +51,9 @@ def test_campaign_posts_go_to_the_configured_channel(sqlite_app: App, tmp_path: 
         fake = FakeDiscord()
         await fake.start()
         app = discord_app(sqlite_app, token=fake.token, campaign_channel_id=fake.channel_id)
+        runtime = Runtime(app, generation, publishers)
         with fake.pointed_at():
-            task = asyncio.create_task(start_discord(app, publishers, guild_ready_timeout=0.05))
+            task = asyncio.create_task(start_discord(runtime, guild_ready_timeout=0.05))
             while "discord" not in publishers or not publishers["discord"].client.is_ready():
                 await asyncio.sleep(0.01)
             publisher = publishers["discord"]
@@ -72,7 +75,7 @@ def test_campaign_posts_go_to_the_configured_channel(sqlite_app: App, tmp_path: 
 
 def test_start_without_token_does_nothing(sqlite_app: App) -> None:
     publishers: dict[str, Any] = {}
-    asyncio.run(start_discord(sqlite_app, publishers))
+    asyncio.run(start_discord(Runtime(sqlite_app, generation, publishers)))
     assert publishers == {}
 
 

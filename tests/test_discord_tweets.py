@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.adapters.tweets import TweetSupply
+from bot.chat.tweets import TweetSupply
 from bot.commands import TweetRequest
 from bot.generation import GeneratedText
 from models.errors import NoServingModel

@@ -47,7 +47,7 @@ def _train(app: App, pixels: np.ndarray, **kwargs):  # type: ignore[no-untyped-d
 def test_train_generate_and_fine_tune(sqlite_app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     pixels = _train_first(sqlite_app)
     outcome = _train(sqlite_app, pixels, epochs=1)
-    assert outcome.fine_tuned_from == 1 and outcome.version == 2
+    assert outcome.finetuned_from == 1 and outcome.version == 2
     assert outcome.metrics["steps"] == 2  # a fine-tune counts its own steps
     assert "vs serving v1" in outcome.verdict.reason  # judged against the serving version
     serving_version = Registry(sqlite_app.sessions, sqlite_app.artifacts_dir).serving("gan", "tiny")
@@ -139,5 +139,5 @@ def test_training_resumes_after_kill(sqlite_app: App, tmp_path: Path) -> None:
     assert saved_steps >= 2
     target_epochs = saved_steps // 2 + 2
     outcome = _train(sqlite_app, pixels, epochs=target_epochs)
-    assert outcome.resumed_at_step == saved_steps
+    assert outcome.resumed_from_step == saved_steps
     assert outcome.metrics["steps"] == target_epochs * 2  # 32 images / batch 16 = 2 steps per epoch

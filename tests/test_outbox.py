@@ -11,9 +11,10 @@ import pytest
 
 from bot import outbox
 from bot.app import App
-from bot.outbox import InvalidTransition, OutboxError, create_post, fit_text, x_length
-from bot.publishers.base import NotSent, OutcomeUnknown, Rejected, RemotePost
-from bot.publishers.local import LocalPublisher
+from bot.outbox import InvalidTransition, OutboxError, create_post
+from bot.platforms.base import NotSent, OutcomeUnknown, Rejected, RemotePost
+from bot.platforms.local.publisher import LocalPublisher
+from bot.platforms.x.text import fit_text, x_length
 from conftest import cli_runner
 from storage.outbox import Post, PostStatus
 

@@ -20,7 +20,7 @@ from PIL import Image
 from bot import outbox
 from bot.app import App, open_app
 from bot.config import Settings
-from bot.publishers.x import XPublisher
+from bot.platforms.x.publisher import XPublisher
 from storage.outbox import GeneratedItem, Post, PostStatus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,7 +160,7 @@ KILLED_PUBLISHER = textwrap.dedent("""
     from bot import outbox
     from bot.app import open_app
     from bot.config import Settings
-    from bot.publishers.x import XPublisher
+    from bot.platforms.x.publisher import XPublisher
 
     url, base_url, post_id = sys.argv[1], sys.argv[2], int(sys.argv[3])
     settings = Settings(database_url=url, x_consumer_key="fake-consumer-key",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,15 @@ def test_crash_while_writing_leaves_no_version(app: App) -> None:
 
 def test_runs_are_recorded(app: App) -> None:
     registry = Registry(app.sessions, app.artifacts_dir)
-    run_id = registry.start_run("text", "ada", pid=123)
+    run_id = registry.start_run("text", "ada")
     registry.finish_run(run_id, RunStatus.FAILED, error="killed")
+    with pytest.raises(ValueError), registry.training_run("text", "ada") as failing:
+        raise ValueError("out of tweets")
+    with registry.training_run("text", "ada", run_id=run_id) as again:  # the same row again
+        again.metrics = {"bpc": 2.0}
     with app.sessions() as session:
         from storage.registry import TrainingRun
 
-        run = session.get_one(TrainingRun, run_id)
-        assert (run.status, run.error) == (RunStatus.FAILED, "killed")
+        run, failed = session.get_one(TrainingRun, run_id), session.get_one(TrainingRun, failing.id)
+        assert (run.status, run.pid, run.metrics) == (RunStatus.SUCCEEDED, os.getpid(), {"bpc": 2.0})
+        assert failed.status == RunStatus.FAILED and "out of tweets" in (failed.error or "")

@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import suppress
@@ -23,7 +25,9 @@ from sqlalchemy import func, select
 from bot import commands, demo, jobs
 from bot.app import App, open_app
 from bot.config import Settings
-from bot.jobs import Runtime
+from bot.core import training
+from bot.core.children import run_cli, stop_children
+from bot.core.runtime import Runtime
 from bot.scheduler import JobSpec
 from bot.service import serve
 from models.registry import Registry
@@ -141,7 +145,7 @@ def test_training_waits_for_the_running_one_and_not_after_stop(sqlite_app: App) 
         waiting.start()
         waiting.join(0.5)
         assert waiting.is_alive()  # the second training waits its turn
-        jobs.stop_children(runtime)  # shutting down: it must not start a child now
+        stop_children(runtime)  # shutting down: it must not start a child now
         runtime.training_lock.release()
         waiting.join(10)
         assert not waiting.is_alive()
@@ -155,7 +159,7 @@ def test_child_process_works_on_the_same_database(tmp_path: Path) -> None:
     with elsewhere.sessions.begin() as session:
         session.add(Persona(name="ada_lovelace"))
     runtime = Runtime(app=elsewhere, generator=StubGenerator(), publishers={})
-    assert jobs.run_cli(runtime, ["corpus", "list"], "corpus-list", timeout_s=120)
+    assert run_cli(runtime, ["corpus", "list"], "corpus-list", timeout_s=120)
     assert "ada_lovelace" in (tmp_path / "elsewhere" / "logs" / "corpus-list.log").read_text()
     assert not runtime.children
     elsewhere.engine.dispose()
@@ -178,7 +182,7 @@ def run_requests(app: App, stopping: bool = False, runtime: Runtime | None = Non
     """One run of the `train-requests` job."""
     runtime = runtime or quick_runtime(app)
     if stopping:
-        jobs.stop_children(runtime)
+        stop_children(runtime)
     jobs.configure(runtime)
     try:
         return jobs.train_requested()
@@ -217,8 +221,26 @@ def test_requested_training_trains_in_a_child_at_low_priority_and_succeeds(app: 
     assert b"TF_NUM_INTRAOP_THREADS=" + threads + b"\0" in environ[0]  # a core left for the bot
     run = run_row(app, run_id)
     assert (run.status, run.error) == (RunStatus.SUCCEEDED, None) and run.finished_at is not None
-    assert Registry(app.sessions, app.artifacts_dir).serving("text", "ada") is not None
+    serving = Registry(app.sessions, app.artifacts_dir).serving("text", "ada")
+    assert serving is not None and serving.training_run_id == run_id
+    with app.sessions() as session:  # one request, one run row: the child used the request's
+        assert session.scalar(select(func.count(TrainingRun.id))) == 1
     assert run_requests(app) is None  # taken once: nothing left to do
+
+
+def test_a_killed_training_is_marked_failed_and_blocks_no_new_request(app: App) -> None:
+    store(app, {"ada": 5})
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a training child killed with -9 leaves its row running with a dead pid
+    with app.sessions.begin() as session:
+        killed = TrainingRun(kind="text", target="ada", status=RunStatus.RUNNING, pid=gone.pid)
+        session.add(killed)
+        session.flush()
+        killed_id = killed.id
+    new_id = request_training(app, "ada")  # accepted at once, not an hour later
+    assert new_id != killed_id
+    run = run_row(app, killed_id)
+    assert run.status == RunStatus.FAILED and "ended without finishing" in (run.error or "")
 
 
 def test_requested_training_that_fails_is_marked_failed(app: App) -> None:
@@ -235,7 +257,7 @@ def test_expired_request_is_failed_with_reason_and_not_trained(app: App) -> None
     store(app, {"ada": 5})
     with app.sessions.begin() as session:
         stale = TrainingRun(kind="text", target="ada", status=RunStatus.REQUESTED,
-                            created_at=utcnow() - commands.REQUEST_EXPIRES - timedelta(minutes=1))
+                            created_at=utcnow() - training.REQUEST_EXPIRES - timedelta(minutes=1))
         session.add(stale)
         session.flush()
         stale_id = stale.id

@@ -6,6 +6,7 @@ import pytest
 
 from bot.app import App
 from conftest import Nowbot, cli_runner
+from models.registry import Registry
 from text_corpus import store
 
 
@@ -20,8 +21,9 @@ def test_train_then_generate_tweets(sqlite_app: App, nowbot: Nowbot) -> None:
     assert missing.exit_code == 1 and "no serving text model knows ada" in missing.output
 
     store(sqlite_app, {"ada": 30, "bob": 30})
-    trained = nowbot("train", "text", "--epochs", "1")
+    trained = nowbot("train", "text", "--together", "--epochs", "1")  # blends need one model
     assert trained.exit_code == 0, trained.output
+    assert "training text model 'all'" in trained.output
     assert "v1: held-out" in trained.output and "promoted: first version" in trained.output
 
     made = nowbot(
@@ -41,3 +43,28 @@ def test_generate_names_an_unknown_persona(sqlite_app: App, nowbot: Nowbot) -> N
     assert result.exit_code == 1 and "no serving text model knows zed" in result.output
     both = nowbot("train", "text", "--minutes", "1", "--epochs", "1")
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_generate_honours_the_blocklist_setting(
+    sqlite_app: App, nowbot: Nowbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(sqlite_app, {"ada": 40})
+    assert nowbot("train", "text", "--epochs", "1").exit_code == 0
+    free = nowbot("generate", "text", "--persona", "ada", "-n", "5", "--seed", "3")
+    assert free.exit_code == 0 and "engines" in free.output.lower()
+    monkeypatch.setenv("NOWBOT_TEXT_BLOCKLIST_WORDS", "engines")
+    blocked = nowbot("generate", "text", "--persona", "ada", "-n", "5", "--seed", "3")
+    assert "engines" not in blocked.stdout.lower()
+    assert blocked.exit_code == 0 or "blocked word" in blocked.output
+
+
+def test_train_makes_one_model_per_persona_by_default(sqlite_app: App, nowbot: Nowbot) -> None:
+    store(sqlite_app, {"ada": 30, "bob": 30})
+    trained = nowbot("train", "text", "--epochs", "1")
+    assert trained.exit_code == 0, trained.output
+    assert "training text model 'ada'" in trained.output
+    assert "training text model 'bob'" in trained.output
+    registry = Registry(sqlite_app.sessions, sqlite_app.artifacts_dir)
+    assert {v.target for v in registry.serving_versions("text")} == {"ada", "bob"}
+    blend = nowbot("generate", "text", "--persona", "ada", "--blend", "bob")
+    assert blend.exit_code == 1 and "no serving text model knows ada and bob" in blend.output

@@ -6,7 +6,8 @@ import pytest
 
 from models.errors import ModelError
 from models.text.sampler import Sample
-from models.text.select import CopyIndex, Rules, choose, write_tweets
+from models.text.editor import WordModel, defects
+from models.text.select import CopyIndex, Editor, Rules, choose, write_tweets
 
 LONG = "We are going to build the biggest rocket ever made and fly it to Mars next year"
 
@@ -35,7 +36,7 @@ def test_choose_ranks_by_likelihood_and_says_why_others_failed() -> None:
         Sample("a likely tweet that never ended and was cut at the limi", -0.05, False),
     ]
     accepted, rejected = choose(
-        samples, index, Rules(blocklist=("darn",)), recent=["Hello  again everyone"]
+        samples, Editor(index), Rules(blocklist=("darn",)), recent=["Hello  again everyone"]
     )
     assert [s.text for s in accepted] == [
         "an even better original thought", "a fine original thought",
@@ -49,9 +50,9 @@ def test_choose_ranks_by_likelihood_and_says_why_others_failed() -> None:
 def test_mentions_and_links_are_removed_unless_allowed() -> None:
     index = CopyIndex.build([])
     text = "@elon see https://t.co/x this rocket launch"
-    (kept,), _ = choose(_samples(text), index, Rules())
+    (kept,), _ = choose(_samples(text), Editor(index), Rules())
     assert kept.text == "see this rocket launch"
-    (kept,), _ = choose(_samples(text), index, Rules(allow_mentions=True, allow_links=True))
+    (kept,), _ = choose(_samples(text), Editor(index), Rules(allow_mentions=True, allow_links=True))
     assert kept.text == text
 
 
@@ -66,4 +67,33 @@ def test_no_acceptable_candidate_is_a_clear_error() -> None:
             return _samples(*[LONG] * n)
 
     with pytest.raises(ModelError, match="no acceptable tweet among 16 candidates.*copies"):
-        write_tweets(Copycat(), CopyIndex.build([LONG]), "ada")  # type: ignore[arg-type]
+        write_tweets(Copycat(), Editor(CopyIndex.build([LONG])), "ada")  # type: ignore[arg-type]
+
+
+PERSONA_TWEETS = [("ada", text) for text in [
+    "The rocket is ready for launch.", "We land the booster at sea tonight.",
+    "The engines are firing and the crew is ready.", "Launch window opens at noon.",
+]]
+
+
+def test_ranking_prefers_an_ended_well_formed_candidate() -> None:
+    editor = Editor(CopyIndex.build([]), WordModel.fit(PERSONA_TWEETS))
+    candidates = [
+        Sample("The rocket is ready for the", -0.1, True),  # ends on a word never ending a tweet
+        Sample("the booster is ready tonight.", -0.2, True),  # lower-case start
+        Sample("Launch window opens at sea -", -0.3, True),  # dangling separator
+        Sample("The engines are firing at noon and the crew", -0.05, False),  # cut at the limit
+        Sample("The crew is ready (for launch.", -0.4, True),  # unbalanced bracket
+        Sample("The booster is ready for launch tonight.", -0.9, True),
+    ]
+    ranked = editor.rank(candidates, "ada", Rules())
+    assert ranked[0].text == "The booster is ready for launch tonight."
+    # Switched off, the most likely ended candidate wins, whatever its form.
+    assert editor.rank(candidates, "ada", Rules(editor=False))[0].text.startswith("The rocket")
+
+
+def test_word_model_prefers_the_personas_word_order() -> None:
+    words = WordModel.fit(PERSONA_TWEETS)
+    in_order, shuffled = words.logprob("ada", ["The crew is ready.", "Ready crew the is."])
+    assert in_order > shuffled
+    assert defects("The rocket is ready for the", True, words, "ada") == ["fragment"]

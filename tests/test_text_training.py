@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from models.registry import Registry
 from models.text.config import TextConfig
 from models.text.ngram import NGramState
 from models.text.sampler import Sampler
-from models.text.serving import serving_path
+from models.text.serving import serving_version
 from models.text.vocab import BOS, EOS
 from storage.registry import RunStatus, TrainingRun
 from text_corpus import store
@@ -35,7 +36,7 @@ def test_training_saves_a_servable_version_and_finetunes_it(sqlite_app: App) -> 
     store(sqlite_app, {"ada": 40, "bob": 40})
     registry, first = _train(sqlite_app, epochs=1)
     assert first.version == 1 and first.verdict.promoted and first.metrics["bpc"] > 0
-    folder = serving_path(registry, "ada")
+    folder = Path(serving_version(registry, "ada").artifact_path)
     assert {p.name for p in folder.iterdir()} >= {"weights.npz", "vocab.json", "config.json"}
     sampler = Sampler.load(folder)  # from the artifact alone
     assert sampler.personas == ["ada", "bob"] and sampler.generate("bob", 2, seed=0)
@@ -48,7 +49,7 @@ def test_training_saves_a_servable_version_and_finetunes_it(sqlite_app: App) -> 
 def test_gate_keeps_the_serving_version_when_a_new_one_is_worse(sqlite_app: App) -> None:
     store(sqlite_app, {"ada": 40})
     registry, first = _train(sqlite_app, personas=["ada"], epochs=1)
-    trained = serving_path(registry, "ada")
+    trained = Path(serving_version(registry, "ada").artifact_path)
     # A serving version claiming an unbeatable score, with the same files.
     best = registry.save_version(
         "text", "ada", lambda f: shutil.copytree(trained, f, dirs_exist_ok=True), {"bpc": 0.01},
@@ -57,7 +58,7 @@ def test_gate_keeps_the_serving_version_when_a_new_one_is_worse(sqlite_app: App)
     assert registry.promote_if_better(best.id, "bpc").promoted
     _, outcome = _train(sqlite_app, personas=["ada"], epochs=1, fresh=True)
     assert not outcome.verdict.promoted and "0.01" in outcome.verdict.reason
-    assert serving_path(registry, "ada").name == "v0002"
+    assert Path(serving_version(registry, "ada").artifact_path).name == "v0002"
 
 
 def test_served_mixture_scores_heldout_tweets_as_training_measured(sqlite_app: App) -> None:
@@ -67,7 +68,7 @@ def test_served_mixture_scores_heldout_tweets_as_training_measured(sqlite_app: A
     registry, outcome = _train(sqlite_app, epochs=2)
     metrics = outcome.metrics
     assert metrics["bpc"] < metrics["gru_bpc"]  # the n-gram helps a GRU this undertrained
-    sampler = Sampler.load(serving_path(registry, "ada"))
+    sampler = Sampler.load(Path(serving_version(registry, "ada").artifact_path))
     assert sampler.ngram is not None
     _, heldout = split_by_tweet(load_tweets(sqlite_app.sessions), TINY.val_fraction)
     bits, count = 0.0, 0
@@ -103,7 +104,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(sqlite_app: App) -> No
     registry, outcome = _train(
         sqlite_app, personas=["ada"], epochs=2, progress=lambda d, _: steps_run.append(d)
     )
-    assert outcome.resumed_from == TINY.checkpoint_steps
+    assert outcome.resumed_from_step == TINY.checkpoint_steps
     total = outcome.metrics["steps"]
     assert outcome.metrics["epochs"] == pytest.approx(2.0)
     assert len(steps_run) == total - TINY.checkpoint_steps  # continued, not restarted

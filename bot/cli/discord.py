@@ -26,7 +26,7 @@ def sync_command(
     ),
 ) -> None:
     """Publish the bot's slash commands to Discord (rate-limited by Discord: run it when they change)."""
-    from bot.adapters.discord_bot import build_client
+    from bot.platforms.discord.client import build_client
 
     async def sync(app: App, token: str) -> list[str]:
         async with build_client(app) as client:
@@ -42,12 +42,14 @@ def sync_command(
 @group.command("run")
 def run_command() -> None:
     """Run only the Discord adapter (no scheduler, no dashboard) until interrupted."""
-    from bot.adapters.discord_bot import start_discord
+    from bot import generation
+    from bot.core.runtime import Runtime
+    from bot.platforms.discord.client import start_discord
 
     with cli_app() as app:
         _token(app)
         console.print("Discord adapter running; Ctrl+C stops it")
         try:
-            asyncio.run(start_discord(app))
+            asyncio.run(start_discord(Runtime(app, generation, {})))
         except KeyboardInterrupt:
             console.print("stopped")

@@ -74,6 +74,9 @@ def train_gan_command(
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Start from random weights (no resuming, no fine-tuning of the serving version).",
     )] = False,
+    run_id: Annotated[int | None, typer.Option(
+        "--run-id", hidden=True, help="The requested training run this is (the service's).",
+    )] = None,
 ) -> None:
     """Train the image model on a set; the new version serves only if its Frechet distance is no
     worse and it has not collapsed. An interrupted run resumes; otherwise the serving version is
@@ -98,10 +101,10 @@ def train_gan_command(
             image_set, pixels = get_set(session, set_name), load_pixels(session, set_name)
         outcome = train_gan(
             Registry(app.sessions, app.artifacts_dir), app.artifacts_dir, set_name, pixels,
-            minutes=minutes, epochs=epochs, fresh=fresh, image_set_id=image_set.id,
+            minutes=minutes, epochs=epochs, fresh=fresh, image_set_id=image_set.id, run_id=run_id,
         )
-        start = (f"resumed at step {outcome.resumed_at_step}" if outcome.resumed_at_step is not None
-                 else f"fine-tuned v{outcome.fine_tuned_from}" if outcome.fine_tuned_from
+        start = (f"resumed at step {outcome.resumed_from_step}" if outcome.resumed_from_step is not None
+                 else f"fine-tuned v{outcome.finetuned_from}" if outcome.finetuned_from
                  else "from scratch")
         metrics = outcome.metrics
         console.print(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import getpass
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from bot.cli.common import cli_app, console
 from bot.cli.groups import queue
+
+if TYPE_CHECKING:
+    from bot.core.posts import ReviewAction
 
 
 @queue.command("list")
@@ -39,35 +43,31 @@ def _reviewer() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+def _review(post_id: int, action: ReviewAction) -> str:
+    """The review use case, as this command line's user; the post's text afterwards."""
+    from bot import generation
+    from bot.core import posts
+
+    with cli_app() as app:
+        return posts.review(app, generation, post_id, action, _reviewer()).text
+
+
 @queue.command("approve")
 def approve(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
     """Approve a draft: the running bot publishes it on its next outbox run."""
-    from bot import outbox
-
-    with cli_app() as app:
-        outbox.approve(app.sessions, post_id, reviewer=_reviewer())
+    _review(post_id, "approve")
     console.print(f"post {post_id} approved")
 
 
 @queue.command("reject")
 def reject(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
     """Reject a post: it is never published."""
-    from bot import outbox
-
-    with cli_app() as app:
-        outbox.reject(app.sessions, post_id, reviewer=_reviewer())
+    _review(post_id, "reject")
     console.print(f"post {post_id} rejected")
 
 
 @queue.command("regenerate")
 def regenerate(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
     """Replace a draft's text with a freshly generated one."""
-    from bot import generation
-    from bot.jobs import regenerate_post
-    from storage.outbox import Post
-
-    with cli_app() as app:
-        regenerate_post(app, generation, post_id)
-        with app.sessions() as session:
-            text = session.get_one(Post, post_id).text
+    text = _review(post_id, "regenerate")
     console.print(f"post {post_id}: {text}", highlight=False)

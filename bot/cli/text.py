@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.cli.common import cli_app, console, err_console
 from bot.cli.groups import generate, train
-from models.registry import Registry
+from models.registry import Registry, TrainingOutcome
 
 
 class Preset(str, Enum):
@@ -24,8 +24,13 @@ def train_text_command(
         list[str] | None,
         typer.Option("--persona", "-p", help="Persona to train on (repeat; default: all)."),
     ] = None,
+    together: Annotated[
+        bool,
+        typer.Option("--together", help="One model of all these personas (needed for --blend)."),
+    ] = False,
     minutes: Annotated[
-        float | None, typer.Option(help="Wall-clock training budget (default 10).", min=0.01)
+        float | None,
+        typer.Option(help="Wall-clock budget for all the models (default 10).", min=0.01),
     ] = None,
     epochs: Annotated[
         float | None,
@@ -37,43 +42,61 @@ def train_text_command(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Start from scratch instead of the serving version.")
     ] = False,
+    run_id: Annotated[
+        int | None,
+        typer.Option("--run-id", hidden=True, help="The requested training run this is."),
+    ] = None,
 ) -> None:
-    """Train the text model (resumes an interrupted run; fine-tunes the serving version)."""
+    """Train text models (resumes an interrupted run; fine-tunes the serving version).
+
+    Each persona gets its own model and an equal share of the budget: at the same budget that
+    measured better per persona than one model of them all (benchmarks/text_fidelity.py).
+    --together trains one model that speaks as every persona, which blends need.
+    """
     if minutes is not None and epochs is not None:
         err_console.print("[red]error:[/red] give --minutes or --epochs, not both")
         raise typer.Exit(2)
     from models.text.config import TextConfig
+    from models.text.data import persona_names
     from models.text.train import target_name, train_text
 
     with cli_app() as app:
         registry = Registry(app.sessions, app.artifacts_dir)
-        console.print(f"training text model '{target_name(persona or [])}'")
-        with Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err_console,
-        ) as bar:
-            task = bar.add_task("training", total=1.0)
+        names = persona or persona_names(app.sessions)
+        groups = [persona or []] if together or len(names) < 2 else [[name] for name in names]
+        budget = minutes if minutes is not None or epochs is not None else 10.0
+        share = budget / len(groups) if budget is not None else None
+        for group in groups:
+            console.print(f"training text model '{target_name(group)}'")
+            with Progress(
+                TextColumn("[progress.description]{task.description}"), BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err_console,
+            ) as bar:
+                task = bar.add_task("training", total=1.0)
 
-            def progress(done: float, logs: dict[str, float]) -> None:
-                bar.update(task, completed=done, description=f"bpc {logs['bpc']:.3f}")
+                def progress(done: float, logs: dict[str, float]) -> None:
+                    bar.update(task, completed=done, description=f"bpc {logs['bpc']:.3f}")
 
-            outcome = train_text(
-                registry, app.sessions, app.artifacts_dir, persona or [],
-                minutes=minutes if minutes is not None or epochs is not None else 10.0,
-                epochs=epochs, config=TextConfig.preset(preset.value), fresh=fresh,
-                progress=progress,
-            )
-        if outcome.resumed_from is not None:
-            console.print(f"resumed from the checkpoint at step {outcome.resumed_from}")
-        if outcome.finetuned_from is not None:
-            console.print(f"fine-tuned from v{outcome.finetuned_from}")
-        m = outcome.metrics
-        console.print(
-            f"v{outcome.version}: held-out {m['bpc']:.3f} bits/char after {m['steps']} steps "
-            f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min); "
-            f"{outcome.verdict.reason}",
-            soft_wrap=True,
-        )
+                outcome = train_text(
+                    registry, app.sessions, app.artifacts_dir, group, minutes=share,
+                    epochs=epochs, config=TextConfig.preset(preset.value), fresh=fresh,
+                    progress=progress, run_id=run_id,
+                )
+            _report(outcome)
+
+
+def _report(outcome: TrainingOutcome) -> None:
+    if outcome.resumed_from_step is not None:
+        console.print(f"resumed from the checkpoint at step {outcome.resumed_from_step}")
+    if outcome.finetuned_from is not None:
+        console.print(f"fine-tuned from v{outcome.finetuned_from}")
+    m = outcome.metrics
+    console.print(
+        f"v{outcome.version}: held-out {m['bpc']:.3f} bits/char after {m['steps']} steps "
+        f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min); "
+        f"{outcome.verdict.reason}",
+        soft_wrap=True,
+    )
 
 
 @generate.command("text")
@@ -98,20 +121,20 @@ def generate_text_command(
     block: Annotated[
         list[str] | None, typer.Option("--block", help="Reject tweets with this word (repeat).")
     ] = None,
+    any_words: Annotated[
+        bool, typer.Option("--any-words", help="Let the model write words of no word list.")
+    ] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed, for repeatable output.")] = None,
 ) -> None:
-    """Write tweets as a persona with the serving text model, best candidates first."""
-    from models.text.select import Rules, write_tweets
-    from models.text.serving import load_generator, serving_path
+    """Write tweets as a persona with the serving text model, best candidates first (the
+    service's blocklist, NOWBOT_TEXT_BLOCKLIST_WORDS, applies too)."""
+    from bot import generation
 
     with cli_app() as app:
-        registry = Registry(app.sessions, app.artifacts_dir)
-        folder = serving_path(registry, persona, *([blend] if blend else []))
-        sampler, index = load_generator(folder)
-        rules = Rules(blocklist=tuple(block or ()), candidates=candidates)
-        tweets = write_tweets(
-            sampler, index, persona, n, rules=rules, prompt=prompt, temperature=temperature,
-            top_k=top_k, top_p=top_p, blend=blend, mix=mix, seed=seed,
+        tweets = generation.generate_tweets(
+            app, persona, prompt=prompt, count=n, temperature=temperature, blend_with=blend,
+            mix=mix, candidates=candidates, block=tuple(block or ()),
+            real_words=False if any_words else None, top_k=top_k, top_p=top_p, seed=seed,
         )
         for tweet in tweets:
             console.print(tweet.text, highlight=False, markup=False, soft_wrap=True)

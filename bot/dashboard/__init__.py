@@ -11,19 +11,19 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bot import outbox
+from bot.core import posts
+from bot.core.runtime import Runtime
+from bot.core.schedule import next_runs
 from bot.dashboard import pages
 from bot.errors import USER_ERRORS
-from bot.jobs import Runtime, regenerate_post
-from bot.scheduler import JOBS_TABLE, next_runs
 from models.errors import NoServingModel
 from models.registry import Registry
 from storage.imagesets import ImageSet
@@ -71,17 +71,6 @@ def _in_thread(request: web.Request, work: Callable[[Runtime], Any]) -> Awaitabl
 
 # -- pages -------------------------------------------------------------------------------------
 
-def _jobs(runtime: Runtime) -> list[tuple[str, str, datetime | None]]:
-    if runtime.scheduler is not None:
-        return next_runs(runtime.scheduler)
-    # A follower reads the leader's job store without unpickling (it runs no scheduler itself).
-    with runtime.app.engine.connect() as connection:
-        if not connection.dialect.has_table(connection, JOBS_TABLE):
-            return []
-        rows = connection.execute(text(f"select id, next_run_time from {JOBS_TABLE} order by next_run_time"))
-        return [(job_id, "", datetime.fromtimestamp(when, UTC) if when else None) for job_id, when in rows]
-
-
 def _overview(runtime: Runtime, csrf: str) -> list[tuple[str, str]]:
     app = runtime.app
     registry = Registry(app.sessions, app.artifacts_dir)
@@ -99,7 +88,7 @@ def _overview(runtime: Runtime, csrf: str) -> list[tuple[str, str]]:
         ("Published", pages.published_table(outbox.posts(app.sessions, PostStatus.PUBLISHED, limit=20))),
         ("Model versions", pages.versions_table(registry.versions()[:30])),
         ("GAN progress", pages.gan_section(sets, batches)),
-        ("Scheduled jobs", pages.jobs_table(_jobs(runtime), runtime.scheduler is not None)),
+        ("Scheduled jobs", pages.jobs_table(next_runs(app, runtime.scheduler), runtime.scheduler is not None)),
     ]
 
 
@@ -173,7 +162,7 @@ def _act(runtime: Runtime, post_id: int, action: str) -> str:
     if action == "reject":
         outbox.reject(app.sessions, post_id, reviewer=DASHBOARD_REVIEWER)
         return f"post {post_id} rejected"
-    regenerate_post(app, runtime.generator, post_id)
+    posts.regenerate(app, runtime.generator, post_id)
     return f"post {post_id} regenerated"
 
 

@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from bot.core.schedule import ScheduledJob
 from storage.outbox import Post, PostStatus
 from storage.registry import ModelVersion
 
@@ -132,10 +133,11 @@ def gan_section(image_sets: Iterable[str], batches: dict[str, int]) -> str:
     return "".join(blocks) or '<p class="muted">No image sets.</p>'
 
 
-def jobs_table(jobs: Sequence[tuple[str, str, datetime | None]], leader: bool) -> str:
+def jobs_table(jobs: Sequence[ScheduledJob], leader: bool) -> str:
     """Scheduled jobs and when each runs next."""
     who = "this process leads and runs them" if leader else "another process leads and runs them"
-    rows = [f"<tr><td>{escape(i)}</td><td>{escape(n)}</td><td>{_time(t)}</td></tr>" for i, n, t in jobs]
+    rows = [f"<tr><td>{escape(j.id)}</td><td>{escape(j.name)}</td><td>{_time(j.next_run)}</td></tr>"
+            for j in jobs]
     return f'<p class="muted">{who}</p>' + _table(("Job", "What", "Next run"), rows)
 
 

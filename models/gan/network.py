@@ -32,8 +32,8 @@ def build_discriminator(config: GanConfig, name: str = "discriminator") -> keras
     image = keras.Input((config.size, config.size, config.channels), name="image")
     x = image
     for step in range(config.upsamplings):
-        # No batch norm: real and fake batches go through separately, and BN would mix their
-        # statistics into the scores.
+        # No batch norm: real and fake images go through in one batch (one pass over both
+        # halves), and BN would mix the statistics of each half into the other's scores.
         x = layers.Conv2D(config.d_filters * 2**step, 4, strides=2, padding="same")(x)
         x = layers.LeakyReLU(0.2)(x)
     score = layers.Dense(1)(layers.Flatten()(x))  # (b, 1)

@@ -7,10 +7,9 @@ grids) until the run's version is stored; TensorBoard logs go to `ARTIFACTS/logs
 
 from __future__ import annotations
 
-import os
 import shutil
 from importlib.util import find_spec
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,10 @@ import numpy as np
 
 from models.errors import ModelError
 from models.gan.config import GanConfig
-from models.registry import Registry, Verdict
+from models.registry import Registry, TrainingOutcome
 from storage.artifacts import atomic_write_bytes
-from storage.registry import RunStatus
 
 KIND = "gan"
-
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    version: int
-    verdict: Verdict
-    metrics: dict[str, Any]
-    resumed_at_step: int | None
-    fine_tuned_from: int | None
 
 
 def checkpoint_dir(artifacts_dir: Path, set_name: str) -> Path:
@@ -93,8 +82,10 @@ def train_gan(
     progress: bool = True,
     eval_samples: int = 2000,
     extractor_kwargs: dict[str, float] | None = None,
-) -> TrainOutcome:
-    """Train on uint8 `pixels` (n, size, size, channels) for `minutes` or `epochs`.
+    run_id: int | None = None,
+) -> TrainingOutcome:
+    """Train on uint8 `pixels` (n, size, size, channels) for `minutes` or `epochs`; `run_id`
+    names the requested training run this is (else a new run is recorded).
 
     An interrupted run of this set is resumed (same config, steps and seconds so far); otherwise
     the serving version is fine-tuned; `fresh` discards both and starts from random weights.
@@ -148,31 +139,26 @@ def train_gan(
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0))
     if progress:
         callbacks.append(RichProgress(epochs * steps_per_epoch if epochs else None, clock))
-    run_id = registry.start_run(KIND, set_name, pid=os.getpid())
-    try:
-        start_epoch = int(state["steps"]) // steps_per_epoch
-        if epochs is None or start_epoch < epochs:
-            gan.fit(
-                image_dataset(pixels, batch, config.seed), epochs=epochs or 10**9,
-                initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
-                callbacks=callbacks, verbose=0, shuffle=False,  # the dataset shuffles
-            )
-        metrics = evaluate(gan, pixels, artifacts_dir / "features", eval_samples,
-                           **(extractor_kwargs or {}))
-        metrics.update(steps=gan.steps, seconds=round(clock.seconds(), 1), images=len(pixels))
+    with registry.training_run(KIND, set_name, run_id) as run:
+        try:
+            start_epoch = int(state["steps"]) // steps_per_epoch
+            if epochs is None or start_epoch < epochs:
+                gan.fit(
+                    image_dataset(pixels, batch, config.seed), epochs=epochs or 10**9,
+                    initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
+                    callbacks=callbacks, verbose=0, shuffle=False,  # the dataset shuffles
+                )
+        except KeyboardInterrupt:
+            save_checkpoint(gan, checkpoint, {"steps": gan.steps, "seconds": clock.seconds()})
+            raise
+        run.metrics = evaluate(gan, pixels, artifacts_dir / "features", eval_samples,
+                               **(extractor_kwargs or {}))
+        run.metrics.update(steps=gan.steps, seconds=round(clock.seconds(), 1), images=len(pixels))
         version = registry.save_version(
-            KIND, set_name, lambda folder: _write_version(gan, state_dir, folder), metrics,
-            config=asdict(config), training_run_id=run_id, image_set_id=image_set_id,
+            KIND, set_name, lambda folder: _write_version(gan, state_dir, folder), run.metrics,
+            config=asdict(config), training_run_id=run.id, image_set_id=image_set_id,
         )
-        veto = "mode collapse" if metrics["collapsed"] else None
+        veto = "mode collapse" if run.metrics["collapsed"] else None
         verdict = registry.promote_if_better(version.id, "fid", veto=veto)
-    except KeyboardInterrupt:
-        save_checkpoint(gan, checkpoint, {"steps": gan.steps, "seconds": clock.seconds()})
-        registry.finish_run(run_id, RunStatus.FAILED, error="interrupted; run again to resume")
-        raise
-    except BaseException as error:
-        registry.finish_run(run_id, RunStatus.FAILED, error=repr(error)[:500])
-        raise
-    registry.finish_run(run_id, RunStatus.SUCCEEDED, metrics)
     shutil.rmtree(state_dir, ignore_errors=True)  # the version now holds everything
-    return TrainOutcome(version.version, verdict, metrics, resumed, fine_tuned)
+    return TrainingOutcome(version.version, verdict, run.metrics, resumed, fine_tuned)

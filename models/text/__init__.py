@@ -1,5 +1,7 @@
 """The persona char-GRU: vocabulary, network, training, NumPy sampling and candidate selection.
 
-Only `vocab`, `config`, `sampler` and `select` are TensorFlow-free; `network`, `data` and
-`train` import TensorFlow and are imported by the commands that train.
+TensorFlow-free (the bot imports these): `vocab`, `config`, `data` (TensorFlow only inside
+`windows`), `ngram`, `lexicon`, `gru_step`, `compiled`, `sampler`, `editor`, `select`,
+`artifact` and `serving`. `network`, `cpu_gru`, `evaluation`, `callbacks` and `train` import
+TensorFlow and are imported by the commands that train.
 """

@@ -1,5 +1,5 @@
-"""The sampler's inner loops compiled with Numba: the n-gram's step and the draw of the next
-symbol, one call per step for every row instead of a dozen small NumPy calls whose overhead
+"""The sampler's inner loops compiled with Numba: the n-gram's step, the word constraint and
+the draw of the next symbol, one call per step for every row instead of a dozen small NumPy calls whose overhead
 would dominate a 280-character tweet.
 
 Imported lazily by the sampler (so `nowbot --help` never loads Numba); compiled on first use and
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+
+from models.text.lexicon import APOSTROPHE, DIGIT, FREE, LETTER, OUTSIDE, ROOT, SUFFIX_ROOT, TAG
 
 
 @numba.njit(cache=True, nogil=True)
@@ -80,16 +82,16 @@ def advance(
 @numba.njit(cache=True, nogil=True)
 def draw(weights: np.ndarray, allowed: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """Per row, a symbol drawn with probability proportional to weights * allowed (inverse
-    CDF with the row's uniform number)."""
+    CDF with the row's uniform number); `allowed` is (rows, vocab)."""
     rows, vocab = weights.shape
     chosen = np.empty(rows, np.int64)
     for r in range(rows):
         total = 0.0
         for s in range(vocab):
-            total += weights[r, s] * allowed[s]
+            total += weights[r, s] * allowed[r, s]
         target, running, pick = uniform[r] * total, 0.0, -1
         for s in range(vocab):
-            w = weights[r, s] * allowed[s]
+            w = weights[r, s] * allowed[r, s]
             if w > 0.0:
                 pick = s
                 running += w
@@ -97,3 +99,62 @@ def draw(weights: np.ndarray, allowed: np.ndarray, uniform: np.ndarray) -> np.nd
                     break
         chosen[r] = pick
     return chosen
+
+
+@numba.njit(cache=True, nogil=True)
+def word_mask(
+    node: np.ndarray, bits: np.ndarray, base: np.ndarray, classes: np.ndarray,
+    child_start: np.ndarray, child_symbol: np.ndarray, child_node: np.ndarray,
+    terminal: np.ndarray, reach: np.ndarray, out: np.ndarray,
+) -> None:
+    """out[r] = base where row r may write each symbol next: inside a word only the letters
+    that continue one of its persona's words (bits[r]), and a word's end only where one ends;
+    between words only letters that start one; anything inside a free token (#tag, 4pm)."""
+    rows, vocab = out.shape
+    for r in range(rows):
+        n = node[r]
+        if n == FREE:
+            for s in range(vocab):
+                out[r, s] = base[s]
+            continue
+        ends = n == OUTSIDE or (terminal[n] & bits[r]) != 0
+        for s in range(vocab):
+            c = classes[s]
+            if c == LETTER or (c == APOSTROPHE and n != OUTSIDE):
+                out[r, s] = base[s] if c == APOSTROPHE and ends else 0.0  # ' : suffix or quote
+            else:
+                out[r, s] = base[s] if ends else 0.0
+        parent = ROOT if n == OUTSIDE else n
+        for e in range(child_start[parent], child_start[parent + 1]):
+            if reach[child_node[e]] & bits[r]:
+                out[r, child_symbol[e]] = base[child_symbol[e]]
+
+
+@numba.njit(cache=True, nogil=True)
+def word_advance(
+    node: np.ndarray, chosen: np.ndarray, classes: np.ndarray, child_start: np.ndarray,
+    child_symbol: np.ndarray, child_node: np.ndarray,
+) -> None:
+    """Move each row's word state past its chosen symbol."""
+    for r in range(len(node)):
+        s, n = chosen[r], node[r]
+        c = classes[s]
+        if c == LETTER or c == APOSTROPHE:
+            if n == FREE:
+                continue
+            parent = ROOT if n == OUTSIDE else n
+            found = -1
+            for e in range(child_start[parent], child_start[parent + 1]):
+                if child_symbol[e] == s:
+                    found = child_node[e]
+                    break
+            if found >= 0:
+                node[r] = found
+            elif c == APOSTROPHE:
+                node[r] = SUFFIX_ROOT if n >= 0 else OUTSIDE
+            else:  # a letter no word continues with (typed in a prompt): free to the word's end
+                node[r] = FREE
+        elif c == DIGIT or c == TAG:
+            node[r] = FREE
+        else:
+            node[r] = OUTSIDE

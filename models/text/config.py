@@ -19,6 +19,9 @@ class TextConfig:
     dropout: float = 0.4  # on GRU outputs; small corpora see dozens of passes in 10 minutes
     # Kneser-Ney n-gram mixed with the GRU (0: the GRU alone); see models/text/ngram.py
     ngram_order: int = 10  # measured: 10 beats 8 in the mixture (Trump 1.62 vs 1.65 bits/char)
+    # Words the sampler may write: the persona's own and its language's general words at least
+    # this frequent on wordfreq's Zipf scale (see models/text/lexicon.py)
+    word_zipf: float = 2.5
     # Data
     # Short windows and small batches: more updates per CPU minute, which matters more than
     # long context early on (measured on the benchmark corpora, see docs/text-model.md).

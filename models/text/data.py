@@ -42,6 +42,13 @@ def load_tweets(
     return tweets
 
 
+def persona_names(sessions: sessionmaker[Session]) -> list[str]:
+    """The personas that have tweets to learn from, by name."""
+    query = select(Persona.name).join(Tweet.persona).distinct().order_by(Persona.name)
+    with sessions() as session:
+        return list(session.scalars(query))
+
+
 def split_by_tweet(
     tweets: Sequence[PersonaTweet], val_fraction: float
 ) -> tuple[list[PersonaTweet], list[PersonaTweet]]:

@@ -1,9 +1,11 @@
 """Fast tweet sampling: the GRU step in NumPy with the trained weights, mixed with the n-gram's
 distribution, many candidates at once.
 
-Loads from the artifact alone (`weights.npz`, `vocab.json`, `config.json`, `ngram.npz`) and
-never imports TensorFlow, so the bot answers `/tweet` without paying TensorFlow's import or its
-per-call overhead. The GRU step is the one CPU training runs (`models/text/gru_step.py`).
+Loads from the artifact alone (`weights.npz`, `vocab.json`, `config.json`, `ngram.npz`,
+`lexicon.npz`) and never imports TensorFlow, so the bot answers `/tweet` without paying
+TensorFlow's import or its per-call overhead. The GRU step is the one CPU training runs (`models/text/gru_step.py`).
+Unless told otherwise it writes only real words: the persona's own and its language's
+(`models/text/lexicon.py`), checked by a compiled walk of the word tree at every step.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import numpy as np
 
 from models.errors import ModelError
 from models.text.config import TextConfig
+from models.text.lexicon import OUTSIDE, Lexicon
 from models.text.ngram import NGram, NGramState
 from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
 
 MAX_CHARS = 280
 NGRAM_FILE = "ngram.npz"
+LEXICON_FILE = "lexicon.npz"
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,14 @@ class Sampler:
 
     def __init__(
         self, arrays: dict[str, np.ndarray], vocab: Vocab, personas: list[str], config: TextConfig,
-        ngram: NGram | None = None,
+        ngram: NGram | None = None, lexicon: Lexicon | None = None,
     ) -> None:
-        from models.text.compiled import draw  # Numba: loaded with the first sampler
+        from models.text import compiled  # Numba: loaded with the first sampler
         from models.text.gru_step import step
 
         self.vocab, self.personas, self.config, self.ngram = vocab, list(personas), config, ngram
-        self._draw, self._gru_step = draw, step
+        self.lexicon = lexicon
+        self._compiled, self._gru_step = compiled, step
         e = config.embed_dim
         kernel0 = arrays["gru_0/kernel"]  # (embed + persona, 3 units)
         bias0 = arrays["gru_0/bias"]  # (2, 3 units): input bias, recurrent bias
@@ -82,6 +87,7 @@ class Sampler:
         self.writable[[PAD, UNK, BOS]] = 0.0
         self.writable_not_end = self.writable.copy()  # ... and the end, before any character
         self.writable_not_end[EOS] = 0.0
+        self.at_sign = np.asarray([i for i, c in enumerate(vocab.chars, 4) if c == "@"], np.int64)
 
     @classmethod
     def load(cls, folder: Path) -> Sampler:
@@ -91,11 +97,15 @@ class Sampler:
             vocab = Vocab.from_json(json.loads((folder / "vocab.json").read_text()))
             with np.load(folder / "weights.npz") as data:
                 arrays = {k: data[k].astype(np.float32) for k in data.files}
-            # Versions from before the mixture have no n-gram and speak with the GRU alone.
+            # Older versions have no n-gram (the GRU speaks alone) or no word tree (unchecked).
             ngram = NGram.load(folder / NGRAM_FILE) if (folder / NGRAM_FILE).exists() else None
+            lexicon = (
+                Lexicon.load(folder / LEXICON_FILE) if (folder / LEXICON_FILE).exists() else None
+            )
         except (OSError, KeyError, ValueError) as error:
             raise ModelError(f"{folder}: not a readable text model artifact ({error})") from None
-        return cls(arrays, vocab, meta["personas"], TextConfig.from_dict(meta["model"]), ngram)
+        config = TextConfig.from_dict(meta["model"])
+        return cls(arrays, vocab, meta["personas"], config, ngram, lexicon)
 
     def persona_input(self, persona: str, blend: str | None = None, mix: float = 0.5) -> np.ndarray:
         """The persona's contribution to the first GRU input, optionally mixed with another's
@@ -151,9 +161,15 @@ class Sampler:
         max_chars: int = MAX_CHARS,
         stop_at_end: bool = True,
         seed: int | None = None,
+        real_words: bool = True,
+        mentions: bool = True,
     ) -> list[Sample]:
         """`n` tweets sampled together, each starting with `prompt` (unknown characters in it
-        are read as the unknown symbol and kept as typed) and at most `max_chars` long."""
+        are read as the unknown symbol and kept as typed) and at most `max_chars` long.
+
+        `real_words`: only words of the persona(s) and their language(s), when the version has
+        a word tree; `mentions` False: no @ is written (a mention cut out later would leave
+        a sentence without its start)."""
         if temperature <= 0 or not 0 < top_p <= 1 or top_k < 0:
             raise ModelError("need temperature > 0, 0 < top-p <= 1 and top-k >= 0")
         if len(prompt) >= max_chars:
@@ -162,19 +178,30 @@ class Sampler:
         persona_vec = self.persona_input(persona, blend, mix)
         state = self.start(n)
         counts = NGramState(self.ngram, n) if self.ngram is not None else None
+        words = _Words(self.lexicon, n, persona, blend) if real_words and self.lexicon else None
         logits = self.step(np.full(n, BOS), persona_vec, state)
         for symbol in self.vocab.encode(prompt):
             logits = self.step(np.full(n, symbol), persona_vec, state)
             if counts is not None:
                 counts.advance(np.full(n, symbol))
+            if words is not None:
+                words.advance(np.full(n, symbol))
         out = np.zeros((n, max_chars - len(prompt)), dtype=np.int64)  # PAD after the end
         total = np.zeros(n)
         length = np.zeros(n, dtype=np.int64)
         alive = np.arange(n)  # rows still writing; finished ones leave the batch
+        writable, writable_not_end = self.writable, self.writable_not_end
+        if not mentions and len(self.at_sign):
+            writable, writable_not_end = writable.copy(), writable_not_end.copy()
+            writable[self.at_sign] = writable_not_end[self.at_sign] = 0.0
         for t in range(out.shape[1]):
             probs = self._next(logits, counts)
-            allow_end = bool(t or prompt)  # never an empty tweet
-            chosen = self._choose(probs, temperature, top_k, top_p, rng, allow_end)
+            base = writable if t or prompt else writable_not_end  # never an empty tweet
+            allowed = (
+                words.mask(base) if words is not None
+                else np.broadcast_to(base, probs.shape)
+            )
+            chosen = self._choose(probs, temperature, top_k, top_p, rng, allowed)
             total[alive] += np.log(probs[np.arange(len(alive)), chosen])
             length[alive] += 1
             out[alive, t] = chosen
@@ -186,9 +213,13 @@ class Sampler:
                 state.keep(going)
                 if counts is not None:
                     counts.keep(going)
+                if words is not None:
+                    words.keep(going)
             logits = self.step(chosen, persona_vec, state)
             if counts is not None:
                 counts.advance(chosen)
+            if words is not None:
+                words.advance(chosen)
         return [
             Sample(
                 prompt + self.vocab.decode(row[row != EOS]),
@@ -205,9 +236,8 @@ class Sampler:
 
     def _choose(
         self, probs: np.ndarray, temperature: float, top_k: int, top_p: float,
-        rng: np.random.Generator, allow_end: bool,
+        rng: np.random.Generator, allowed: np.ndarray,
     ) -> np.ndarray:
-        allowed = self.writable if allow_end else self.writable_not_end
         weights = probs if temperature == 1.0 else probs ** (1.0 / temperature)
         if 0 < top_k < weights.shape[1] or top_p < 1.0:
             weights = weights * allowed
@@ -223,4 +253,32 @@ class Sampler:
             keep = np.empty_like(weights)
             np.put_along_axis(keep, order, ~drop, axis=1)
             weights = weights * keep
-        return self._draw(weights, allowed, rng.random(len(weights)))
+        return self._compiled.draw(weights, allowed, rng.random(len(weights)))
+
+
+class _Words:
+    """Each row's place in the word tree of the personas it writes as."""
+
+    def __init__(self, lexicon: Lexicon, rows: int, persona: str, blend: str | None) -> None:
+        from models.text import compiled
+
+        self.lexicon, self._compiled = lexicon, compiled
+        names = (persona, blend) if blend else (persona,)
+        self.node = np.full(rows, OUTSIDE, np.int64)
+        self.bits = np.full(rows, lexicon.bits(*names), np.uint64)
+        self._tree = (lexicon.child_start, lexicon.child_symbol, lexicon.child_node)
+
+    def mask(self, base: np.ndarray) -> np.ndarray:
+        """(rows, vocab): `base` where each row may write the symbol next."""
+        out = np.empty((len(self.node), len(base)), np.float32)
+        self._compiled.word_mask(
+            self.node, self.bits, base, self.lexicon.classes, *self._tree,
+            self.lexicon.terminal, self.lexicon.reach, out,
+        )
+        return out
+
+    def advance(self, chosen: np.ndarray) -> None:
+        self._compiled.word_advance(self.node, chosen, self.lexicon.classes, *self._tree)
+
+    def keep(self, rows: np.ndarray) -> None:
+        self.node, self.bits = self.node[rows], self.bits[rows]

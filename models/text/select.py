@@ -1,5 +1,6 @@
-"""Choosing what to post: the most likely candidates that copy no training tweet, repeat no
-recent post, and pass the mention, link and blocklist filters.
+"""Choosing what to post: of the candidates that copy no training tweet, repeat no recent post
+and pass the mention, link and blocklist filters, the ones an editor would pick first
+(`Editor.rank`: well formed, then likely as characters and as the persona's words).
 
 Copies are found with hashed shingles: every `copy_chars`-character window of every training
 tweet (for tweets too short for that, windows of `copy_fraction` of their length, never under
@@ -19,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from corpora.cleaning import LINK, MENTION, normalize
+from corpora.cleaning import normalize, strip_links, strip_mentions
 from models.errors import ModelError
+from models.text.editor import WordModel, defects
 from models.text.sampler import Sample, Sampler
 
 _BASE = 1_000_003
@@ -36,6 +38,13 @@ class Rules:
     allow_links: bool = False
     min_chars: int = 10  # after removals
     candidates: int = 16  # sampled per request (at least the number of tweets asked for)
+    real_words: bool = True  # write only the persona's words and its language's
+    editor: bool = True  # rank by form and words (False: ended first, then characters alone)
+    # Weights measured on the benchmark corpora (benchmarks/text_fidelity.py): a higher word
+    # weight favours short stock phrases, a lower length weight the short candidates whose
+    # every character is easy; both made the tweets easier to tell from real ones.
+    word_weight: float = 0.1  # of the word model's score in the editor's ranking
+    length_weight: float = 2.0  # of how usual the candidate's length is for the persona
 
 
 def _codes(text: str) -> np.ndarray:
@@ -114,19 +123,45 @@ class CopyIndex:
             return cls(data["hashes"], data["lengths"])
 
 
+@dataclass(frozen=True)
+class Editor:
+    """What a version knows for judging candidates: its training tweets' shingles and, for
+    versions that have one, the word model of its personas (`models/text/editor.py`)."""
+
+    copies: CopyIndex
+    words: WordModel | None = None
+
+    def rank(self, samples: Sequence[Sample], persona: str, rules: Rules) -> list[Sample]:
+        """`samples` best first: fewest defects, then mean character log-likelihood plus
+        `rules.word_weight` times the persona's word model's mean log-probability per token
+        and `rules.length_weight` times the log-probability of its length."""
+        if not rules.editor:
+            return sorted(samples, key=lambda s: (not s.ended, -s.mean_logprob))
+        if not samples:
+            return []
+        score = np.asarray([s.mean_logprob for s in samples])
+        if self.words is not None:
+            texts = [s.text for s in samples]
+            score += rules.word_weight * self.words.logprob(persona, texts)
+            score += rules.length_weight * self.words.length_logprob(persona, texts)
+        flaws = [len(defects(s.text, s.ended, self.words, persona)) for s in samples]
+        order = sorted(range(len(samples)), key=lambda i: (flaws[i], -score[i]))
+        return [samples[i] for i in order]
+
+
 def _clean(text: str, rules: Rules) -> str:
     if not rules.allow_links:
-        text = LINK.sub("", text)
+        text = strip_links(text)
     if not rules.allow_mentions:
-        text = MENTION.sub("", text)
+        text = strip_mentions(text)
     return normalize(text)
 
 
 def choose(
-    samples: Sequence[Sample], index: CopyIndex, rules: Rules, recent: Sequence[str] = ()
+    samples: Sequence[Sample], editor: Editor, rules: Rules, recent: Sequence[str] = (),
+    persona: str = "",
 ) -> tuple[list[Sample], Counter[str]]:
-    """The acceptable samples, best first (ended by the model, then by mean log-likelihood),
-    and why the others were not."""
+    """The acceptable samples, best first (`Editor.rank`), and why the others were not."""
     blocked = (
         re.compile(r"\b(?:" + "|".join(map(re.escape, rules.blocklist)) + r")\b", re.IGNORECASE)
         if rules.blocklist else None
@@ -140,20 +175,18 @@ def choose(
             rejected["too short"] += 1
         elif blocked is not None and blocked.search(text):
             rejected["blocked word"] += 1
-        elif index.copies(text):
+        elif editor.copies.copies(text):
             rejected["copies a training tweet"] += 1
         elif text.casefold() in recent_texts or recent_index.copies(text):
             rejected["repeats a recent post"] += 1
         else:
             accepted.append(replace(sample, text=text))
-    # Tweets the model ended itself first: one cut at the character limit stops mid-word.
-    accepted.sort(key=lambda s: (not s.ended, -s.mean_logprob))
-    return accepted, rejected
+    return editor.rank(accepted, persona, rules), rejected
 
 
 def write_tweets(
     sampler: Sampler,
-    index: CopyIndex,
+    editor: Editor,
     persona: str,
     n: int = 1,
     *,
@@ -164,8 +197,10 @@ def write_tweets(
     """The `n` best acceptable tweets out of `max(n, rules.candidates)` sampled at once
     (`sampling` goes to `Sampler.generate`: prompt, temperature, top_k, top_p, blend, mix)."""
     count = max(n, rules.candidates)
-    samples = sampler.generate(persona, count, **sampling)  # type: ignore[arg-type]
-    accepted, rejected = choose(samples, index, rules, recent)
+    samples = sampler.generate(  # type: ignore[arg-type]
+        persona, count, real_words=rules.real_words, mentions=rules.allow_mentions, **sampling
+    )
+    accepted, rejected = choose(samples, editor, rules, recent, persona)
     if not accepted:
         reasons = ", ".join(f"{count} {reason}" for reason, count in rejected.most_common())
         raise ModelError(f"no acceptable tweet among {len(samples)} candidates ({reasons})")

@@ -13,27 +13,31 @@ from pathlib import Path
 from models.errors import NoServingModel
 from models.registry import Registry
 from models.text.sampler import Sampler
-from models.text.select import CopyIndex
-from storage.registry import ModelKind, VersionStatus
+from models.text import artifact
+from models.text.select import Editor
+from storage.registry import ModelKind, ModelVersion
 
 
-def serving_path(registry: Registry, *personas: str) -> Path:
-    """Artifact folder of the serving text model that knows every one of `personas`."""
+def serving_version(registry: Registry, *personas: str) -> ModelVersion:
+    """The serving text model version that knows every one of `personas`."""
     serving = [
-        v for v in registry.versions(ModelKind.TEXT) if v.status == VersionStatus.SERVING
-        and set(personas) <= set(v.config.get("personas", ()))
+        v for v in registry.serving_versions(ModelKind.TEXT)
+        if set(personas) <= set(v.config.get("personas", ()))
     ]
     preferred = {"+".join(sorted(personas)): 0, "all": 1}
     serving.sort(key=lambda v: preferred.get(v.target, 2))  # stable: newest first within a rank
     if not serving:
+        how = "nowbot train text" + (
+            " --together" + "".join(f" -p {p}" for p in personas) if len(personas) > 1 else ""
+        )
         raise NoServingModel(
             f"no serving text model knows {' and '.join(personas)} yet: "
-            "train one first (nowbot train text)"
+            f"train {'them together' if len(personas) > 1 else 'one'} first ({how})"
         )
-    return Path(serving[0].artifact_path)
+    return serving[0]
 
 
 @lru_cache(maxsize=4)
-def load_generator(folder: Path) -> tuple[Sampler, CopyIndex]:
-    """The sampler and copy index of a version (cached: versions never change on disk)."""
-    return Sampler.load(folder), CopyIndex.load(folder / "copy_index.npz")
+def load_generator(folder: Path) -> tuple[Sampler, Editor]:
+    """The sampler and editor of a version (cached: versions never change on disk)."""
+    return artifact.load(folder)

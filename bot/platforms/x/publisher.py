@@ -26,7 +26,8 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 from urllib3.exceptions import NewConnectionError
 
 from bot.config import Settings
-from bot.publishers.base import NotSent, OutcomeUnknown, Rejected, RemotePost
+from bot.platforms.base import NotSent, OutcomeUnknown, Rejected, RemotePost
+from bot.platforms.x import text as x_text
 from storage.base import utcnow
 
 log = logging.getLogger("nowbot.x")
@@ -67,6 +68,8 @@ class XPublisher:
     """Posts to the X account whose user credentials are in the settings."""
 
     platform = "x"
+    fit_text = staticmethod(x_text.fit_text)
+    normalized = staticmethod(x_text.normalized)
 
     def __init__(self, settings: Settings, *, timeout: float = 30.0, retry_wait: float = 1.0,
                  tries: int = 3) -> None:

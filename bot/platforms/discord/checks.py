@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 
-if TYPE_CHECKING:
-    from bot.adapters.discord_bot import NowbotClient
+from bot.platforms.discord.interaction import client_of
 
 
 class NotAdmin(app_commands.CheckFailure):
@@ -21,13 +18,9 @@ class NotOwner(app_commands.CheckFailure):
         super().__init__("Only the bot's owners can do that.")
 
 
-def _client(interaction: discord.Interaction) -> NowbotClient:
-    return interaction.client  # type: ignore[return-value]
-
-
 def is_owner_user(interaction: discord.Interaction) -> bool:
     """The user is a configured owner or the application's owner."""
-    client = _client(interaction)
+    client = client_of(interaction)
     owners = set(client.app.settings.discord_owner_ids)
     if client.application is not None:
         owners.add(client.application.owner.id)
@@ -36,7 +29,7 @@ def is_owner_user(interaction: discord.Interaction) -> bool:
 
 def is_admin_user(interaction: discord.Interaction) -> bool:
     """The user is an owner, a configured admin, or holds a configured admin role."""
-    settings = _client(interaction).app.settings
+    settings = client_of(interaction).app.settings
     if interaction.user.id in settings.discord_admin_user_ids or is_owner_user(interaction):
         return True
     roles = getattr(interaction.user, "roles", [])
@@ -69,7 +62,7 @@ def per_user_cooldown():  # type: ignore[no-untyped-def]
     """Check: one use per user every `NOWBOT_DISCORD_COOLDOWN_SECONDS` (0 turns it off)."""
 
     def factory(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-        seconds = _client(interaction).app.settings.discord_cooldown_seconds
+        seconds = client_of(interaction).app.settings.discord_cooldown_seconds
         return app_commands.Cooldown(1, seconds) if seconds > 0 else None
 
     return app_commands.checks.dynamic_cooldown(factory)

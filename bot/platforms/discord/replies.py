@@ -10,9 +10,9 @@ from discord import app_commands
 
 from bot.commands import Reply
 from bot.errors import USER_ERRORS
+from bot.platforms.discord.text import MESSAGE_CHARS
 
 log = logging.getLogger("nowbot.discord")
-MESSAGE_CHARS = 2000
 
 
 def reply_files(reply: Reply) -> list[discord.File]:

@@ -10,9 +10,11 @@ import json
 import shutil
 from pathlib import Path
 
-from bot.publishers.base import RemotePost
+from bot.platforms.base import RemotePost, collapsed, fit_with_hashtag
 from storage.artifacts import atomic_write_bytes
 from storage.base import utcnow
+
+POST_LIMIT = 280  # characters, as on X: the folder stands in for it when X is not configured
 
 
 class LocalPublisher:
@@ -21,9 +23,14 @@ class LocalPublisher:
     platform = "local"
     cost_per_post_usd = 0.0
     monthly_budget_usd: float | None = None
+    normalized = staticmethod(collapsed)  # the files hold the text as sent
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    @staticmethod
+    def fit_text(text: str, hashtag: str | None) -> str:
+        return fit_with_hashtag(text, hashtag, POST_LIMIT)
 
     def publish(self, post_id: int, text: str, image: Path | None) -> str:
         external_id = f"local-{post_id}"

@@ -13,8 +13,9 @@ from typing import Any, cast
 import discord
 
 from bot import commands
-from bot.adapters.discord_checks import NotAdmin, is_admin_user
-from bot.adapters.discord_replies import report_error, send_followup
+from bot.platforms.discord.checks import NotAdmin, is_admin_user
+from bot.platforms.discord.interaction import client_of
+from bot.platforms.discord.replies import report_error, send_followup
 
 STYLES = {
     "approve": discord.ButtonStyle.success,
@@ -51,9 +52,7 @@ class ReviewButton(
         return False
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        from bot.adapters.discord_bot import NowbotClient
-
-        client = cast(NowbotClient, interaction.client)
+        client = client_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             reply = await client.run_blocking(

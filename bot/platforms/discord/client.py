@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -18,13 +18,14 @@ import discord
 from discord import app_commands
 
 from bot import commands
-from bot.adapters.discord_commands import COMMANDS
-from bot.adapters.discord_publisher import DiscordPublisher
-from bot.adapters.discord_replies import report_error
-from bot.adapters.discord_review import ReviewButton
-from bot.adapters.tweets import TweetSupply
 from bot.app import App
+from bot.chat.tweets import TweetSupply
+from bot.core.runtime import Runtime
 from bot.generation import GeneratedText
+from bot.platforms.discord.commands import COMMANDS
+from bot.platforms.discord.publisher import DiscordPublisher
+from bot.platforms.discord.replies import report_error
+from bot.platforms.discord.review import ReviewButton
 
 log = logging.getLogger("nowbot.discord")
 T = TypeVar("T")
@@ -95,25 +96,22 @@ def build_client(app: App, **options: Any) -> NowbotClient:
     return NowbotClient(app, **options)
 
 
-async def start_discord(
-    app: App, publishers: MutableMapping[str, Any] | None = None, **options: Any
-) -> None:
+async def start_discord(runtime: Runtime, **options: Any) -> None:
     """Run the Discord adapter until cancelled; return at once when no token is configured.
 
-    With `NOWBOT_DISCORD_CAMPAIGN_CHANNEL_ID` set, a `DiscordPublisher` is added to `publishers`
-    (the outbox's platform map) while the client runs.
+    With `NOWBOT_DISCORD_CAMPAIGN_CHANNEL_ID` set, a `DiscordPublisher` publishes the runtime's
+    campaign posts while the client runs.
     """
-    settings = app.settings
+    settings = runtime.app.settings
     if settings.discord_token is None:
         log.info("Discord adapter off: NOWBOT_DISCORD_TOKEN is not set")
         return
-    client = build_client(app, **options)
+    client = build_client(runtime.app, **options)
     channel_id = settings.discord_campaign_channel_id
-    if publishers is not None and channel_id:
-        publishers[DiscordPublisher.platform] = DiscordPublisher(client, channel_id)
+    if channel_id:
+        runtime.add_publisher(DiscordPublisher(client, channel_id))
     try:
         async with client:
             await client.start(settings.discord_token.get_secret_value())
     finally:
-        if publishers is not None:
-            publishers.pop(DiscordPublisher.platform, None)
+        runtime.remove_publisher(DiscordPublisher.platform)

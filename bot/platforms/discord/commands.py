@@ -1,26 +1,20 @@
 """The slash commands: each defers at once, runs the shared command off the event loop, and
-answers with a follow-up. Errors go to the tree's error handler (`discord_replies.report_error`)."""
+answers with a follow-up. Errors go to the tree's error handler (`replies.report_error`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.app_commands import Choice, Range
 
 from bot import commands
-from bot.adapters.discord_checks import admin_only, owner_only, per_user_cooldown
-from bot.adapters.discord_replies import send_followup
-from bot.adapters.discord_review import review_view
-
-if TYPE_CHECKING:
-    from bot.adapters.discord_bot import NowbotClient
-
-
-def _client(interaction: discord.Interaction) -> NowbotClient:
-    return cast("NowbotClient", interaction.client)
+from bot.platforms.discord.checks import admin_only, owner_only, per_user_cooldown
+from bot.platforms.discord.interaction import client_of
+from bot.platforms.discord.replies import send_followup
+from bot.platforms.discord.review import review_view
 
 
 async def answer(
@@ -30,7 +24,7 @@ async def answer(
     """Defer (the 3-second rule), run `command(app, *args)` in a worker thread (a model thread
     when it generates), then follow up."""
     await interaction.response.defer(thinking=True, ephemeral=ephemeral)
-    client = _client(interaction)
+    client = client_of(interaction)
     reply = await client.run_blocking(command, client.app, *args, model=model)
     view = review_view(reply.review_post_ids) if reply.review_post_ids else None
     await send_followup(interaction, reply, view)
@@ -41,7 +35,7 @@ async def answer_tweet(
 ) -> None:
     """Like `answer`, with generation shared among equal concurrent requests."""
     await interaction.response.defer(thinking=True)
-    client = _client(interaction)
+    client = client_of(interaction)
     request = await client.run_blocking(check, client.app, *args)
     generated = await client.tweets.get(request)
     await send_followup(interaction, commands.tweet_reply(request, generated))
@@ -49,7 +43,7 @@ async def answer_tweet(
 
 async def _choices(interaction: discord.Interaction, lookup: Callable[..., list[str]],
                    current: str) -> list[Choice[str]]:
-    client = _client(interaction)
+    client = client_of(interaction)
     names = await client.run_blocking(lookup, client.app, current)
     return [Choice(name=name, value=name) for name in names]
 
@@ -151,7 +145,7 @@ async def sync(interaction: discord.Interaction, guild_id: str | None = None) ->
     if guild_id is not None and not guild_id.isdigit():
         raise commands.CommandError(f"guild_id must be a number, not '{guild_id[:30]}'")
     await interaction.response.defer(thinking=True, ephemeral=True)
-    names = await _client(interaction).sync_commands(int(guild_id) if guild_id else None)
+    names = await client_of(interaction).sync_commands(int(guild_id) if guild_id else None)
     where = f"guild {guild_id}" if guild_id else "all guilds"
     await interaction.followup.send(f"Synced {len(names)} commands to {where}.", ephemeral=True)
 

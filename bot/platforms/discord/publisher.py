@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 
-from bot.publishers.base import NotSent, OutcomeUnknown, Rejected, RemotePost
+from bot.platforms.base import NotSent, OutcomeUnknown, Rejected, RemotePost, collapsed
+from bot.platforms.discord import text as discord_text
 from storage.base import utcnow
 
 T = TypeVar("T")
@@ -30,6 +31,8 @@ class DiscordPublisher:
     platform = "discord"
     cost_per_post_usd = 0.0
     monthly_budget_usd: float | None = None
+    fit_text = staticmethod(discord_text.fit_text)
+    normalized = staticmethod(collapsed)  # messages read back as they were sent
 
     def __init__(self, client: discord.Client, channel_id: int) -> None:
         self.client = client

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from bot.adapters.batching import Batcher
+from bot.chat.batching import Batcher
 from bot.commands import TweetRequest
 from bot.generation import GeneratedText
 

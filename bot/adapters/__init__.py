@@ -1,1 +1,0 @@
-"""Chat platform adapters: each renders the shared commands in `bot.commands` on one platform."""

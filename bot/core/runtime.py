@@ -1,0 +1,52 @@
+"""The service's runtime: the one object every edge (jobs, dashboard, chat adapters) works with."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from bot.app import App
+from bot.platforms.base import Publisher
+
+
+class GeneratedTextLike(Protocol):
+    text: str
+    score: float
+    model_version_id: int
+
+
+class Generator(Protocol):
+    """What the use cases ask of the models (`bot.generation` provides it)."""
+
+    def generate_post_text(self, app: App, persona: str, recent: list[str]) -> GeneratedTextLike: ...
+
+    def render_image_grid(self, app: App, image_set: str, count: int) -> bytes: ...
+
+    def progress_gif(self, app: App, image_set: str) -> bytes: ...
+
+
+@dataclass
+class Runtime:
+    """What this process works with: the app, the models, where posts go, the scheduler while
+    this process leads, and the training and collection children it runs."""
+
+    app: App
+    generator: Generator
+    publishers: dict[str, Publisher]
+    image_set: str | None = None
+    scheduler: BaseScheduler | None = None  # set while this process is the leader
+    training_lock: threading.Lock = field(default_factory=threading.Lock)
+    children: set[subprocess.Popen[bytes]] = field(default_factory=set)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def add_publisher(self, publisher: Publisher) -> None:
+        """Publish to `publisher`'s platform from now on (an adapter that has connected)."""
+        self.publishers[publisher.platform] = publisher
+
+    def remove_publisher(self, platform: str) -> None:
+        """Stop publishing to `platform` (its adapter has stopped)."""
+        self.publishers.pop(platform, None)

@@ -1,0 +1,108 @@
+"""What the outbox asks of a platform: publish one post, list what the account posted lately, and
+the platform's text rules (how a post's text fits it, and how reconciliation compares texts)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+
+class PublishError(Exception):
+    """Base of publishing outcomes other than success; `str()` is a one-line reason."""
+
+
+class NotSent(PublishError):
+    """The platform certainly did not create the post (nothing sent, or it refused the request).
+
+    `retry_after` says when trying again makes sense (a rate limit's reset), if known.
+    """
+
+    def __init__(self, reason: str, retry_after: datetime | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Rejected(PublishError):
+    """The platform refused the post for good (bad credentials, forbidden content)."""
+
+
+class OutcomeUnknown(PublishError):
+    """The request may have gone through (timeout, dropped connection, server error):
+    reconcile against the account's recent posts, never retry blindly."""
+
+
+@dataclass(frozen=True)
+class RemotePost:
+    """A post as the platform shows it."""
+
+    external_id: str
+    text: str
+
+
+class Publisher(Protocol):
+    """One platform the outbox publishes to.
+
+    The text rules are static: a draft's text is fitted by its platform's name (`catalog`), also
+    when no publisher of that platform is connected.
+    """
+
+    platform: str
+    cost_per_post_usd: float
+    monthly_budget_usd: float | None
+
+    def publish(self, post_id: int, text: str, image: Path | None) -> str:
+        """Create the post; return its id on the platform. Raises a `PublishError` subclass."""
+        ...
+
+    def recent_posts(self, limit: int) -> list[RemotePost]:
+        """The account's newest posts, newest first (for reconciliation)."""
+        ...
+
+    @staticmethod
+    def fit_text(text: str, hashtag: str | None) -> str:
+        """A post's text as this platform takes it: `hashtag` added unless present, cut to fit."""
+        ...
+
+    @staticmethod
+    def normalized(text: str) -> str:
+        """`text` as reconciliation compares it, so that a sent post matches its copy on the platform."""
+        ...
+
+
+def fit_with_hashtag(text: str, hashtag: str | None, limit: int,
+                     weight: Callable[[str], int] = lambda char: 1) -> str:
+    """`text` with runs of whitespace made single spaces and `hashtag` appended unless already
+    present, shortened at a word (with an ellipsis) so that its length, the sum of each character's
+    `weight`, fits `limit`."""
+
+    def length(part: str) -> int:
+        return sum(weight(char) for char in part)
+
+    text = " ".join(text.split())
+    suffix = ""
+    if hashtag and not re.search(re.escape(hashtag) + r"(?!\w)", text, re.IGNORECASE):
+        suffix = " " + hashtag
+    room = limit - length(suffix)
+    if length(text) > room:
+        kept, used = [], 0
+        for char in text:
+            if used + weight(char) > room - length("…"):
+                break
+            kept.append(char)
+            used += weight(char)
+        cut = "".join(kept)
+        if " " in cut[len(cut) // 2:]:
+            cut = cut[: cut.rindex(" ")]
+        text = cut.rstrip(" .,;:-") + "…"
+    return text + suffix
+
+
+def collapsed(text: str) -> str:
+    """`text` in Unicode NFC with runs of whitespace made single spaces: a platform that shows a
+    post as it was sent needs no more to compare texts."""
+    return " ".join(unicodedata.normalize("NFC", text).split())

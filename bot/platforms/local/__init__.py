@@ -1,0 +1,1 @@
+"""The local outbox folder: where posts go when no platform is configured."""

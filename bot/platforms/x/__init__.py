@@ -1,0 +1,1 @@
+"""X: the campaign publisher (`publisher.py`) and X's text rules (`text.py`)."""

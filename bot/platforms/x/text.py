@@ -1,0 +1,35 @@
+"""X's text rules: its weighted length, and how it shows a post (entities escaped, t.co links
+for media appended)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.platforms.base import collapsed, fit_with_hashtag
+
+POST_LIMIT = 280
+_MEDIA_LINKS = re.compile(r"(\s*https://t\.co/\S+)+\s*$")
+
+
+def _weight(char: str) -> int:
+    """X's weighted length (twitter-text v3): most Latin and punctuation count 1, the rest 2."""
+    point = ord(char)
+    light = point <= 4351 or 8192 <= point <= 8205 or 8208 <= point <= 8223 or 8242 <= point <= 8247
+    return 1 if light else 2
+
+
+def x_length(text: str) -> int:
+    """The length X counts against its 280-character limit (emoji and CJK count double)."""
+    return sum(_weight(char) for char in text)
+
+
+def fit_text(text: str, hashtag: str | None) -> str:
+    """`text` with `hashtag` appended unless already present, shortened at a word to fit X's
+    weighted `POST_LIMIT`."""
+    return fit_with_hashtag(text, hashtag, POST_LIMIT, _weight)
+
+
+def normalized(text: str) -> str:
+    """Text as compared in reconciliation: X escapes entities and appends t.co media links."""
+    return collapsed(_MEDIA_LINKS.sub("", html.unescape(text)))

@@ -1,0 +1,179 @@
+"""Picking like an editor: how well a candidate reads as the persona, beyond its mean
+character likelihood.
+
+Two parts. `WordModel` is a word bigram of each persona's tweets (interpolated absolute
+discounting over a unigram; tokens are lower-case words, hashtags, numbers and punctuation
+marks, with tweet start and end), so a candidate whose words follow each other as the persona's
+do scores higher than one that strings plausible words into nonsense; it also knows how long
+the persona's tweets run, so ranking does not favour the short candidates whose every character
+is easy to predict. `defects` names what an
+editor would refuse outright: a tweet cut at the character limit, one that starts in lower case
+or on a punctuation mark, one that ends on a separator or on a word the persona never ends on
+("the", "and": a fragment), unbalanced brackets or quotes.
+
+Stored with each version as `words.npz`: sorted 64-bit keys (a stable hash of persona and
+tokens) with their counts, searched with one `searchsorted` per table for all candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from corpora.cleaning import DANGLING
+
+TOKEN = re.compile(r"[#@]?[\w'\u2019]+|[^\w\s]")
+START, END = "<s>", "</s>"
+DISCOUNT = 0.75
+UNSEEN = 0.5  # pseudo-count of a token the persona never wrote
+MIN_END_SHARE = 0.01  # a last word that ends fewer of the persona's uses than this: a fragment
+PAIRS = ("()", "[]", "{}")
+LENGTH_BUCKET, MAX_CHARS = 20, 280
+LENGTH_KEY = "<length>"
+
+
+def tokens(text: str) -> list[str]:
+    """A tweet as the word model reads it: lower-case tokens between start and end."""
+    return [START, *TOKEN.findall(text.lower()), END]
+
+
+def _key(*parts: str) -> int:
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _keys(*columns: Sequence[str]) -> np.ndarray:
+    return np.fromiter((_key(*row) for row in zip(*columns)), np.uint64, len(columns[0]))
+
+
+def _table(counter: Counter[tuple[str, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.fromiter((_key(*k) for k in counter), np.uint64, len(counter))
+    counts = np.fromiter(counter.values(), np.float64, len(counter))
+    order = np.argsort(keys)
+    return keys[order], counts[order]
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    if not len(keys):
+        return np.zeros(len(query))
+    at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return np.where(keys[at] == query, values[at], 0.0)
+
+
+@dataclass
+class WordModel:
+    """Per persona: token counts, bigram counts, and per context its total and distinct
+    followers; `totals[p]` = (tokens, distinct tokens) of persona p."""
+
+    unigram: tuple[np.ndarray, np.ndarray]
+    bigram: tuple[np.ndarray, np.ndarray]
+    context: tuple[np.ndarray, np.ndarray]
+    followers: tuple[np.ndarray, np.ndarray]
+    ends: tuple[np.ndarray, np.ndarray]  # how often a token is the last before the end
+    lengths: tuple[np.ndarray, np.ndarray]  # tweets per length bucket (LENGTH_BUCKET chars)
+    totals: dict[str, tuple[int, int]]
+
+    @classmethod
+    def fit(cls, tweets: Sequence[tuple[str, str]]) -> WordModel:
+        """Counts of (persona, text) `tweets`."""
+        unigram, bigram, context, followers, ends, lengths = (Counter() for _ in range(6))
+        for persona, text in tweets:
+            lengths[persona, LENGTH_KEY, str(len(text) // LENGTH_BUCKET)] += 1
+            seq = tokens(text)
+            for a, b in zip(seq, seq[1:]):
+                unigram[persona, b] += 1
+                if bigram[persona, a, b] == 0:
+                    followers[persona, a] += 1
+                bigram[persona, a, b] += 1
+                context[persona, a] += 1
+            ends[persona, seq[-2]] += 1
+        totals: dict[str, list[int]] = {}
+        for (persona, _), count in unigram.items():
+            entry = totals.setdefault(persona, [0, 0])
+            entry[0] += count
+            entry[1] += 1
+        return cls(
+            _table(unigram), _table(bigram), _table(context), _table(followers), _table(ends),
+            _table(lengths), {p: (n, v) for p, (n, v) in totals.items()},
+        )
+
+    def logprob(self, persona: str, texts: Sequence[str]) -> np.ndarray:
+        """Mean natural log-probability per token (end included) of each of `texts`."""
+        n, v = self.totals.get(persona, (0, 0))
+        seqs = [tokens(text) for text in texts]
+        prev = [a for seq in seqs for a in seq[:-1]]
+        nxt = [b for seq in seqs for b in seq[1:]]
+        who = [persona] * len(prev)
+        uni = (_lookup(*self.unigram, _keys(who, nxt)) + UNSEEN) / (n + UNSEEN * (v + 1))
+        pair = _lookup(*self.bigram, _keys(who, prev, nxt))
+        total = _lookup(*self.context, _keys(who, prev))
+        distinct = _lookup(*self.followers, _keys(who, prev))
+        seen = total > 0
+        safe = np.where(seen, total, 1.0)
+        prob = np.where(
+            seen, np.maximum(pair - DISCOUNT, 0.0) / safe + DISCOUNT * distinct / safe * uni, uni
+        )
+        logs = np.log(prob)
+        bounds = np.cumsum([0] + [len(seq) - 1 for seq in seqs])
+        return np.asarray([logs[a:b].mean() for a, b in zip(bounds, bounds[1:])])
+
+    def length_logprob(self, persona: str, texts: Sequence[str]) -> np.ndarray:
+        """Log-probability of each text's length among the persona's tweets (add-one over
+        the length buckets)."""
+        buckets = [str(len(t) // LENGTH_BUCKET) for t in texts]
+        every = [str(b) for b in range(MAX_CHARS // LENGTH_BUCKET + 1)]
+        counts = _lookup(*self.lengths, _keys([persona] * len(every), [LENGTH_KEY] * len(every),
+                                               every))
+        found = _lookup(*self.lengths, _keys([persona] * len(texts), [LENGTH_KEY] * len(texts),
+                                              buckets))
+        return np.log((found + 1.0) / (counts.sum() + len(every)))
+
+    def end_share(self, persona: str, word: str) -> float:
+        """Share of the persona's uses of `word` that end a tweet (1.0 if it never wrote it)."""
+        key = _keys([persona], [word.lower()])
+        used = _lookup(*self.unigram, key)[0]
+        return float(_lookup(*self.ends, key)[0] / used) if used else 1.0
+
+    def save(self, path: Path) -> None:
+        tables = {"unigram": self.unigram, "bigram": self.bigram, "context": self.context,
+                  "followers": self.followers, "ends": self.ends, "lengths": self.lengths}
+        arrays = {f"{name}_{part}": table[i] for name, table in tables.items()
+                  for i, part in enumerate(("keys", "counts"))}
+        names = list(self.totals)
+        np.savez(path, **arrays, personas=np.asarray(names, dtype=str),
+                 totals=np.asarray([self.totals[p] for p in names], np.int64).reshape(-1, 2))
+
+    @classmethod
+    def load(cls, path: Path) -> WordModel:
+        with np.load(path) as data:
+            table = {name: (data[f"{name}_keys"], data[f"{name}_counts"])
+                     for name in ("unigram", "bigram", "context", "followers", "ends", "lengths")}
+            totals = {str(p): (int(n), int(v)) for p, (n, v) in zip(data["personas"], data["totals"])}
+        return cls(**table, totals=totals)
+
+
+def defects(text: str, ended: bool, words: WordModel | None = None, persona: str = "") -> list[str]:
+    """What an editor would refuse in `text`, by name (empty: well formed)."""
+    found = []
+    if not ended:
+        found.append("cut at the length limit")
+    first = text.lstrip("\"'(")[:1]
+    if first.islower():
+        found.append("lower-case start")
+    elif first and not (first.isalnum() or first in "#@" or ord(first) > 0x2000):
+        found.append("starts on punctuation")
+    if DANGLING.search(text):
+        found.append("dangling ending")
+    elif words is not None:
+        last = TOKEN.findall(text.lower())[-1:]
+        if last and last[0][0].isalpha() and words.end_share(persona, last[0]) < MIN_END_SHARE:
+            found.append("fragment")
+    if any(text.count(a) != text.count(b) for a, b in PAIRS) or text.count('"') % 2:
+        found.append("unbalanced brackets or quotes")
+    return found
