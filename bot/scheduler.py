@@ -119,10 +119,3 @@ def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec], grace_s: in
             options["next_run_time"] = now + timedelta(seconds=1)
         scheduler.add_job(spec.func, spec.trigger, args=spec.args, id=spec.id, name=spec.name,
                           replace_existing=True, **options)
-
-
-def next_runs(scheduler: BaseScheduler) -> list[tuple[str, str, datetime | None]]:
-    """(id, name, next run time) of every job, soonest first; paused jobs last."""
-    jobs = [(job.id, job.name, job.next_run_time) for job in scheduler.get_jobs()]
-    far = datetime.max.replace(tzinfo=UTC)
-    return sorted(jobs, key=lambda item: item[2] or far)

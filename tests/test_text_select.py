@@ -97,3 +97,6 @@ def test_word_model_prefers_the_personas_word_order() -> None:
     in_order, shuffled = words.logprob("ada", ["The crew is ready.", "Ready crew the is."])
     assert in_order > shuffled
     assert defects("The rocket is ready for the", True, words, "ada") == ["fragment"]
+    assert defects("The roCket is ready.", True, words, "ada") == ["odd capitals inside a word"]
+    cased = WordModel.fit([("ada", "SpaceX is ready.")])
+    assert defects("SpaceX flies.", True, cased, "ada") == []  # the persona writes it so

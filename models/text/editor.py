@@ -9,7 +9,8 @@ the persona's tweets run, so ranking does not favour the short candidates whose 
 is easy to predict. `defects` names what an
 editor would refuse outright: a tweet cut at the character limit, one that starts in lower case
 or on a punctuation mark, one that ends on a separator or on a word the persona never ends on
-("the", "and": a fragment), unbalanced brackets or quotes.
+("the", "and": a fragment), unbalanced brackets or quotes, a capital inside a word that the
+persona never wrote that way ("hemsWorth"; "SpaceX" is fine for the persona who writes it).
 
 Stored with each version as `words.npz`: sorted 64-bit keys (a stable hash of persona and
 tokens) with their counts, searched with one `searchsorted` per table for all candidates.
@@ -22,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ import numpy as np
 from corpora.cleaning import DANGLING
 
 TOKEN = re.compile(r"[#@]?[\w'\u2019]+|[^\w\s]")
+WORD = re.compile(r"[^\W\d_]+")
 START, END = "<s>", "</s>"
 DISCOUNT = 0.75
 UNSEEN = 0.5  # pseudo-count of a token the persona never wrote
@@ -43,6 +46,7 @@ def tokens(text: str) -> list[str]:
     return [START, *TOKEN.findall(text.lower()), END]
 
 
+@lru_cache(maxsize=1 << 16)  # candidates share most of their tokens with earlier ones
 def _key(*parts: str) -> int:
     digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
@@ -77,14 +81,17 @@ class WordModel:
     followers: tuple[np.ndarray, np.ndarray]
     ends: tuple[np.ndarray, np.ndarray]  # how often a token is the last before the end
     lengths: tuple[np.ndarray, np.ndarray]  # tweets per length bucket (LENGTH_BUCKET chars)
+    cased: tuple[np.ndarray, np.ndarray]  # words with a capital after a small letter ("SpaceX")
     totals: dict[str, tuple[int, int]]
 
     @classmethod
     def fit(cls, tweets: Sequence[tuple[str, str]]) -> WordModel:
         """Counts of (persona, text) `tweets`."""
-        unigram, bigram, context, followers, ends, lengths = (Counter() for _ in range(6))
+        unigram, bigram, context, followers, ends, lengths, cased = (Counter() for _ in range(7))
         for persona, text in tweets:
             lengths[persona, LENGTH_KEY, str(len(text) // LENGTH_BUCKET)] += 1
+            for word in _mixed_case(text):
+                cased[persona, word] += 1
             seq = tokens(text)
             for a, b in zip(seq, seq[1:]):
                 unigram[persona, b] += 1
@@ -100,7 +107,7 @@ class WordModel:
             entry[1] += 1
         return cls(
             _table(unigram), _table(bigram), _table(context), _table(followers), _table(ends),
-            _table(lengths), {p: (n, v) for p, (n, v) in totals.items()},
+            _table(lengths), _table(cased), {p: (n, v) for p, (n, v) in totals.items()},
         )
 
     def logprob(self, persona: str, texts: Sequence[str]) -> np.ndarray:
@@ -134,6 +141,10 @@ class WordModel:
                                               buckets))
         return np.log((found + 1.0) / (counts.sum() + len(every)))
 
+    def writes_cased(self, persona: str, word: str) -> bool:
+        """Whether the persona wrote `word` with these very capitals ("SpaceX", "iPhone")."""
+        return bool(_lookup(*self.cased, _keys([persona], [word]))[0])
+
     def end_share(self, persona: str, word: str) -> float:
         """Share of the persona's uses of `word` that end a tweet (1.0 if it never wrote it)."""
         key = _keys([persona], [word.lower()])
@@ -142,7 +153,8 @@ class WordModel:
 
     def save(self, path: Path) -> None:
         tables = {"unigram": self.unigram, "bigram": self.bigram, "context": self.context,
-                  "followers": self.followers, "ends": self.ends, "lengths": self.lengths}
+                  "followers": self.followers, "ends": self.ends, "lengths": self.lengths,
+                  "cased": self.cased}
         arrays = {f"{name}_{part}": table[i] for name, table in tables.items()
                   for i, part in enumerate(("keys", "counts"))}
         names = list(self.totals)
@@ -153,7 +165,8 @@ class WordModel:
     def load(cls, path: Path) -> WordModel:
         with np.load(path) as data:
             table = {name: (data[f"{name}_keys"], data[f"{name}_counts"])
-                     for name in ("unigram", "bigram", "context", "followers", "ends", "lengths")}
+                     for name in ("unigram", "bigram", "context", "followers", "ends", "lengths",
+                                  "cased")}
             totals = {str(p): (int(n), int(v)) for p, (n, v) in zip(data["personas"], data["totals"])}
         return cls(**table, totals=totals)
 
@@ -176,4 +189,13 @@ def defects(text: str, ended: bool, words: WordModel | None = None, persona: str
             found.append("fragment")
     if any(text.count(a) != text.count(b) for a, b in PAIRS) or text.count('"') % 2:
         found.append("unbalanced brackets or quotes")
+    if words is not None and any(not words.writes_cased(persona, w) for w in _mixed_case(text)):
+        found.append("odd capitals inside a word")
     return found
+
+
+def _mixed_case(text: str) -> list[str]:
+    """The words of `text` with a capital after a small letter ("hemsWorth", "SpaceX")."""
+    return [
+        w for w in WORD.findall(text) if any(a.islower() and b.isupper() for a, b in zip(w, w[1:]))
+    ]
