@@ -28,8 +28,6 @@ from storage.registry import ModelVersion, VersionStatus
 TEMPERATURE = (0.1, 2.0)
 IMAGE_COUNT = (1, 64)
 PROMPT_CHARS = 100
-QUEUE_PAGE = 5  # a Discord message holds five rows of buttons: one post per row
-SUGGESTIONS = 25  # Discord shows at most 25 autocomplete choices
 TrainKind = Literal["text", "gan"]
 
 
@@ -56,18 +54,18 @@ class Reply:
 
 # -- lookups ---------------------------------------------------------------------------------
 
-def personas(app: App, typed: str = "") -> list[str]:
-    """Persona names containing `typed`, for autocomplete."""
-    return _names(app, Persona.name, typed)
+def personas(app: App, typed: str = "", limit: int | None = None) -> list[str]:
+    """Persona names containing `typed` (at most `limit`), for autocomplete and checks."""
+    return _names(app, Persona.name, typed, limit)
 
 
-def image_sets(app: App, typed: str = "") -> list[str]:
-    """Image set names containing `typed`, for autocomplete."""
-    return _names(app, ImageSet.name, typed)
+def image_sets(app: App, typed: str = "", limit: int | None = None) -> list[str]:
+    """Image set names containing `typed` (at most `limit`), for autocomplete and checks."""
+    return _names(app, ImageSet.name, typed, limit)
 
 
-def _names(app: App, column: object, typed: str) -> list[str]:
-    query = select(column).order_by(column).limit(SUGGESTIONS)  # type: ignore[call-overload]
+def _names(app: App, column: object, typed: str, limit: int | None) -> list[str]:
+    query = select(column).order_by(column).limit(limit)  # type: ignore[call-overload]
     if typed:
         query = query.where(column.contains(typed.strip(), autoescape=True))  # type: ignore[attr-defined]
     with app.sessions() as session:
@@ -132,11 +130,6 @@ def generate_texts(app: App, request: TweetRequest, count: int = 1) -> list[Gene
     )
 
 
-def tweet_reply(request: TweetRequest, generated: GeneratedText) -> Reply:
-    voices = f"{request.persona} × {request.blend_with}" if request.blend_with else request.persona
-    return Reply(f"**{voices}**: {generated.text}")
-
-
 def image(app: App, image_set: str | None = None, count: int = 16) -> Reply:
     """A PNG grid of `count` new images from `image_set`'s GAN."""
     name = _known(app, "image set", image_set, image_sets(app))
@@ -176,11 +169,12 @@ def _next(app: App, limit: int = 5) -> list[str]:
     return [f"- {job.id} at {job.next_run:%Y-%m-%d %H:%M} UTC" for job in jobs]
 
 
-def queue(app: App) -> Reply:
-    """The oldest posts waiting for review, each offered for approve, reject or regenerate."""
+def queue(app: App, page: int = 5) -> Reply:
+    """The `page` oldest posts waiting for review, each offered for approve, reject or
+    regenerate."""
     with app.sessions() as session:
         drafts = session.scalars(
-            select(Post).where(Post.status == PostStatus.DRAFT).order_by(Post.id).limit(QUEUE_PAGE)
+            select(Post).where(Post.status == PostStatus.DRAFT).order_by(Post.id).limit(page)
         ).all()
     if not drafts:
         return Reply("No posts are waiting for review.", ephemeral=True)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot import generation
+from bot import commands, generation
 from bot.app import App
 from bot.config import Settings
 from bot.generation import GeneratedText
@@ -332,3 +332,10 @@ def test_tweet_and_mashup_from_a_real_serving_model(sqlite_app: App) -> None:
         assert answer.json["content"].startswith("**ada × bob**: ") and not answer.flags & 64
 
     run_bot(sqlite_app, scenario)
+
+
+def test_a_persona_past_the_autocomplete_limit_is_still_known(sqlite_app: App) -> None:
+    with sqlite_app.sessions.begin() as session:
+        session.add_all([Persona(name=f"p{n:02d}") for n in range(30)])
+    assert commands.tweet_request(sqlite_app, "p29").persona == "p29"  # the 30th by name
+    assert len(commands.personas(sqlite_app, limit=25)) == 25

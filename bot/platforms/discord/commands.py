@@ -15,6 +15,7 @@ from bot.platforms.discord.checks import admin_only, owner_only, per_user_cooldo
 from bot.platforms.discord.interaction import client_of
 from bot.platforms.discord.replies import send_followup
 from bot.platforms.discord.review import review_view
+from bot.platforms.discord.text import QUEUE_PAGE, SUGGESTIONS
 
 
 async def answer(
@@ -38,13 +39,14 @@ async def answer_tweet(
     client = client_of(interaction)
     request = await client.run_blocking(check, client.app, *args)
     generated = await client.tweets.get(request)
-    await send_followup(interaction, commands.tweet_reply(request, generated))
+    voices = f"{request.persona} × {request.blend_with}" if request.blend_with else request.persona
+    await send_followup(interaction, commands.Reply(f"**{voices}**: {generated.text}"))
 
 
 async def _choices(interaction: discord.Interaction, lookup: Callable[..., list[str]],
                    current: str) -> list[Choice[str]]:
     client = client_of(interaction)
-    names = await client.run_blocking(lookup, client.app, current)
+    names = await client.run_blocking(lookup, client.app, current, SUGGESTIONS)
     return [Choice(name=name, value=name) for name in names]
 
 
@@ -111,7 +113,7 @@ async def status(interaction: discord.Interaction) -> None:
 @app_commands.command(name="queue")
 async def queue(interaction: discord.Interaction) -> None:
     """List campaign posts waiting for review, with buttons to approve, reject or regenerate."""
-    await answer(interaction, commands.queue, ephemeral=True)
+    await answer(interaction, commands.queue, QUEUE_PAGE, ephemeral=True)
 
 
 async def train_target_choices(interaction: discord.Interaction, current: str) -> list[Choice[str]]:

@@ -16,6 +16,7 @@ from bot import commands
 from bot.platforms.discord.checks import NotAdmin, is_admin_user
 from bot.platforms.discord.interaction import client_of
 from bot.platforms.discord.replies import report_error, send_followup
+from bot.platforms.discord.text import QUEUE_PAGE
 
 STYLES = {
     "approve": discord.ButtonStyle.success,
@@ -67,7 +68,7 @@ class ReviewButton(
 def review_view(post_ids: tuple[int, ...]) -> discord.ui.View:
     """A persistent view with one row of review buttons per post."""
     view = discord.ui.View(timeout=None)
-    for row, post_id in enumerate(post_ids[:5]):
+    for row, post_id in enumerate(post_ids[:QUEUE_PAGE]):
         for action in STYLES:
             view.add_item(ReviewButton(cast(commands.ReviewAction, action), post_id, row=row))
     return view

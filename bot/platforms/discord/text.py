@@ -1,10 +1,12 @@
-"""Discord's message text: its length limit, and how a campaign post fits it."""
+"""Discord's message limits, and how a campaign post fits a message."""
 
 from __future__ import annotations
 
 from bot.platforms.base import fit_with_hashtag
 
 MESSAGE_CHARS = 2000
+QUEUE_PAGE = 5  # a message holds five rows of buttons: one post per row
+SUGGESTIONS = 25  # autocomplete shows at most 25 choices
 
 
 def fit_text(text: str, hashtag: str | None) -> str:
