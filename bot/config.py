@@ -9,6 +9,7 @@ never show up in `repr()`, logs or tracebacks.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -146,8 +147,17 @@ class Settings(BaseSettings):
     misfire_grace_seconds: int = Field(
         3600, ge=1, description="A job whose time passed while the bot was down still runs this late."
     )
-    dashboard_host: str = Field("127.0.0.1", description="Dashboard address (keep it local).")
+    dashboard_host: str = Field(
+        "127.0.0.1", description="Dashboard address; anything but the loopback needs a password."
+    )
     dashboard_port: int = Field(8350, ge=0, le=65535, description="Dashboard port; 0 picks a free one.")
+    dashboard_password: SecretStr | None = Field(
+        None, description="Dashboard login password; required unless it listens on the loopback."
+    )
+    dashboard_allowed_hosts: str = Field(
+        "", description="Comma-separated extra `Host` values (`name` or `name:port`) the dashboard "
+        "answers to, for a reverse proxy.",
+    )
     # --- end of service settings ---
 
     @field_validator("database_url")
@@ -167,6 +177,15 @@ class Settings(BaseSettings):
             if bad:
                 raise ValueError(f"must be comma-separated numeric ids, not '{bad[0][:30]}'")
             return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("dashboard_allowed_hosts")
+    @classmethod
+    def _host_values(cls, value: str) -> str:
+        for name in filter(None, (part.strip() for part in value.split(","))):
+            # a name or IPv4 address, or an IPv6 one in brackets; then maybe a port
+            if not re.fullmatch(r"([\w-]+(\.[\w-]+)*|\[[0-9a-fA-F:.]+\])(:\d{1,5})?", name):
+                raise ValueError(f"must be Host values like proxy.example.org:8443, not '{name[:40]}'")
         return value
 
     @field_validator("campaign_cron")
@@ -233,6 +252,12 @@ class Settings(BaseSettings):
     def text_blocklist(self) -> tuple[str, ...]:
         """The blocked words, stripped, without empties."""
         return tuple(word.strip() for word in self.text_blocklist_words.split(",") if word.strip())
+
+    @property
+    def dashboard_hosts(self) -> frozenset[str]:
+        """The extra `Host` values the dashboard answers to, in lower case."""
+        return frozenset(part.strip().lower() for part in self.dashboard_allowed_hosts.split(",")
+                         if part.strip())
 
     @property
     def x_read_configured(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot import commands, generation
+from bot import commands, generation, outbox
 from bot.app import App
 from bot.config import Settings
 from bot.generation import GeneratedText
@@ -339,3 +340,28 @@ def test_a_persona_past_the_autocomplete_limit_is_still_known(sqlite_app: App) -
         session.add_all([Persona(name=f"p{n:02d}") for n in range(30)])
     assert commands.tweet_request(sqlite_app, "p29").persona == "p29"  # the 30th by name
     assert len(commands.personas(sqlite_app, limit=25)) == 25
+
+
+def test_queue_is_refused_to_members_who_are_not_admins(sqlite_app: App, seeded: dict) -> None:
+    with sqlite_app.sessions.begin() as session:
+        outbox.create_post(session, platform="x", text="a secret draft", hashtag=None, review=True)
+
+    async def scenario(fake: FakeDiscord, client: Any) -> None:
+        sent = await fake.send_interaction(fake.command("queue", Member()))
+        refusal = await callback(fake, sent)
+        assert refusal.json["data"]["content"] == "Only bot admins can do that."
+        assert "a secret draft" not in json.dumps(refusal.json)
+
+    run_bot(sqlite_app, scenario)
+
+
+def test_a_prompt_pings_no_role_and_no_one(sqlite_app: App, seeded: dict) -> None:
+    async def scenario(fake: FakeDiscord, client: Any) -> None:
+        sent = await fake.send_interaction(
+            fake.command("tweet", Member(), prompt="Hey <@&123> @everyone"))
+        answer = await followup(fake, sent)
+        assert answer.json["allowed_mentions"]["parse"] == []
+        assert "<@&123>" not in answer.json["content"] and "@everyone" not in answer.json["content"]
+
+    run_bot(sqlite_app, scenario)
+    assert seeded["tweets"][1]["prompt"] == "Hey  @\u200beveryone"  # defused before generation

@@ -17,7 +17,6 @@ from bot.app import App
 from bot.cli import app as cli
 from bot.config import ConfigError, get_settings, load_settings
 from bot.core.runtime import Runtime
-from bot.platforms.base import RemotePost
 from bot.platforms.discord.client import ShardedNowbotClient, build_client, start_discord
 from fake_discord import FakeDiscord, Member, logged_in
 from test_discord_commands import discord_app
@@ -31,7 +30,7 @@ def test_sharded_client_asks_for_shards_and_answers_on_the_right_one(sqlite_app:
         client = build_client(sharded, guild_ready_timeout=0.05)
         assert isinstance(client, ShardedNowbotClient)
         async with logged_in(fake, client, timeout=20):
-            sent = await fake.send_interaction(fake.command("queue", Member()))
+            sent = await fake.send_interaction(fake.command("status", Member()))
             ack = await fake.wait_for(lambda c: c.path.endswith(f"{sent.token}/callback"))
             assert ack.json["type"] == 5
         await fake.close()
@@ -59,7 +58,9 @@ def test_campaign_posts_go_to_the_configured_channel(sqlite_app: App, tmp_path: 
             publisher = publishers["discord"]
             message_id = await asyncio.to_thread(publisher.publish, 7, "Join us #siggraphNOW", image)
             recent = await asyncio.to_thread(publisher.recent_posts, 5)
-            assert recent == [RemotePost(message_id, "Join us #siggraphNOW")]
+            [mine] = recent  # the bot's own message, with the time Discord gives it
+            assert (mine.external_id, mine.text) == (message_id, "Join us #siggraphNOW")
+            assert mine.created_at is not None
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -169,3 +170,30 @@ def test_empty_discord_settings_in_dotenv_mean_defaults(tmp_path: Path) -> None:
     settings = load_settings()
     assert settings.discord_token is None and settings.discord_application_id is None
     assert settings.discord_admin_role_ids == frozenset() and settings.discord_shard_count is None
+
+
+def test_an_adapter_that_stops_with_an_error_is_logged_and_started_again(
+    sqlite_app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> int:
+        fake = FakeDiscord()
+        await fake.start()
+        app = discord_app(sqlite_app, token="a-revoked-token")  # every login is refused
+        with fake.pointed_at():
+            task = asyncio.create_task(start_discord(
+                Runtime(app, generation, {}), backoff_s=0.05, guild_ready_timeout=0.05))
+            for _ in range(200):
+                if len(fake.calls_to(r"/users/@me")) >= 3:
+                    break
+                await asyncio.sleep(0.02)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await fake.close()
+        return len(fake.calls_to(r"/users/@me"))
+
+    with caplog.at_level("ERROR", logger="nowbot.discord"):
+        logins = asyncio.run(main())
+    assert logins >= 3  # tried again, not dead after the first failure
+    assert "Discord adapter stopped (LoginFailure" in caplog.text
+    assert "a-revoked-token" not in caplog.text

@@ -26,6 +26,9 @@ def sync_command(
     ),
 ) -> None:
     """Publish the bot's slash commands to Discord (rate-limited by Discord: run it when they change)."""
+    import aiohttp
+    import discord as discord_py
+
     from bot.platforms.discord.client import build_client
 
     async def sync(app: App, token: str) -> list[str]:
@@ -34,7 +37,11 @@ def sync_command(
             return await client.sync_commands(guild)
 
     with cli_app() as app:
-        names = asyncio.run(sync(app, _token(app)))
+        try:
+            names = asyncio.run(sync(app, _token(app)))
+        except (discord_py.DiscordException, aiohttp.ClientError, OSError) as error:
+            err_console.print(f"[red]error:[/red] cannot sync with Discord: {error}", highlight=False)
+            raise typer.Exit(1) from None
     where = f"guild {guild}" if guild else "all guilds"
     console.print(f"synced {len(names)} commands to {where}: {', '.join(sorted(names))}")
 

@@ -141,10 +141,28 @@ def jobs_table(jobs: Sequence[ScheduledJob], leader: bool) -> str:
     return f'<p class="muted">{who}</p>' + _table(("Job", "What", "Next run"), rows)
 
 
-def page(title: str, notice: str | None, sections: Sequence[tuple[str, str]]) -> str:
-    """The whole page: a title, an optional notice and titled sections."""
-    body = "".join(f"<h2>{escape(name)}</h2>{content}" for name, content in sections)
-    note = f'<p class="notice">{escape(notice)}</p>' if notice else ""
+def _document(title: str, body: str, *, refresh: bool = False) -> str:
+    meta = '<meta http-equiv="refresh" content="60">' if refresh else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f'<meta http-equiv="refresh" content="60"><style>{STYLE}</style></head><body>'
-            f"<h1>{escape(title)}</h1>{note}{body}</body></html>")
+            f"{meta}<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>")
+
+
+def _notice(notice: str | None) -> str:
+    return f'<p class="notice">{escape(notice)}</p>' if notice else ""
+
+
+def page(title: str, notice: str | None, sections: Sequence[tuple[str, str]],
+         logout: bool = False) -> str:
+    """The whole page: a title, an optional notice and titled sections (and a logout button)."""
+    body = "".join(f"<h2>{escape(name)}</h2>{content}" for name, content in sections)
+    button = ('<form method="post" action="/logout"><button type="submit">Log out</button></form>'
+              if logout else "")
+    return _document(title, button + _notice(notice) + body, refresh=True)
+
+
+def login_page(failed: bool) -> str:
+    """The password form; after a wrong password, says so."""
+    form = ('<form method="post" action="/login"><label>Password '
+            '<input type="password" name="password" autocomplete="current-password" autofocus required>'
+            '</label> <button type="submit">Log in</button></form>')
+    return _document("nowbot", _notice("wrong password" if failed else None) + form)

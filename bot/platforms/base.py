@@ -38,10 +38,11 @@ class OutcomeUnknown(PublishError):
 
 @dataclass(frozen=True)
 class RemotePost:
-    """A post as the platform shows it."""
+    """A post as the platform shows it (`created_at`: when the platform says it was made)."""
 
     external_id: str
     text: str
+    created_at: datetime | None = None
 
 
 class Publisher(Protocol):

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -30,6 +31,7 @@ from bot.platforms.discord.review import ReviewButton
 log = logging.getLogger("nowbot.discord")
 T = TypeVar("T")
 LOOKUP_THREADS = 4
+MAX_BACKOFF_S = 600.0
 MODEL_THREADS = 2
 
 
@@ -41,7 +43,8 @@ class _Nowbot:
         intents = discord.Intents.none()
         intents.guilds = True  # guild roles, for role-based admin checks
         super().__init__(  # type: ignore[call-arg]
-            intents=intents, application_id=app.settings.discord_application_id, **options
+            intents=intents, application_id=app.settings.discord_application_id,
+            allowed_mentions=discord.AllowedMentions.none(), **options,  # nothing ever pings
         )
         self.app = app
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)  # type: ignore[arg-type]
@@ -96,22 +99,32 @@ def build_client(app: App, **options: Any) -> NowbotClient:
     return NowbotClient(app, **options)
 
 
-async def start_discord(runtime: Runtime, **options: Any) -> None:
+async def start_discord(runtime: Runtime, *, backoff_s: float = 5.0, **options: Any) -> None:
     """Run the Discord adapter until cancelled; return at once when no token is configured.
 
     With `NOWBOT_DISCORD_CAMPAIGN_CHANNEL_ID` set, a `DiscordPublisher` publishes the runtime's
-    campaign posts while the client runs.
+    campaign posts while the client runs. A client that stops with an error is logged and
+    started again after a wait that doubles up to `MAX_BACKOFF_S` (the publisher is away
+    meanwhile, so posts wait in the outbox).
     """
     settings = runtime.app.settings
     if settings.discord_token is None:
         log.info("Discord adapter off: NOWBOT_DISCORD_TOKEN is not set")
         return
-    client = build_client(runtime.app, **options)
-    channel_id = settings.discord_campaign_channel_id
-    if channel_id:
-        runtime.add_publisher(DiscordPublisher(client, channel_id))
-    try:
-        async with client:
-            await client.start(settings.discord_token.get_secret_value())
-    finally:
-        runtime.remove_publisher(DiscordPublisher.platform)
+    wait = backoff_s
+    while True:
+        client = build_client(runtime.app, **options)
+        channel_id = settings.discord_campaign_channel_id
+        if channel_id:
+            runtime.add_publisher(DiscordPublisher(client, channel_id))
+        try:
+            async with client:
+                await client.start(settings.discord_token.get_secret_value())
+            return  # closed on purpose
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
+            log.error("Discord adapter stopped (%s: %s); starting again in %.0f s",
+                      type(error).__name__, error, wait)
+        finally:
+            runtime.remove_publisher(DiscordPublisher.platform)
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, MAX_BACKOFF_S)

@@ -15,7 +15,7 @@ from bot.platforms.discord.checks import admin_only, owner_only, per_user_cooldo
 from bot.platforms.discord.interaction import client_of
 from bot.platforms.discord.replies import send_followup
 from bot.platforms.discord.review import review_view
-from bot.platforms.discord.text import QUEUE_PAGE, SUGGESTIONS
+from bot.platforms.discord.text import QUEUE_PAGE, SUGGESTIONS, defuse
 
 
 async def answer(
@@ -71,7 +71,7 @@ async def tweet(
     temperature: Range[float, commands.TEMPERATURE[0], commands.TEMPERATURE[1]] = 0.8,
 ) -> None:
     """Write a new tweet in a persona's voice."""
-    await answer_tweet(interaction, commands.tweet_request, persona, prompt, temperature)
+    await answer_tweet(interaction, commands.tweet_request, persona, defuse(prompt), temperature)
 
 
 @app_commands.command(name="mashup")
@@ -111,6 +111,7 @@ async def status(interaction: discord.Interaction) -> None:
 
 
 @app_commands.command(name="queue")
+@admin_only()
 async def queue(interaction: discord.Interaction) -> None:
     """List campaign posts waiting for review, with buttons to approve, reject or regenerate."""
     await answer(interaction, commands.queue, QUEUE_PAGE, ephemeral=True)

@@ -23,6 +23,7 @@ from storage.base import utcnow
 
 T = TypeVar("T")
 TIMEOUT_S = 30.0
+HISTORY_SCAN = 1000  # channel messages read at most when looking for the bot's own
 
 
 class DiscordPublisher:
@@ -57,7 +58,10 @@ class DiscordPublisher:
         channel = self.client.get_partial_messageable(self.channel_id)
         file = discord.File(image) if image is not None else None
         try:
-            message = self._run(channel.send(text, **({"file": file} if file else {})))
+            message = self._run(channel.send(
+                discord_text.defuse(text), allowed_mentions=discord.AllowedMentions.none(),
+                **({"file": file} if file else {}),
+            ))
         except discord.RateLimited as error:
             raise NotSent("Discord rate limit", utcnow() + timedelta(seconds=error.retry_after))
         except discord.DiscordServerError as error:
@@ -71,11 +75,17 @@ class DiscordPublisher:
         return str(message.id)
 
     def recent_posts(self, limit: int) -> list[RemotePost]:
-        """The channel's newest messages by the bot, newest first."""
+        """The bot's `limit` newest messages in the channel, newest first (others' messages
+        are skipped, not counted: at most `HISTORY_SCAN` messages are read)."""
         channel = self.client.get_partial_messageable(self.channel_id)
 
         async def read() -> list[RemotePost]:
-            return [RemotePost(str(m.id), m.content) async for m in channel.history(limit=limit)
-                    if self.client.user is not None and m.author.id == self.client.user.id]
+            mine = []
+            async for message in channel.history(limit=HISTORY_SCAN):
+                if self.client.user is not None and message.author.id == self.client.user.id:
+                    mine.append(RemotePost(str(message.id), message.content, message.created_at))
+                    if len(mine) >= limit:
+                        break
+            return mine
 
         return self._run(read())

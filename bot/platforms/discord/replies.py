@@ -10,7 +10,7 @@ from discord import app_commands
 
 from bot.commands import Reply
 from bot.errors import USER_ERRORS
-from bot.platforms.discord.text import MESSAGE_CHARS
+from bot.platforms.discord.text import MESSAGE_CHARS, defuse
 
 log = logging.getLogger("nowbot.discord")
 
@@ -22,10 +22,11 @@ def reply_files(reply: Reply) -> list[discord.File]:
 async def send_followup(
     interaction: discord.Interaction, reply: Reply, view: discord.ui.View | None = None
 ) -> None:
-    """Answer a deferred interaction with `reply` (files attached)."""
+    """Answer a deferred interaction with `reply` (files attached), pinging no one."""
     kwargs = {"view": view} if view is not None else {}
     await interaction.followup.send(
-        reply.text[:MESSAGE_CHARS], files=reply_files(reply), ephemeral=reply.ephemeral, **kwargs
+        defuse(reply.text)[:MESSAGE_CHARS], files=reply_files(reply), ephemeral=reply.ephemeral,
+        allowed_mentions=discord.AllowedMentions.none(), **kwargs
     )
 
 
