@@ -5,18 +5,19 @@
       +--reject--+-------+                     |--> unknown   (may have gone through)
                  v                             +--> approved  (certainly not sent: try again later)
               rejected          unknown --reconcile--> published (found on the account)
-                                                   --> approved / failed (not there after settling)
+                                                   --> approved / failed (not there, and the
+                                                       account was read back past the attempt)
 
 A post is claimed (approved -> publishing) in its own committed transaction before the request is
 sent, and the outcome is committed afterwards. A crash between the two leaves it `publishing`,
 which the leader turns into `unknown` on start; unknown posts are matched by text against the
-account's recent posts instead of being sent again.
+account's own posts instead of being sent again, and stay unknown while that cannot tell.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NowbotError
-from bot.platforms.base import NotSent, OutcomeUnknown, Publisher, Rejected
+from bot.platforms.base import NotSent, OutcomeUnknown, Publisher, Rejected, RemotePost
 from bot.platforms.catalog import publisher_class
 from storage.base import utcnow
 from storage.outbox import GeneratedItem, Post, PostStatus
@@ -44,6 +45,7 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 MAX_ATTEMPTS = 5
 STALE_PUBLISHING = timedelta(minutes=10)
+CLOCK_SKEW = timedelta(minutes=5)  # between this machine's clock and a platform's
 
 
 class OutboxError(NowbotError):
@@ -117,9 +119,9 @@ def create_post(
 
 def approve(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> Post:
     """`reviewer` approved the post (stored with the time): it will be published on the next
-    outbox run."""
+    outbox run, with a fresh count of attempts (a failed post approved again tries anew)."""
     with sessions.begin() as session:
-        return _move(session, post_id, S.APPROVED, error=None, **_review(reviewer))
+        return _move(session, post_id, S.APPROVED, error=None, attempts=0, **_review(reviewer))
 
 
 def reject(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> Post:
@@ -187,7 +189,8 @@ def publish_post(sessions: sessionmaker[Session], post_id: int, publisher: Publi
                     f"monthly {publisher.platform} budget of ${publisher.monthly_budget_usd:.2f} "
                     f"is spent (${spent:.2f}); post {post_id} waits"
                 )
-        post = _move(session, post_id, S.PUBLISHING, attempts=Post.attempts + 1, error=None)
+        post = _move(session, post_id, S.PUBLISHING, attempts=Post.attempts + 1, error=None,
+                     attempted_at=utcnow())
         text, image, attempts = post.text, _image_path(session, post), post.attempts
     try:
         external_id = publisher.publish(post_id, text, image)
@@ -256,14 +259,18 @@ def reconcile(
     publishers: Mapping[str, Publisher],
     *,
     settle: timedelta = timedelta(minutes=2),
-    recent_limit: int = 10,
+    recent_limit: int = 20,
+    read_budget: int = 200,
 ) -> list[Post]:
-    """Resolve `unknown` posts against each account's `recent_limit` newest posts (few: X bills
-    every post read, and the post in doubt is among the newest).
+    """Resolve `unknown` posts against each account's own newest posts.
 
-    A post found by its text (compared as its platform's `normalized` says) becomes `published`
-    with the platform's id. One not found after `settle` (time for the platform to show it) goes
-    back to `approved`, or `failed` after `MAX_ATTEMPTS`; until then it waits.
+    The account is read `recent_limit` posts at a time, more (up to `read_budget`: X bills every
+    post read) until the posts read reach back past the oldest uncertain attempt. A post found
+    by its text (compared as its platform's `normalized` says) becomes `published` with the
+    platform's id. One not found although the reading reached back past its attempt goes back
+    to `approved` once `settle` has passed (time for the platform to show it), or `failed`
+    after `MAX_ATTEMPTS`. One the reading could not reach stays `unknown` (never sent again
+    blindly) and is logged for a person to check.
     """
     with sessions() as session:
         unknown = list(session.scalars(select(Post).where(Post.status == S.UNKNOWN).order_by(Post.id)))
@@ -273,17 +280,19 @@ def reconcile(
         publisher = publishers.get(platform)
         if publisher is None:
             continue
+        waiting = [p for p in unknown if p.platform == platform]
+        normalized = publisher_class(platform).normalized
         try:
-            remote = publisher.recent_posts(recent_limit)
+            remote, complete = _read_back(publisher, waiting, normalized, recent_limit, read_budget)
         except Exception as error:  # noqa: BLE001  (try again on the next run)
             log.warning("cannot reconcile %s posts now: %s", platform, error)
             continue
-        normalized = publisher_class(platform).normalized
         by_text: dict[str, str] = {}
         for item in reversed(remote):  # newest wins
             by_text[normalized(item.text)] = item.external_id
-        for post in (p for p in unknown if p.platform == platform):
+        for post in waiting:
             match = by_text.get(normalized(post.text))
+            settled = utcnow() - (_aware(post.updated_at) or utcnow()) >= settle
             with sessions.begin() as session:
                 if match and match not in claimed:
                     claimed.add(match)
@@ -293,10 +302,43 @@ def reconcile(
                         cost_usd=publisher.cost_per_post_usd,
                         published_at=utcnow(),
                     ))
-                elif utcnow() - (_aware(post.updated_at) or utcnow()) >= settle:
+                elif settled and _reached(remote, complete, post):
                     target = S.FAILED if post.attempts >= MAX_ATTEMPTS else S.APPROVED
                     resolved.append(_move(
                         session, post.id, target, error=f"not found on {platform} after the "
                         f"uncertain attempt ({post.error})",
                     ))
+                elif settled:
+                    log.warning(
+                        "post %s: cannot tell whether it reached %s (its %d newest posts go back "
+                        "less far than the attempt); it stays unknown: check the account",
+                        post.id, platform, len(remote),
+                    )
     return resolved
+
+
+def _read_back(
+    publisher: Publisher, waiting: list[Post], normalized: Callable[[str], str],
+    limit: int, budget: int,
+) -> tuple[list[RemotePost], bool]:
+    """The account's newest posts, read until every waiting post is found or the reading
+    reaches back past every attempt; also whether the account has no older posts."""
+    while True:
+        remote = publisher.recent_posts(limit)
+        complete = len(remote) < limit  # the account has no more posts than these
+        found = {normalized(item.text) for item in remote}
+        if complete or limit >= budget or all(
+            normalized(p.text) in found or _reached(remote, False, p) for p in waiting
+        ):
+            return remote, complete
+        limit = min(limit * 4, budget)
+
+
+def _reached(remote: list[RemotePost], complete: bool, post: Post) -> bool:
+    """Whether `remote` (newest first) goes back past `post`'s last attempt, so that its
+    absence there means it was not created."""
+    if complete:
+        return True
+    attempted = _aware(post.attempted_at)
+    oldest = remote[-1].created_at if remote else None
+    return attempted is not None and oldest is not None and oldest < attempted - CLOCK_SKEW

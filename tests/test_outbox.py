@@ -239,3 +239,69 @@ def test_queue_commands_list_approve_reject(app: App) -> None:
     assert code == 1 and f"post {second.id} is rejected" in output
     code, output = nowbot("queue", "regenerate", str(first.id))
     assert code == 1 and "no serving text model" in output  # before the first training
+
+
+class Reading(StubPublisher):
+    """A stub that remembers how many posts each reconciliation read asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limits: list[int] = []
+
+    def recent_posts(self, limit: int) -> list[RemotePost]:
+        self.limits.append(limit)
+        return super().recent_posts(limit)
+
+
+def _unknown_after_timeout(app: App, publisher: StubPublisher, created: bool) -> Post:
+    post = add(app, review=False)
+    publisher.outcome, publisher.created_despite_error = OutcomeUnknown("timeout"), created
+    outbox.publish_due(app.sessions, {"x": publisher})
+    with app.sessions.begin() as session:  # settled: long enough ago for X to show it
+        session.get_one(Post, post.id).updated_at = outbox.utcnow() - timedelta(minutes=5)
+    return post
+
+
+def _newer_posts(account: StubPublisher, count: int) -> None:
+    """The account posted `count` more times after the attempt."""
+    account.sent += [RemotePost(str(9000 + i), f"other post {i}", outbox.utcnow()) for i in range(count)]
+
+
+def test_reconciliation_reads_past_the_newest_posts_to_find_the_one_in_doubt(app: App) -> None:
+    account = Reading()
+    post = _unknown_after_timeout(app, account, created=True)
+    _newer_posts(account, 30)  # the post in doubt is the account's 31st newest
+    outbox.reconcile(app.sessions, {"x": account})
+    assert status(app, post.id).status == PostStatus.PUBLISHED
+    assert account.limits[0] < 31 < account.limits[-1]  # a first short read, then further back
+    outbox.publish_due(app.sessions, {"x": account})
+    assert len(account.sent) == 31  # never sent a second time
+
+
+def test_a_post_reconciliation_cannot_rule_out_stays_unknown_instead_of_going_out_again(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = Reading()
+    post = _unknown_after_timeout(app, account, created=False)
+    _newer_posts(account, 500)  # more newer posts than one reconciliation may read
+    with caplog.at_level("WARNING", logger="nowbot.outbox"):
+        outbox.reconcile(app.sessions, {"x": account})
+    assert status(app, post.id).status == PostStatus.UNKNOWN  # not approved to be sent again
+    assert max(account.limits) <= 200 and "cannot tell whether it reached x" in caplog.text
+    account.sent = account.sent[:5]  # now the account's whole timeline fits in one read
+    outbox.reconcile(app.sessions, {"x": account})
+    assert status(app, post.id).status == PostStatus.APPROVED  # certainly not there: send again
+
+
+def test_approving_a_failed_post_again_gives_it_fresh_attempts(app: App) -> None:
+    publisher = StubPublisher()
+    post = add(app, review=False)
+    with app.sessions.begin() as session:
+        session.get_one(Post, post.id).attempts = outbox.MAX_ATTEMPTS
+    publisher.outcome = NotSent("X is down")
+    outbox.publish_due(app.sessions, {"x": publisher})
+    assert status(app, post.id).status == PostStatus.FAILED
+    outbox.approve(app.sessions, post.id, reviewer="ana")
+    publisher.outcome = NotSent("X is still down")
+    outbox.publish_due(app.sessions, {"x": publisher})
+    assert (status(app, post.id).status, status(app, post.id).attempts) == (PostStatus.APPROVED, 1)

@@ -11,8 +11,10 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from pydantic import SecretStr
 from fake_x import FakeX, attach
 from PIL import Image
@@ -127,6 +129,28 @@ def test_timeout_after_accept_is_found_by_reconciliation_not_reposted(app: App, 
     post = load(app, post_id)
     assert post.status == PostStatus.PUBLISHED
     assert post.external_id == str(fake.posted[0].id)
+    assert len(fake.calls(CREATE)) == 1
+
+
+def test_an_ssl_error_after_the_request_went_out_is_reconciled_not_resent(
+    app: App, fake: FakeX
+) -> None:
+    publisher = publisher_for(fake, app.settings)
+    adapter = publisher.client.session.get_adapter("https://api.twitter.com")
+    send = adapter.send
+
+    def send_then_break(request: Any, **options: Any) -> Any:
+        response = send(request, **options)  # X got the post and created it ...
+        if request.method == "POST":
+            raise requests.exceptions.SSLError("EOF occurred in violation of protocol")
+        return response  # ... but the TLS connection broke before its answer was read
+
+    adapter.send = send_then_break
+    post_id = queue(app, "Real-Time Live starts in ten minutes")
+    outbox.publish_due(app.sessions, {"x": publisher})
+    assert load(app, post_id).status == PostStatus.UNKNOWN  # not "certainly not sent"
+    outbox.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
+    assert load(app, post_id).status == PostStatus.PUBLISHED
     assert len(fake.calls(CREATE)) == 1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.platforms.base import RemotePost, collapsed, fit_with_hashtag
@@ -53,5 +54,6 @@ class LocalPublisher:
         posts = []
         for path in files[:limit]:
             record = json.loads(path.read_text(encoding="utf-8"))
-            posts.append(RemotePost(external_id=record["id"], text=record["text"]))
+            made = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            posts.append(RemotePost(external_id=record["id"], text=record["text"], created_at=made))
         return posts

@@ -47,8 +47,9 @@ class _TimeoutSession(requests.Session):
 
 
 def _never_sent(error: requests.RequestException) -> bool:
-    """True when the request cannot have reached the server (no connection was made)."""
-    if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+    """True when the request cannot have reached the server (no connection was made). An
+    `SSLError` is not among them: urllib3 raises it after the request went out too."""
+    if isinstance(error, requests.ConnectTimeout):
         return True
     if isinstance(error, requests.ConnectionError) and error.args:
         return isinstance(getattr(error.args[0], "reason", None), NewConnectionError)
@@ -163,10 +164,13 @@ class XPublisher:
     # -- reconciliation ------------------------------------------------------------------------
 
     def recent_posts(self, limit: int) -> list[RemotePost]:
-        """The authenticated account's newest posts (one timeline page, at most 100)."""
+        """The authenticated account's `limit` newest posts, newest first (pages of up to 100;
+        X bills every post read)."""
         if self._user_id is None:
             self._user_id = str(self.client.get_me(user_auth=True).data.id)
-        response = self.client.get_users_tweets(
-            self._user_id, user_auth=True, max_results=max(5, min(limit, 100)),
+        pages = tweepy.Paginator(
+            self.client.get_users_tweets, self._user_id, user_auth=True,
+            max_results=max(5, min(limit, 100)), tweet_fields=["created_at"],
         )
-        return [RemotePost(external_id=str(tweet.id), text=tweet.text) for tweet in response.data or []]
+        return [RemotePost(str(tweet.id), tweet.text, tweet.created_at)
+                for tweet in pages.flatten(limit=limit)]
