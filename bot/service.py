@@ -10,20 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from contextlib import suppress
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
+from sqlalchemy import exc, select
 
 from bot import jobs, outbox
 from bot.app import App
 from bot.config import Settings
-from bot.dashboard import start_dashboard
-from bot.demo import DEMO_IMAGE_SET, seed_demo
 from bot.core.children import stop_children
 from bot.core.runtime import Generator, Runtime
+from bot.dashboard import start_dashboard
+from bot.demo import DEMO_IMAGE_SET, seed_demo
 from bot.leader import LeaderLock
 from bot.platforms.base import Publisher
 from bot.platforms.local.publisher import LocalPublisher
@@ -35,6 +35,8 @@ from storage.registry import ModelKind, VersionStatus
 log = logging.getLogger("nowbot.service")
 
 TRAINING_JOBS = {"train-text": ModelKind.TEXT, "train-gan": ModelKind.GAN}
+DB_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, OSError)
+MAX_OUTAGE_WAIT_S = 60.0
 
 Adapter = Callable[[Runtime], Awaitable[None]]
 """A long-running coroutine that connects a platform (Discord, ...); cancelled on shutdown."""
@@ -102,7 +104,7 @@ async def serve(
     adapters: Sequence[Adapter] | None = None,
     specs: Sequence[JobSpec] | None = None,
     seed: bool = True,
-    leader_poll_s: float = 5.0,
+    leader_poll_s: float = 1.0,
 ) -> None:
     """Run the service until `stop` is set. Every process serves the dashboard and adapters; only
     the one holding the leader lock runs the scheduler, and a follower takes over when it dies."""
@@ -122,17 +124,18 @@ async def serve(
              (adapters if adapters is not None else configured_adapters(settings))]
     log.info("publishing to %s; review %s", ", ".join(runtime.publishers),
              "on" if settings.reviewing else "off")
+    outage = 0.0  # seconds to wait after a failed look at the database, doubling
     try:
         while not stop.is_set():
-            if runtime.scheduler is None and await asyncio.to_thread(leader.acquire):
-                log.info("leading: starting the scheduler")
-                runtime.scheduler = await asyncio.to_thread(start_scheduler, runtime, specs)
-            elif runtime.scheduler is not None and not await asyncio.to_thread(leader.held):
-                log.warning("leadership lost: stopping the scheduler")
-                await asyncio.to_thread(runtime.scheduler.shutdown, False)
-                runtime.scheduler = None
+            try:
+                await _lead_or_follow(runtime, leader, specs)
+                outage = 0.0
+            except DB_ERRORS as error:  # the database went away: wait it out, never exit
+                outage = min(max(2 * outage, leader_poll_s), MAX_OUTAGE_WAIT_S)
+                log.warning("database unreachable (%s); trying again in %.0f s",
+                            type(error).__name__, outage)
             with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), leader_poll_s)
+                await asyncio.wait_for(stop.wait(), outage or leader_poll_s)
     finally:
         log.info("shutting down")
         for task in tasks:
@@ -147,6 +150,23 @@ async def serve(
         await asyncio.to_thread(leader.release)
         await runner.cleanup()
         jobs.configure(None)
+
+
+async def _lead_or_follow(runtime: Runtime, leader: LeaderLock, specs: Sequence[JobSpec]) -> None:
+    """Start the scheduler when this process becomes the leader; when leadership is lost,
+    stop starting jobs at once, stop the training children and wait for running jobs, so that
+    the next leader's jobs do not overlap with ours for longer than one poll."""
+    if runtime.scheduler is None:
+        if await asyncio.to_thread(leader.acquire):
+            log.info("leading: starting the scheduler")
+            runtime.scheduler = await asyncio.to_thread(start_scheduler, runtime, specs)
+    elif not await asyncio.to_thread(leader.held):
+        log.warning("leadership lost: stopping the scheduler and its jobs")
+        scheduler, runtime.scheduler = runtime.scheduler, None
+        scheduler.pause()
+        await asyncio.to_thread(stop_children, runtime)
+        await asyncio.to_thread(scheduler.shutdown, True)
+        runtime.stopping.clear()  # a later leadership may start children again
 
 
 def run_service(app: App, generator: Generator) -> None:

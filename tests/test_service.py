@@ -21,6 +21,7 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 from service_harness import StubGenerator
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot import commands, demo, jobs
 from bot.app import App, open_app
@@ -29,6 +30,7 @@ from bot.core import training
 from bot.core.children import run_cli, stop_children
 from bot.core.runtime import Runtime
 from bot.scheduler import JobSpec
+from bot.leader import LeaderLock
 from bot.service import serve
 from models.registry import Registry
 from storage.base import utcnow
@@ -103,6 +105,23 @@ def test_fresh_start_seeds_demo_and_publishes_to_local_outbox(service_app: App) 
     assert (app.settings.data_dir / "outbox" / record["image"]).is_file()  # the GAN's image
     assert post.text in seen["page"].split("<h2>Published</h2>")[1]
     assert seen["health"]["leader"] is True and seen["health"]["scheduler"] == "running"
+
+
+def test_a_database_outage_is_waited_out_not_fatal(
+    service_app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_acquire = LeaderLock.acquire
+    outage = iter([True, True])  # the database refuses the first two looks
+
+    def acquire(self: LeaderLock) -> bool:
+        if next(outage, False):
+            raise OperationalError("select pg_try_advisory_lock(1)", {}, ConnectionRefusedError())
+        return real_acquire(self)
+
+    monkeypatch.setattr(LeaderLock, "acquire", acquire)
+    with caplog.at_level("WARNING", logger="nowbot.service"):
+        asyncio.run(run_until(service_app, lambda: len(published(service_app)) >= 1))
+    assert caplog.text.count("database unreachable (OperationalError)") == 2  # then it led
 
 
 def test_restart_keeps_jobs_and_posts_and_does_not_reseed(service_app: App) -> None:
