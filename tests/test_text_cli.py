@@ -43,6 +43,8 @@ def test_generate_names_an_unknown_persona(sqlite_app: App, nowbot: Nowbot) -> N
     assert result.exit_code == 1 and "no serving text model knows zed" in result.output
     both = nowbot("train", "text", "--minutes", "1", "--epochs", "1")
     assert both.exit_code == 2 and "not both" in both.output
+    wild = nowbot("generate", "text", "--persona", "ada", "--temperature", "inf")
+    assert wild.exit_code == 2 and "--temperature" in wild.output  # refused before sampling
 
 
 def test_generate_honours_the_blocklist_setting(

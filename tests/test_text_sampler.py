@@ -106,3 +106,12 @@ def test_unknown_persona_is_a_clear_error(model_and_sampler) -> None:
     _, sampler = model_and_sampler
     with pytest.raises(ModelError, match="persona 'zed' is not in this model"):
         sampler.generate("zed")
+
+
+@pytest.mark.parametrize("temperature", [0.0, float("inf"), float("nan")])
+def test_a_temperature_that_is_not_finite_and_positive_is_refused(
+    model_and_sampler, temperature: float
+) -> None:
+    _, sampler = model_and_sampler
+    with pytest.raises(ModelError, match="finite temperature"):
+        sampler.generate("ada", temperature=temperature)

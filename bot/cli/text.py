@@ -104,7 +104,9 @@ def generate_text_command(
     persona: Annotated[str, typer.Option("--persona", "-p", help="Persona to write as.")],
     prompt: Annotated[str, typer.Option(help="Start of the tweet, continued by the model.")] = "",
     n: Annotated[int, typer.Option("-n", help="Number of tweets.", min=1, max=64)] = 5,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.", min=0.05)] = 0.8,
+    temperature: Annotated[
+        float, typer.Option(help="Sampling temperature (higher is wilder).", min=0.05, max=2.0)
+    ] = 0.8,
     top_k: Annotated[
         int, typer.Option(help="Keep the K likeliest characters (0: all).", min=0)
     ] = 0,

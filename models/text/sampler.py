@@ -11,6 +11,7 @@ Unless told otherwise it writes only real words: the persona's own and its langu
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,8 +171,8 @@ class Sampler:
         `real_words`: only words of the persona(s) and their language(s), when the version has
         a word tree; `mentions` False: no @ is written (a mention cut out later would leave
         a sentence without its start)."""
-        if temperature <= 0 or not 0 < top_p <= 1 or top_k < 0:
-            raise ModelError("need temperature > 0, 0 < top-p <= 1 and top-k >= 0")
+        if not 0 < temperature < math.inf or not 0 < top_p <= 1 or top_k < 0:
+            raise ModelError("need a finite temperature > 0, 0 < top-p <= 1 and top-k >= 0")
         if len(prompt) >= max_chars:
             raise ModelError(f"prompt is {len(prompt)} characters; the limit is {max_chars}")
         rng = np.random.default_rng(seed)
