@@ -179,6 +179,13 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in parts)
         return value
 
+    @field_validator("dashboard_password")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 8:
+            raise ValueError("must be at least 8 characters")
+        return value
+
     @field_validator("dashboard_allowed_hosts")
     @classmethod
     def _host_values(cls, value: str) -> str:

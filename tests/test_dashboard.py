@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from service_harness import StubGenerator
 
 from bot import outbox
 from bot.app import App
-from bot.dashboard import CSRF, create_dashboard
+from bot.config import ConfigError, load_settings
+from bot.dashboard import CSRF, DashboardError, DashboardPortInUse, create_dashboard, start_dashboard
 from bot.core.runtime import Runtime
+from models.errors import NoServingModel
 from models.registry import Registry
 from storage.outbox import GeneratedItem, Post, PostStatus
 
 
-def runtime_for(app: App) -> Runtime:
+PASSWORD = "correct horse battery"
+
+
+def runtime_for(app: App, **dashboard: Any) -> Runtime:
+    """A runtime on `app`, with settings changed as given (dashboard_host=..., ...)."""
+    if dashboard:
+        app = dataclasses.replace(app, settings=app.settings.model_copy(update=dashboard))
     return Runtime(app=app, generator=StubGenerator(), publishers={})
 
 
@@ -42,23 +54,32 @@ def status_of(app: App, post_id: int) -> str:
         return session.get_one(Post, post_id).status
 
 
-async def _press(client: TestClient, post_id: int, action: str, token: str | None = None) -> Any:
+def _origin(client: TestClient) -> str:
+    """The dashboard's own origin, as a browser sends it with the dashboard's forms."""
+    return str(client.make_url("/").origin())
+
+
+async def _press(client: TestClient, post_id: int, action: str, token: str | None = None,
+                 headers: dict[str, str] | None = None) -> Any:
     if token is None:
         token = client.server.app[CSRF]
     response = await client.post(f"/posts/{post_id}/{action}", data={"csrf": token},
-                                 allow_redirects=False)
+                                 allow_redirects=False,
+                                 headers={"Origin": _origin(client)} if headers is None else headers)
     return response.status, response.headers.get("Location", "")
 
 
 def test_queue_shows_drafts_and_approve_button_approves(app: App) -> None:
     post_id = draft(app)
 
-    async def visit(client: TestClient) -> tuple[str, Any]:
-        page = await (await client.get("/")).text()
-        return page, await _press(client, post_id, "approve")
+    async def visit(client: TestClient) -> tuple[str, Any, Any]:
+        response = await client.get("/")
+        return await response.text(), response.headers, await _press(client, post_id, "approve")
 
-    page, (status, location) = browse(runtime_for(app), visit)
+    page, headers, (status, location) = browse(runtime_for(app), visit)
     assert "Course notes are online #siggraphNOW" in page
+    assert headers["X-Frame-Options"] == "DENY"  # no other site can frame the buttons
+    assert headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     form = re.search(rf'action="/posts/{post_id}/approve"><input type="hidden" name="csrf" value="([^"]+)"', page)
     assert form is not None
     assert status == 303 and "approved" in location
@@ -170,3 +191,180 @@ def test_healthz_reports_database_and_outbox(app: App) -> None:
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["leader"] is False and body["posts"] == {"draft": 1}
     assert body["month_budgets"] == {"x": {"spent_usd": 0.0, "budget_usd": 5.0}}
+
+
+# -- who may use it ------------------------------------------------------------------------------
+
+def test_other_host_names_are_refused(app: App) -> None:
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name: it gets neither page nor token."""
+    post_id = draft(app)
+    evil = {"Host": "evil.example", "Origin": "http://evil.example"}
+
+    async def visit(client: TestClient) -> list[int]:
+        port = client.port
+        statuses = [(await client.get("/", headers={"Host": host})).status
+                    for host in ("evil.example", f"evil.example:{port}", f"localhost:{port}",
+                                 f"[::1]:{port}", f"127.0.0.1:{port + 1}")]
+        statuses.append((await client.get("/healthz", headers={"Host": "evil.example"})).status)
+        statuses.append((await _press(client, post_id, "approve", headers=evil))[0])
+        return statuses
+
+    assert browse(runtime_for(app), visit) == [421, 421, 200, 200, 421, 421, 421]
+    assert status_of(app, post_id) == PostStatus.DRAFT
+
+
+def test_cross_site_post_is_refused(app: App) -> None:
+    post_id = draft(app)
+
+    async def visit(client: TestClient) -> list[int]:
+        here = _origin(client)
+        return [(await _press(client, post_id, "approve", headers=headers))[0] for headers in (
+            {"Origin": "http://evil.example"},
+            {"Origin": "null"},
+            {"Referer": "http://evil.example/page"},
+            {"Referer": f"http://{client.host}:{client.port}@evil.example/"},
+            {},  # neither Origin nor Referer
+            {"Origin": "http://evil.example", "Referer": here + "/"},
+        )]
+
+    assert browse(runtime_for(app), visit) == [403] * 6
+    assert status_of(app, post_id) == PostStatus.DRAFT
+
+
+def test_same_site_referer_stands_in_for_a_missing_origin(app: App) -> None:
+    post_id = draft(app)
+    status, location = browse(runtime_for(app), lambda client: _press(
+        client, post_id, "approve", headers={"Referer": _origin(client) + "/"}))
+    assert status == 303 and "approved" in location
+    assert status_of(app, post_id) == PostStatus.APPROVED
+
+
+def test_notices_come_only_from_the_fixed_table(app: App) -> None:
+    post_id = draft(app)
+
+    async def visit(client: TestClient) -> list[str]:
+        links = ["/?notice=<script>alert(1)</script>", "/?notice=post+1+approved",
+                 f"/?notice=approved&post=x{post_id}", "/?notice=approved&post=1e3",
+                 f"/?notice=approved&post={post_id}", "/?notice=approved&post=9999"]
+        return [await _text(client, link) for link in links]
+
+    *unknown, known, missing = browse(runtime_for(app), visit)
+    for page in unknown:
+        assert "script" not in page and "alert" not in page and 'class="notice"' not in page
+    assert f'<p class="notice">post {post_id} approved: it will be published' in known
+    assert '<p class="notice">no post with id 9999</p>' in missing
+
+
+def test_a_failed_action_shows_a_fixed_notice_and_logs_why(app: App,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    post_id = draft(app)
+    runtime = runtime_for(app)
+    runtime.generator = _Failing()
+
+    async def visit(client: TestClient) -> str:
+        _, location = await _press(client, post_id, "regenerate")
+        return await _text(client, location)
+
+    page = browse(runtime, visit)
+    assert f'<p class="notice">post {post_id}: that did not work; the log says why</p>' in page
+    assert "no text model serves" in caplog.text
+    assert status_of(app, post_id) == PostStatus.DRAFT
+
+
+class _Failing(StubGenerator):
+    def generate_post_text(self, app: App, persona: str, recent: list[str]) -> Any:
+        raise NoServingModel("no text model serves 'siggraph' yet")
+
+
+def test_network_address_without_password_refuses_to_start(app: App) -> None:
+    runtime = runtime_for(app, dashboard_host="0.0.0.0", dashboard_port=0)
+    with pytest.raises(DashboardError) as refused:
+        asyncio.run(start_dashboard(runtime))
+    message = str(refused.value)
+    assert "\n" not in message and "NOWBOT_DASHBOARD_PASSWORD" in message and "0.0.0.0" in message
+
+
+def test_password_requires_login_before_anything_but_healthz(app: App) -> None:
+    post_id = draft(app)
+
+    async def visit(client: TestClient) -> dict[str, Any]:
+        here = {"Origin": _origin(client)}
+        seen: dict[str, Any] = {}
+        response = await client.get("/", allow_redirects=False)
+        seen["page"] = response.status, response.headers.get("Location")
+        seen["image"] = (await client.get("/items/1", allow_redirects=False)).status
+        seen["healthz"] = (await client.get("/healthz")).status
+        seen["login page"] = await _text(client, "/login")
+        seen["press"] = (await _press(client, post_id, "approve"))[0]
+        response = await client.post("/login", data={"password": "wrong one!"}, headers=here,
+                                     allow_redirects=False)
+        seen["wrong"] = response.status, await response.text(), response.headers.get("Set-Cookie")
+        response = await client.post("/login", data={"password": PASSWORD},
+                                     headers={"Origin": "http://evil.example"}, allow_redirects=False)
+        seen["cross-site login"] = response.status, response.headers.get("Set-Cookie")
+        response = await client.post("/login", data={"password": PASSWORD}, headers=here,
+                                     allow_redirects=False)
+        seen["right"] = response.status, response.headers.get("Location"), response.headers["Set-Cookie"]
+        seen["after login"] = await _text(client, "/")
+        seen["approve"] = await _press(client, post_id, "approve")
+        await client.post("/logout", headers=here, allow_redirects=False)
+        seen["after logout"] = (await client.get("/", allow_redirects=False)).status
+        return seen
+
+    seen = browse(runtime_for(app, dashboard_password=SecretStr(PASSWORD)), visit)
+    assert seen["page"] == (303, "/login") and seen["image"] == 303
+    assert seen["healthz"] == 200
+    assert 'type="password" name="password"' in seen["login page"]
+    assert seen["press"] == 403
+    status, page, cookie = seen["wrong"]
+    assert status == 403 and "wrong password" in page and cookie is None
+    assert seen["cross-site login"] == (403, None)
+    status, location, cookie = seen["right"]
+    assert status == 303 and location == "/"
+    assert cookie.startswith("nowbot_session=") and "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie and "Path=/" in cookie and PASSWORD not in cookie
+    assert "Course notes are online" in seen["after login"] and 'action="/logout"' in seen["after login"]
+    assert seen["approve"][0] == 303 and "approved" in seen["approve"][1]
+    assert status_of(app, post_id) == PostStatus.APPROVED
+    assert seen["after logout"] == 303
+
+
+def test_network_address_answers_its_allowed_hosts_with_a_login(app: App) -> None:
+    """Behind a reverse proxy: the proxy's name is allowed as Host and as the origin of forms."""
+    proxy = {"Host": "nowbot.example.org", "Origin": "https://nowbot.example.org"}
+
+    async def visit(client: TestClient) -> list[int]:
+        return [(await client.get("/", headers={"Host": "nowbot.example.org"},
+                                  allow_redirects=False)).status,
+                (await client.get("/", headers={"Host": "other.example.org"})).status,
+                (await client.post("/login", data={"password": PASSWORD}, headers=proxy,
+                                   allow_redirects=False)).status,
+                (await client.get("/", headers={"Host": "nowbot.example.org"})).status]
+
+    runtime = runtime_for(app, dashboard_host="0.0.0.0", dashboard_password=SecretStr(PASSWORD),
+                          dashboard_allowed_hosts="nowbot.example.org")
+    assert browse(runtime, visit) == [303, 421, 303, 200]
+
+
+def test_busy_port_is_a_one_line_error(app: App) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(DashboardPortInUse) as busy:
+            asyncio.run(start_dashboard(runtime_for(app, dashboard_port=port)))
+    assert str(busy.value) == (f"dashboard port 127.0.0.1:{port} is already in use (another nowbot "
+                               "run?); set NOWBOT_DASHBOARD_PORT")
+
+
+def test_dashboard_settings_are_checked_without_echoing_the_password() -> None:
+    with pytest.raises(ConfigError) as short:
+        load_settings(dashboard_password="hunter2")
+    assert "NOWBOT_DASHBOARD_PASSWORD: Value error, must be at least 8 characters" in str(short.value)
+    assert "hunter2" not in str(short.value)
+    with pytest.raises(ConfigError, match="NOWBOT_DASHBOARD_ALLOWED_HOSTS"):
+        load_settings(dashboard_allowed_hosts="https://nowbot.example.org")
+    settings = load_settings(dashboard_password=PASSWORD,
+                             dashboard_allowed_hosts=" Nowbot.example.org, [::1]:9000 ,")
+    assert settings.dashboard_hosts == {"nowbot.example.org", "[::1]:9000"}
+    assert PASSWORD not in repr(settings)

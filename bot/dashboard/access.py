@@ -1,7 +1,7 @@
 """Who may use the dashboard: requests must name it by an expected `Host` (no DNS rebinding),
-forms must be posted from its own pages (no cross-site posts), and with a password set a person
-logs in first. The password is kept only as a salted scrypt hash; sessions are random tokens
-held by this process, so a restart logs everyone out.
+forms must be posted from its own pages (no cross-site posts, no framing by another site), and
+with a password set a person logs in first. The password is kept only as a salted scrypt hash;
+sessions are random tokens held by this process, so a restart logs everyone out.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from bot.dashboard import pages
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SAFE_METHODS = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS})
 OPEN_PATHS = frozenset({"/healthz", "/login"})  # reachable without logging in
+# No other site may show our pages in a frame and have a person click on them.
+NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
 COOKIE = "nowbot_session"
 SESSION_SECONDS = 12 * 3600
 FAILED_LOGIN_DELAY_S = 1.0  # with one check at a time: at most one wrong guess a second
@@ -105,11 +107,12 @@ class Access:
     async def log_in(self, password: str) -> str | None:
         """A new session token for the right password; None (after a pause) for a wrong one."""
         async with self._checking:
-            if self.password is None or not await asyncio.to_thread(self.password.matches, password):
+            right = self.password is not None and await asyncio.to_thread(self.password.matches, password)
+            if not right:
                 await asyncio.sleep(FAILED_LOGIN_DELAY_S)
                 return None
         now = time.monotonic()
-        self._sessions = {token: expires for token, expires in self._sessions.items() if expires > now}
+        self._sessions = {token: ends for token, ends in self._sessions.items() if ends > now}
         token = secrets.token_urlsafe(32)
         self._sessions[token] = now + SESSION_SECONDS
         return token
@@ -119,19 +122,21 @@ class Access:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Refuse a wrong `Host`, a cross-site post, and anything but the open pages before login."""
+        """Refuse a wrong `Host`, a cross-site post, and anything but the open pages before login;
+        forbid framing."""
         hosts = self._hosts(request)
         if request.headers.get(hdrs.HOST, "").lower() not in hosts:
-            raise web.HTTPMisdirectedRequest(
-                text="wrong Host for this dashboard (a proxy's name goes in NOWBOT_DASHBOARD_ALLOWED_HOSTS)"
-            )
+            raise web.HTTPMisdirectedRequest(text="wrong Host for this dashboard "
+                                             "(a proxy's name goes in NOWBOT_DASHBOARD_ALLOWED_HOSTS)")
         if request.method not in SAFE_METHODS and not self._from_here(request, hosts):
             raise web.HTTPForbidden(text="cross-site request refused")
         if request.path not in OPEN_PATHS and not self.signed_in(request):
             if request.method in SAFE_METHODS:
                 raise web.HTTPSeeOther(location="/login")
             raise web.HTTPForbidden(text="log in first")
-        return await handler(request)
+        response = await handler(request)
+        response.headers.update(NO_FRAMING)
+        return response
 
 
 ACCESS = web.AppKey("access", Access)
@@ -144,11 +149,11 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    access = request.app[ACCESS]
-    if access.password is None:
+    rules = request.app[ACCESS]
+    if rules.password is None:
         raise web.HTTPSeeOther(location="/")
     form = await request.post()
-    token = await access.log_in(str(form.get("password", "")))
+    token = await rules.log_in(str(form.get("password", "")))
     if token is None:
         return web.Response(text=pages.login_page(failed=True), content_type="text/html", status=403)
     signed_in = web.HTTPSeeOther(location="/")
