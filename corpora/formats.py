@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Literal, get_args
 
 from corpora import readers
 from corpora.errors import CorpusFormatError
+from corpora.limits import MAX_FILE_BYTES, MAX_TWEET_CHARS
 from corpora.records import RawTweet
 
 Format = Literal["archive", "csv", "json", "jsonl", "text"]
@@ -34,16 +36,22 @@ BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 def read_text_file(path: Path) -> str:
     """The file's text, decoded as UTF-8 (a byte-order mark is dropped).
 
-    Raises `CorpusFormatError` for a missing, binary, non-UTF-8 or empty file.
+    Raises `CorpusFormatError` for a missing, binary, non-UTF-8, empty or too large file (over
+    `MAX_FILE_BYTES`: refused by its size before reading, and never read past the limit).
     """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = b"" if size > MAX_FILE_BYTES else handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise CorpusFormatError(path, None, "no such file") from None
     except IsADirectoryError:
         raise CorpusFormatError(path, None, "is a folder, not a file") from None
     except OSError as error:
         raise CorpusFormatError(path, None, f"cannot read ({error.strerror})") from None
+    if max(size, len(data)) > MAX_FILE_BYTES:
+        limit = f"{MAX_FILE_BYTES / 1e6:,.0f} MB"
+        raise CorpusFormatError(path, None, f"file too large (over {limit}); split it up")
     if binary := BINARY.search(data):
         reason = f"not a text file (binary data at byte {binary.start()})"
         raise CorpusFormatError(path, None, reason)
@@ -56,7 +64,7 @@ def read_text_file(path: Path) -> str:
             path, f"line {line}",
             f"not UTF-8 text (byte 0x{bad:02x} at byte {error.start}); save the file as UTF-8",
         ) from None
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(), which would copy the text
         raise CorpusFormatError(path, None, "empty file")
     return text
 
@@ -66,13 +74,16 @@ def _is_jsonl(text: str) -> bool:
     first, _, rest = text.lstrip().partition("\n")
     try:
         json.loads(first)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # read_json names the error
         return False
     return bool(rest.strip())
 
 
 def _looks_like_csv(text: str) -> bool:
-    header = next(csv.reader([text.partition("\n")[0]]), [])
+    try:
+        header = next(csv.reader([text.partition("\n")[0]]), [])
+    except csv.Error:  # a broken or huge quoted field: not a header
+        return False
     names = {cell.strip().casefold() for cell in header}
     return len(header) > 1 and bool(names & set(readers.TEXT_COLUMNS))
 
@@ -102,8 +113,15 @@ def read_corpus_file(
 ) -> tuple[Format, list[RawTweet]]:
     """Read every tweet in `path` (format detected unless given); the format used comes back too.
 
-    Raises `CorpusFormatError` naming the file and the line or record that cannot be read.
+    Raises `CorpusFormatError` naming the file and the line or record that cannot be read, or
+    the first tweet longer than `MAX_TWEET_CHARS` (refused, not truncated).
     """
     text = read_text_file(path)
     chosen = detect_format(path, text) if fmt == "auto" else fmt
-    return chosen, READERS[chosen](text, path)
+    records = READERS[chosen](text, path)
+    if too_long := next((r for r in records if len(r.text) > MAX_TWEET_CHARS), None):
+        raise CorpusFormatError(
+            path, too_long.place,
+            f"tweet too long ({len(too_long.text):,} characters; the limit is {MAX_TWEET_CHARS:,})",
+        )
+    return chosen, records

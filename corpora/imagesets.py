@@ -3,25 +3,31 @@ embedded drawn digits; listing sets; loading a set's pixels for training.
 
 Every image is prepared to its set's size (centre-cropped to the set's aspect, then resized) and
 stored once per set as `ARTIFACTS/images/<set>/<sha256>.png`, where the hash is of the prepared
-pixels, so importing the same images again adds nothing.
+pixels, so importing the same images again adds nothing. Set names follow `corpora.names`.
+Files that cannot be read, and images over `MAX_IMAGE_PIXELS` (checked before decoding), are
+skipped with the reason; a source with no usable image at all is an error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
+from PIL import ImageOps
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from corpora.errors import CorpusError
 from corpora.idx import is_idx, read_idx_images
+from corpora.limits import MAX_IMAGE_PIXELS
+from corpora.names import check_name
 from corpora.procedural import draw_digits
 from storage.artifacts import atomic_write_bytes
 from storage.imagesets import Image, ImageSet
@@ -29,6 +35,9 @@ from storage.imagesets import Image, ImageSet
 BUILTIN_DIGITS = "builtin:digits"
 KERAS_MNIST = "keras:mnist"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+# The decoders for those suffixes, whatever a file's name says (never EPS, which runs Ghostscript).
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+TOO_LARGE = f"too large (over {MAX_IMAGE_PIXELS:,} pixels)"
 PHOTO_SIZE, DIGIT_SIZE = 64, 28
 DEFAULT_DIGITS = 6000
 
@@ -65,13 +74,31 @@ def prepare(image: PILImage.Image, size: tuple[int, int], channels: int) -> PILI
     return ImageOps.fit(image, size, method=PILImage.Resampling.LANCZOS)
 
 
+class _Refused(Exception):
+    """An image file refused before decoding; the message is the reason it is skipped."""
+
+
+Loader = Callable[[], PILImage.Image]  # decodes one image when called
+
+
 def _open_image(path: Path) -> PILImage.Image:
-    with PILImage.open(path) as image:
+    """The decoded image in `path`; `_Refused` for an empty file or one over `MAX_IMAGE_PIXELS`."""
+    if path.stat().st_size == 0:
+        raise _Refused("empty file")
+    with warnings.catch_warnings():  # Pillow warns of, or refuses, even larger images on opening
+        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+        try:
+            image = PILImage.open(path, formats=IMAGE_FORMATS)
+        except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError):
+            raise _Refused(TOO_LARGE) from None
+    with image:
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+            raise _Refused(TOO_LARGE)
         image.load()  # decode now, so truncated files fail here
         return image.copy()
 
 
-def _folder_images(root: Path, report: ImportReport) -> Iterator[tuple[str, PILImage.Image]]:
+def _folder_images(root: Path, report: ImportReport) -> Iterator[tuple[str, Loader]]:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         name = str(path.relative_to(root))
         if path.name.startswith("."):
@@ -79,16 +106,20 @@ def _folder_images(root: Path, report: ImportReport) -> Iterator[tuple[str, PILI
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             report.skipped.append((name, "not an image file"))
             continue
-        try:
-            yield name, _open_image(path)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-            reason = "empty file" if path.stat().st_size == 0 else f"unreadable image ({error})"
-            report.skipped.append((name, reason))
+        yield name, partial(_open_image, path)
 
 
-def _arrays(images: np.ndarray, prefix: str) -> Iterator[tuple[str, PILImage.Image]]:
+def _arrays(images: np.ndarray, prefix: str) -> Iterator[tuple[str, Loader]]:
     for index, pixels in enumerate(images):
-        yield f"{prefix}#{index}", PILImage.fromarray(pixels)
+        yield f"{prefix}#{index}", partial(PILImage.fromarray, pixels)
+
+
+def _skip_reason(error: Exception) -> str:
+    """Why an image is skipped, in one line."""
+    if isinstance(error, _Refused):
+        return str(error)
+    said = str(error).strip().partition("\n")[0] or type(error).__name__
+    return f"unreadable image ({said[:200]})"
 
 
 def _keras_mnist() -> np.ndarray:
@@ -109,7 +140,7 @@ def _keras_mnist() -> np.ndarray:
 
 def _source_images(
     source: str, report: ImportReport, digits: int
-) -> tuple[Iterable[tuple[str, PILImage.Image]], tuple[int, int], int]:
+) -> tuple[Iterable[tuple[str, Loader]], tuple[int, int], int]:
     """The images of `source` and the default (size, channels) for a new set made from it."""
     grey = ((DIGIT_SIZE, DIGIT_SIZE), 1)
     if source == BUILTIN_DIGITS:
@@ -148,9 +179,12 @@ def import_images(
     """Add the images of `source` to the set `set_name` (created if new).
 
     A new set takes `size`/`channels` when given, else 28x28 grey for digits and 64x64 colour for
-    photo folders; an existing set keeps its own. Unreadable files are skipped and reported.
-    The caller owns the transaction; image files are written before their rows.
+    photo folders; an existing set keeps its own. Unreadable and oversized files are skipped and
+    reported; a source with no usable image raises `CorpusError`, as does a bad set name. The
+    caller owns the transaction (so a failed import stores nothing); image files are written
+    before their rows.
     """
+    folder = set_folder(artifacts_dir, set_name)
     report = ImportReport(set_name)
     images, default_size, default_channels = _source_images(source, report, digits)
     image_set = session.scalar(select(ImageSet).where(ImageSet.name == set_name))
@@ -163,9 +197,12 @@ def import_images(
         session.flush()
     image_set.source = source[:500]
     known = set(session.scalars(select(Image.sha256).where(Image.image_set_id == image_set.id)))
-    folder = set_folder(artifacts_dir, set_name)
-    for name, image in images:
-        prepared = prepare(image, (image_set.width, image_set.height), image_set.channels)
+    for name, load in images:
+        try:
+            prepared = prepare(load(), (image_set.width, image_set.height), image_set.channels)
+        except Exception as error:  # Pillow raises many types on hostile files, not just OSError
+            report.skipped.append((name, _skip_reason(error)))
+            continue
         digest = hashlib.sha256(prepared.tobytes()).hexdigest()
         if digest in known:
             report.duplicates += 1
@@ -176,17 +213,33 @@ def import_images(
                           original_name=name[:500]))
         known.add(digest)
         report.added += 1
+    if report.added == report.duplicates == 0:
+        raise CorpusError(_nothing_usable(source, report))
     session.flush()
     return report
 
 
+def _nothing_usable(source: str, report: ImportReport) -> str:
+    """The one-line error for a source that gave no image."""
+    if not report.skipped:
+        return f"{source}: no images found"
+    name, reason = report.skipped[0]
+    return f"{source}: no usable image ({len(report.skipped):,} skipped; first {name}: {reason})"
+
+
 def set_folder(artifacts_dir: Path, set_name: str) -> Path:
-    """Where a set's prepared image files live."""
-    return artifacts_dir / "images" / set_name
+    """Where a set's prepared image files live: `CorpusError` for a bad set name, or a folder
+    that would resolve (through a link) outside `artifacts_dir/images`."""
+    root = artifacts_dir / "images"
+    folder = root / check_name("image set", set_name)
+    if folder.resolve().parent != root.resolve():
+        raise CorpusError(f"image set folder {folder} leads outside {root}: not writing there")
+    return folder
 
 
 def get_set(session: Session, set_name: str) -> ImageSet:
     """The set called `set_name`; a `CorpusError` listing known sets when there is none."""
+    check_name("image set", set_name)
     image_set = session.scalar(select(ImageSet).where(ImageSet.name == set_name))
     if image_set is None:
         names = ", ".join(session.scalars(select(ImageSet.name).order_by(ImageSet.name))) or "none"

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from corpora.errors import CorpusError
+from corpora.names import check_name
 from corpora.records import RawTweet, text_hash
 from storage.corpus import Persona, Tweet
 
-PERSONA_NAME = re.compile(r"[\w.\-]{1,64}")
 FLUSH_EVERY = 1000  # rows per INSERT batch; progress is reported after each
-
-
-def check_persona_name(name: str) -> str:
-    """`name` if it can name a persona on the command line, else `CorpusError`."""
-    if not PERSONA_NAME.fullmatch(name):
-        raise CorpusError(
-            f"bad persona name {name!r}: use 1-64 letters, digits, '_', '.' or '-'"
-        )
-    return name
 
 
 def get_or_create_persona(session: Session, name: str) -> Persona:
     """The persona called `name`, created if new (`CorpusError` for a name that cannot be one)."""
-    check_persona_name(name)
+    check_name("persona", name)
     persona = session.scalar(select(Persona).where(Persona.name == name))
     if persona is None:
         persona = Persona(name=name)

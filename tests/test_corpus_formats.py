@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from corpora import formats
 from corpora.errors import CorpusFormatError
 from corpora.formats import read_corpus_file
 
@@ -189,6 +190,24 @@ def test_format_given_overrides_detection(tmp_path: Path) -> None:
         ("tweets.js", 'window.YTD.tweets.part0 = [ {"tweet": {"full_text": "a"}',
          "tweets.js, line 1 column 57: truncated JSON"),
         ("missing.txt", None, "missing.txt: no such file"),
+        ("x.json", "[" * 5000, "x.json, line 1 column 101: JSON nested too deeply (more than 100 levels)"),
+        ("x.jsonl", '{"text": "a"}\n' + '{"a": ' * 3000,
+         "x.jsonl, line 2 column 601: JSON nested too deeply (more than 100 levels)"),
+        ("tweets.js", "window.YTD.tweets.part0 = " + "[" * 3000,
+         "tweets.js, line 1 column 127: JSON nested too deeply (more than 100 levels)"),
+        ("x.json", '[{"id": ' + "7" * 4400 + ', "text": "a"}]',
+         "x.json, line 1 column 9: number too long (over 4,300 digits)"),
+        ("x.txt", "text\n" + "b" * 50_001,
+         "x.txt, line 2: tweet too long (50,001 characters; the limit is 50,000)"),
+        ("x.json", '[{"text": "a"}, {"text": "' + "c" * 60_000 + '"}]',
+         "x.json, record 2: tweet too long (60,000 characters; the limit is 50,000)"),
+        ("x.csv", 'id,text\n1,"' + "a" * 50_001 + '"\n',
+         "x.csv, line 2: field longer than 50,000 characters, the most a tweet may have"),
+        ("export", '"' + "q" * 140_000 + '"\n',
+         "export, line 1: tweet too long (140,002 characters; the limit is 50,000)"),
+        ("x.json", '[{"id": 1, "a\\nb\\u001b[2J": 2}]',
+         "x.json, record 1: no text or full_text field (found id, a b [2J)"),
+        ("x.json", '[{"text": [[["deep"]]]}]', "x.json, record 1: text is list, not text"),
     ],
 )
 def test_bad_file_gives_one_line_error_with_place(
@@ -201,3 +220,44 @@ def test_bad_file_gives_one_line_error_with_place(
     with pytest.raises(CorpusFormatError) as raised:
         read_corpus_file(Path(name))
     assert str(raised.value) == message
+
+
+def test_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("wb") as handle:
+        handle.truncate(200_000_001)  # sparse: nothing is written, but the size says 200 MB + 1
+    with pytest.raises(CorpusFormatError) as raised:
+        read_corpus_file(path)
+    assert str(raised.value) == f"{path}: file too large (over 200 MB); split it up"
+
+
+def test_a_file_without_a_size_is_read_no_further_than_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(formats, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(CorpusFormatError, match="^/dev/zero: file too large"):
+        read_corpus_file(Path("/dev/zero"))  # endless, and its size reads 0
+
+
+def test_json_text_keeps_only_what_a_database_can_store(tmp_path: Path) -> None:
+    content = (r'[{"text": "nul \u0000, lone \ud83d surrogate, pair \ud83d\ude00",'
+               r' "screen_name": "\udfff", "id": "\u0661\u0662"}]')
+    _, [record] = read_corpus_file(write(tmp_path, "x.json", content))
+    assert record.text == "nul , lone  surrogate, pair \U0001f600"
+    assert (record.author, record.source_id) == (None, None)  # Arabic-Indic digits are no X id
+
+
+def test_ids_too_long_for_x_are_not_kept(tmp_path: Path) -> None:
+    content = '[{"id": 12345678901234567890, "text": "a"}, {"id": 123456789012345678901, "text": "b"}]'
+    _, records = read_corpus_file(write(tmp_path, "x.json", content))
+    assert [r.source_id for r in records] == ["12345678901234567890", None]
+
+
+def test_reading_csv_leaves_the_csv_field_limit_as_it_was(tmp_path: Path) -> None:
+    import csv
+
+    before = csv.field_size_limit()
+    with pytest.raises(CorpusFormatError):
+        read_corpus_file(write(tmp_path, "x.csv", "id,text\n1,2\n3\n"))
+    read_corpus_file(write(tmp_path, "y.csv", "id,text\n1,2\n"))
+    assert csv.field_size_limit() == before

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from conftest import Nowbot, cli_runner
+from corpora.names import NAME_RULE
 from corpora.records import text_hash
 from storage.corpus import Persona, Tweet
 
@@ -141,6 +142,9 @@ def test_personas_keep_separate_corpora(nowbot: Nowbot, app: App) -> None:
          "tweets.js, line 1: not an X archive (expected 'window.YTD.tweets.part0 = ')"),
         ("x.txt", "text\nok\n".encode() + "caf\u00e9".encode("latin-1"),
          "x.txt, line 3: not UTF-8 text (byte 0xe9 at byte 11); save the file as UTF-8"),
+        ("x.json", "[" * 5000, "x.json, line 1 column 101: JSON nested too deeply (more than 100 levels)"),
+        ("x.txt", "text\nfine\n" + "b" * 50_001,
+         "x.txt, line 3: tweet too long (50,001 characters; the limit is 50,000)"),
     ],
 )
 def test_malformed_file_fails_in_one_line_and_changes_nothing(
@@ -166,6 +170,38 @@ def test_bad_persona_name_is_refused(nowbot: Nowbot, app: App) -> None:
     assert result.exit_code == 1
     assert "bad persona name 'two words'" in result.stderr
     assert row_counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../../elsewhere", "a/b", ".hidden", "", "x" * 65, "zoë"])
+def test_persona_names_that_are_no_safe_slug_are_refused_in_one_line(
+    nowbot: Nowbot, app: App, name: str
+) -> None:
+    result = nowbot("corpus", "import", name, write("t.txt", TEXT))
+    assert (result.exit_code, result.stderr) == (1, f"error: bad persona name {name!r}: use {NAME_RULE}\n")
+    assert row_counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize("name", ["a.b-c_1", "_x", "9lives", "x" * 64])
+def test_safe_slugs_name_personas(nowbot: Nowbot, app: App, name: str) -> None:
+    assert nowbot("corpus", "import", name, write("t.txt", TEXT)).exit_code == 0
+    assert texts(app, name) == ["Sunny & warm ☀️"]
+
+
+def test_what_a_database_cannot_store_is_left_out(nowbot: Nowbot, app: App) -> None:
+    content = ('[{"id": "' + "1" * 70 + '", "screen_name": "' + "a" * 120 + '",'
+               ' "text": "nul \\u0000 and lone \\ud800 surrogate"}]')
+    result = nowbot("corpus", "import", "ada", write("x.json", content))
+    assert result.exit_code == 0, result.output
+    assert texts(app, "ada") == ["nul and lone surrogate"]
+    with app.sessions() as session:
+        tweet = session.scalars(select(Tweet)).one()
+    assert (tweet.source, tweet.author) == ("text", None)  # no 70-digit X id, no 120-letter handle
+
+
+def test_file_names_are_shown_as_they_are_not_as_markup(nowbot: Nowbot, app: App) -> None:
+    result = nowbot("corpus", "import", "ada", write("[red]t.txt", TEXT))
+    assert result.exit_code == 0, result.output
+    assert "[red]t.txt" in result.stdout
 
 
 @pytest.mark.parametrize(

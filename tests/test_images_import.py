@@ -1,12 +1,15 @@
 """Importing image sets: folders with broken files, MNIST IDX files, the drawn digits, the Keras
-download when offline, and re-imports that add nothing."""
+download when offline, and re-imports that add nothing; unsafe set names, oversized images and
+sources without one usable image refused."""
 
 from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +20,11 @@ from sqlalchemy import select
 from bot.app import App
 from corpora.errors import CorpusError
 from corpora.imagesets import BUILTIN_DIGITS, import_images, list_sets, load_pixels
+from corpora.names import NAME_RULE
 from conftest import Nowbot, cli_runner
 from storage.imagesets import Image
+
+SEEDS = Path(__file__).parent / "fuzz_seeds"  # PNG headers claiming huge sizes, hostile IDX files
 
 
 def _photo_folder(root: Path) -> Path:
@@ -134,3 +140,105 @@ def test_keras_mnist_offline_gives_a_clear_message(tmp_path: Path) -> None:
     assert "cannot download MNIST through Keras" in result.stderr
     assert "import the IDX files instead" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["../../../escaped", "..", ".", "a/b", ".hidden", "-x" * 40])
+def test_unsafe_set_names_are_refused_and_nothing_is_written(
+    app: App, tmp_path: Path, run_cli, name: str
+) -> None:
+    folder = _photo_folder(tmp_path)
+    before = set(tmp_path.rglob("*"))
+    result = run_cli("images", "import", "--", name, str(folder))
+    shown = name if len(name) <= 70 else f"{name[:70]}..."
+    assert (result.exit_code, result.stderr) == (1, f"error: bad image set name {shown!r}: use {NAME_RULE}\n")
+    assert not [path for path in set(tmp_path.rglob("*")) - before if path.suffix == ".png"]
+    assert not (tmp_path / "escaped").exists()
+    with app.sessions() as session:
+        assert list_sets(session) == []
+
+
+@pytest.mark.parametrize("command", [("train", "gan"), ("generate", "image"), ("generate", "progress")])
+def test_commands_taking_a_set_refuse_unsafe_names(run_cli, command: tuple[str, str]) -> None:
+    result = run_cli(*command, "--set", "../x")
+    assert (result.exit_code, result.stderr) == (1, f"error: bad image set name '../x': use {NAME_RULE}\n")
+
+
+def test_a_set_folder_linked_outside_the_artifacts_is_refused(app: App, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (app.artifacts_dir / "images").mkdir(parents=True, exist_ok=True)
+    (app.artifacts_dir / "images" / "linked").symlink_to(outside)
+    with pytest.raises(CorpusError, match="images/linked leads outside"), app.sessions.begin() as session:
+        import_images(session, app.artifacts_dir, "linked", BUILTIN_DIGITS, digits=3)
+    assert list(outside.iterdir()) == []
+
+
+def test_oversized_images_are_skipped_and_counted_before_decoding(app: App, tmp_path: Path, run_cli) -> None:
+    folder = _photo_folder(tmp_path)
+    for seed in ("huge-header.png", "warning-band.png", "over-limit.png"):  # 400, 100, 81 megapixels
+        shutil.copy(SEEDS / seed, folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's decompression-bomb warning included
+        result = run_cli("images", "import", "photos", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "photos: 4 new, 0 already stored, 7 skipped" in result.stdout
+    for seed in ("huge-header.png", "warning-band.png", "over-limit.png"):
+        assert f"skipped {seed}: too large (over 64,000,000 pixels)" in result.stderr
+
+
+def test_a_folder_without_one_usable_image_fails_and_creates_no_set(
+    app: App, tmp_path: Path, run_cli
+) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "notes.png").write_text("this is text, not a PNG")
+    (folder / "empty.jpg").write_bytes(b"")
+    shutil.copy(SEEDS / "huge-header.png", folder)
+    result = run_cli("images", "import", "broken", str(folder))
+    expected = f"error: {folder}: no usable image (3 skipped; first empty.jpg: empty file)\n"
+    assert (result.exit_code, result.stderr) == (1, expected)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("images", "import", "empty", str(empty))
+    assert (result.exit_code, result.stderr) == (1, f"error: {empty}: no images found\n")
+    with app.sessions() as session:
+        assert list_sets(session) == []
+    assert not list(app.artifacts_dir.rglob("*.png"))
+
+
+def test_a_failed_import_leaves_an_existing_set_as_it_was(app: App, tmp_path: Path, run_cli) -> None:
+    assert run_cli("images", "import", "photos", str(_photo_folder(tmp_path))).exit_code == 0
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "notes.png").write_text("not a PNG")
+    assert run_cli("images", "import", "photos", str(broken)).exit_code == 1
+    with app.sessions() as session:
+        [summary] = list_sets(session)
+    assert (summary.images, summary.source) == (4, str(tmp_path / "photos"))
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        ("bomb-idx3-ubyte.gz", "header: 1,000,000 images of 1000x1000 pixels: over 200 MB of pixels"),
+        ("no-pixels-idx3-ubyte", "header: 2,847,053 images of 0x28 pixels: images without pixels"),
+        ("corrupt-idx3-ubyte.gz",
+         ": cannot read IDX file (Error -3 while decompressing data: invalid distance code)"),
+    ],
+)
+def test_hostile_idx_headers_are_refused_before_the_pixels_are_read(
+    app: App, seed: str, message: str
+) -> None:
+    with pytest.raises(CorpusError) as raised, app.sessions.begin() as session:
+        import_images(session, app.artifacts_dir, "mnist", str(SEEDS / seed))
+    assert str(raised.value) == f"{SEEDS / seed}{', ' if message.startswith('header') else ''}{message}"
+
+
+def test_names_and_sources_are_shown_as_they_are_not_as_markup(app: App, run_cli) -> None:
+    folder = _photo_folder(Path("[red]x"))  # relative to the test's folder: short enough to show
+    (folder / "a[").mkdir()
+    (folder / "a[" / "b].png").write_text("not a PNG")  # its name in the folder: a[/b].png
+    result = run_cli("images", "import", "photos", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "skipped a[/b].png: unreadable image" in result.stderr
+    assert "[red]x/photos" in run_cli("images", "list").stdout

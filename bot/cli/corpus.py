@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
 )
@@ -17,7 +18,7 @@ from bot.cli.common import cli_app, console
 from bot.cli.groups import corpus
 from corpora.cleaning import CleanOptions
 from corpora.importing import FileReport, import_corpus_file, read_corpus_files
-from corpora.ingest import check_persona_name
+from corpora.names import NAME_RULE, check_name
 from corpora.summary import persona_summaries
 
 
@@ -45,7 +46,7 @@ def _report_table(reports: list[FileReport]) -> Table:
     table.add_column("Dropped")
     for report in reports:
         table.add_row(
-            report.path.name, report.format, f"{report.cleaning.read:,}", f"{report.added:,}",
+            escape(report.path.name), report.format, f"{report.cleaning.read:,}", f"{report.added:,}",
             f"{report.updated:,}", f"{report.already_stored:,}", _dropped(report.cleaning.dropped, "\n"),
         )
     return table
@@ -66,7 +67,9 @@ def _summary(persona: str, reports: list[FileReport]) -> str:
 
 @corpus.command("import")
 def import_command(
-    persona: Annotated[str, typer.Argument(help="Persona the tweets belong to (created if new).")],
+    persona: Annotated[str, typer.Argument(
+        help=f"Persona the tweets belong to (created if new); its name: {NAME_RULE}.",
+    )],
     files: Annotated[list[Path], typer.Argument(help="Files to import.", show_default=False)],
     fmt: Annotated[
         FormatChoice, typer.Option("--format", "-f", help="File format; auto detects it.")
@@ -90,6 +93,7 @@ def import_command(
     """Import tweets into PERSONA from X archive (tweets.js), CSV, JSON, JSONL or text files.
 
     All files are checked before anything is stored: one bad file means nothing is imported.
+    A file over 200 MB, a tweet over 50,000 characters or JSON nested too deeply is refused.
     Tweets PERSONA already has (same X id or text) are skipped: a second import adds nothing,
     and a re-import after cleaning rules changed updates the stored text. HTML entities and
     backslash-escaped quotes are decoded and emoji kept; by default retweets are dropped, links
@@ -101,7 +105,7 @@ def import_command(
         strip_reply_address=not keep_reply_address,
     )
     with cli_app() as app:
-        check_persona_name(persona)
+        check_name("persona", persona)
         corpus_files = read_corpus_files(files, fmt.value)
         reports = []
         with Progress(
@@ -109,7 +113,7 @@ def import_command(
             TimeElapsedColumn(), console=console, transient=True,
         ) as progress:
             for corpus_file in corpus_files:
-                task = progress.add_task(f"storing {corpus_file.path.name}", total=None)
+                task = progress.add_task(f"storing {escape(corpus_file.path.name)}", total=None)
 
                 def advance(done: int, total: int, task: TaskID = task) -> None:
                     progress.update(task, completed=done, total=total)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bot.app import App
@@ -14,6 +15,7 @@ from bot.cli.common import cli_app, console, err_console
 from bot.cli.groups import generate, images, train
 from corpora.errors import CorpusError
 from corpora.imagesets import BUILTIN_DIGITS, KERAS_MNIST, get_set, import_images, list_sets, load_pixels
+from corpora.names import NAME_RULE, check_name
 from models.registry import Registry
 from storage.artifacts import atomic_write_bytes
 
@@ -23,8 +25,8 @@ DEFAULT_SET = "digits"
 def _import(app: App, set_name: str, source: str, size: int | None, channels: int | None) -> None:
     with app.sessions.begin() as session:
         report = import_images(session, app.artifacts_dir, set_name, source, size=size, channels=channels)
-    for name, reason in report.skipped:
-        err_console.print(f"[yellow]skipped[/yellow] {name}: {reason}", highlight=False)
+    for name, reason in report.skipped:  # file names are the user's: not markup
+        err_console.print(f"[yellow]skipped[/yellow] {escape(name)}: {escape(reason)}", highlight=False)
     console.print(
         f"{set_name}: {report.added:,} new, {report.duplicates:,} already stored, "
         f"{len(report.skipped):,} skipped", highlight=False,
@@ -33,7 +35,9 @@ def _import(app: App, set_name: str, source: str, size: int | None, channels: in
 
 @images.command("import")
 def import_command(
-    set_name: Annotated[str, typer.Argument(metavar="SET", help="Image set to add to (created if new).")],
+    set_name: Annotated[str, typer.Argument(
+        metavar="SET", help=f"Image set to add to (created if new); its name: {NAME_RULE}.",
+    )],
     path: Annotated[str, typer.Argument(
         help=f"A folder of JPEG/PNG files (searched recursively), an MNIST '*-idx3-ubyte[.gz]' file, "
              f"'{KERAS_MNIST}' (download through Keras) or '{BUILTIN_DIGITS}' (drawn, no download).",
@@ -46,7 +50,8 @@ def import_command(
         show_default=False,
     )] = None,
 ) -> None:
-    """Import images into a set; unreadable files are skipped and named, known images not re-added."""
+    """Import images into a set; unreadable files and oversized images (over 64 megapixels) are
+    skipped and named, known images not re-added. No usable image at all is an error."""
     channels = None if grey is None else (1 if grey else 3)
     with cli_app() as app:
         _import(app, set_name, path, size, channels)
@@ -61,8 +66,8 @@ def list_command() -> None:
     for column in ("Set", "Size", "Images", "Last source"):
         table.add_column(column, justify="right" if column == "Images" else "left")
     for summary in sets:
-        table.add_row(summary.name, f"{summary.width}x{summary.height}x{summary.channels}",
-                      f"{summary.images:,}", summary.source or "-")
+        table.add_row(escape(summary.name), f"{summary.width}x{summary.height}x{summary.channels}",
+                      f"{summary.images:,}", escape(summary.source or "-"))
     console.print(table if sets else "no image sets yet: nowbot images import SET PATH")
 
 
@@ -126,6 +131,7 @@ def generate_image_command(
     from models.gan.sample import sample_grid
 
     with cli_app() as app:
+        check_name("image set", set_name)
         folder = Registry(app.sessions, app.artifacts_dir).serving_path("gan", set_name)
         save_png(sample_grid(folder, count, seed), output)
     console.print(f"wrote {count} images to {output}", highlight=False)
@@ -140,5 +146,6 @@ def generate_progress_command(
     from bot.generation import progress_gif
 
     with cli_app() as app:
+        check_name("image set", set_name)
         atomic_write_bytes(output, progress_gif(app, set_name))
     console.print(f"wrote the training progress of '{set_name}' to {output}", highlight=False)
