@@ -795,7 +795,8 @@ def main(argv: list[str] | None = None) -> None:
         "db_connections_cut": cuts[1],
         "db_connections_proxied": cuts[2],
         "final_run": {
-            "outbox_empty_at_s": ran["finished_at_s"] if not chaos.outstanding() else None,
+            "outbox_empty": not chaos.outstanding(),
+            "stopped_at_s": ran["finished_at_s"],
             "exit_code_after_sigterm": final.exit_code,
             "exited_by_itself": final.exited_by_itself,
         },
