@@ -164,9 +164,9 @@ def _metrics(version: ModelVersion) -> str:
     return ", ".join(shown[:4]) or "no metrics"
 
 
-def _next(app: App, limit: int = 5) -> list[str]:
+def _next(app: App, limit: int = 5, label: str = "") -> list[str]:
     jobs = [job for job in next_runs(app) if job.next_run is not None][:limit]
-    return [f"- {job.id} at {job.next_run:%Y-%m-%d %H:%M} UTC" for job in jobs]
+    return [f"- {label}{job.id} at {job.next_run:%Y-%m-%d %H:%M} UTC" for job in jobs]
 
 
 def queue(app: App, page: int = 5) -> Reply:
@@ -212,5 +212,5 @@ def schedule(app: App) -> Reply:
     """The campaign's cron expressions and the next scheduled runs."""
     lines = ["**Campaign schedule** (`NOWBOT_CAMPAIGN_CRON`)"]
     lines += [f"- `{cron}`" for cron in app.settings.campaign_crons]
-    lines += [line.replace("- ", "- next: ", 1) for line in _next(app)]
+    lines += _next(app, label="next: ")
     return Reply("\n".join(lines), ephemeral=True)

@@ -6,11 +6,10 @@ discounting over a unigram; tokens are lower-case words, hashtags, numbers and p
 marks, with tweet start and end), so a candidate whose words follow each other as the persona's
 do scores higher than one that strings plausible words into nonsense; it also knows how long
 the persona's tweets run, so ranking does not favour the short candidates whose every character
-is easy to predict. `defects` names what an
-editor would refuse outright: a tweet cut at the character limit, one that starts in lower case
-or on a punctuation mark, one that ends on a separator or on a word the persona never ends on
-("the", "and": a fragment), unbalanced brackets or quotes, a capital inside a word that the
-persona never wrote that way ("hemsWorth"; "SpaceX" is fine for the persona who writes it).
+is easy to predict. `defects` names what an editor would refuse outright: a tweet cut at the
+character limit, one that starts in lower case or on a punctuation mark, one that ends on a
+separator or on a word the persona never ends on ("the", "and": a fragment), unbalanced brackets
+or quotes, a capital inside a word that the persona never wrote that way ("hemsWorth"; "SpaceX" is fine for the persona who writes it).
 
 Stored with each version as `words.npz`: sorted 64-bit keys (a stable hash of persona and
 tokens) with their counts, searched with one `searchsorted` per table for all candidates.

@@ -3,8 +3,8 @@ distribution, many candidates at once.
 
 Loads from the artifact alone (`weights.npz`, `vocab.json`, `config.json`, `ngram.npz`,
 `lexicon.npz`) and never imports TensorFlow, so the bot answers `/tweet` without paying
-TensorFlow's import or its per-call overhead. The GRU step is the one CPU training runs (`models/text/gru_step.py`).
-Unless told otherwise it writes only real words: the persona's own and its language's
+TensorFlow's import or its per-call overhead. The GRU step is the one CPU training runs
+(`models/text/gru_step.py`). Unless told otherwise it writes only real words: the persona's own and its language's
 (`models/text/lexicon.py`), checked by a compiled walk of the word tree at every step.
 """
 
@@ -88,7 +88,7 @@ class Sampler:
         self.writable[[PAD, UNK, BOS]] = 0.0
         self.writable_not_end = self.writable.copy()  # ... and the end, before any character
         self.writable_not_end[EOS] = 0.0
-        self.at_sign = np.asarray([i for i, c in enumerate(vocab.chars, 4) if c == "@"], np.int64)
+        self.at_sign = np.asarray([i for i in vocab.encode("@") if i != UNK], np.int64)
 
     @classmethod
     def load(cls, folder: Path) -> Sampler:
