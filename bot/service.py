@@ -13,6 +13,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from contextlib import suppress
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import exc, select
@@ -37,6 +38,8 @@ log = logging.getLogger("nowbot.service")
 TRAINING_JOBS = {"train-text": ModelKind.TEXT, "train-gan": ModelKind.GAN}
 DB_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, OSError)
 MAX_OUTAGE_WAIT_S = 60.0
+
+T = TypeVar("T")
 
 Adapter = Callable[[Runtime], Awaitable[None]]
 """A long-running coroutine that connects a platform (Discord, ...); cancelled on shutdown."""
@@ -109,12 +112,19 @@ async def serve(
     """Run the service until `stop` is set. Every process serves the dashboard and adapters; only
     the one holding the leader lock runs the scheduler, and a follower takes over when it dies."""
     settings = app.settings
-    if seed:
-        await asyncio.to_thread(seed_demo, app)
+
+    async def prepare() -> str | None:
+        if seed:
+            await asyncio.to_thread(seed_demo, app)
+        return await asyncio.to_thread(campaign_image_set, app)
+
+    answered, image_set = await _until_database_answers(prepare, stop, leader_poll_s)
+    if not answered:
+        return
     runtime = Runtime(
         app=app, generator=generator,
         publishers=publishers if publishers is not None else configured_publishers(settings),
-        image_set=await asyncio.to_thread(campaign_image_set, app),
+        image_set=image_set,
     )
     jobs.configure(runtime)
     specs = list(specs if specs is not None else job_specs(settings))
@@ -124,18 +134,12 @@ async def serve(
              (adapters if adapters is not None else configured_adapters(settings))]
     log.info("publishing to %s; review %s", ", ".join(runtime.publishers),
              "on" if settings.reviewing else "off")
-    outage = 0.0  # seconds to wait after a failed look at the database, doubling
     try:
         while not stop.is_set():
-            try:
-                await _lead_or_follow(runtime, leader, specs)
-                outage = 0.0
-            except DB_ERRORS as error:  # the database went away: wait it out, never exit
-                outage = min(max(2 * outage, leader_poll_s), MAX_OUTAGE_WAIT_S)
-                log.warning("database unreachable (%s); trying again in %.0f s",
-                            type(error).__name__, outage)
+            await _until_database_answers(lambda: _lead_or_follow(runtime, leader, specs),
+                                          stop, leader_poll_s)
             with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), outage or leader_poll_s)
+                await asyncio.wait_for(stop.wait(), leader_poll_s)
     finally:
         log.info("shutting down")
         for task in tasks:
@@ -150,6 +154,25 @@ async def serve(
         await asyncio.to_thread(leader.release)
         await runner.cleanup()
         jobs.configure(None)
+
+
+async def _until_database_answers(
+    attempt: Callable[[], Awaitable[T]], stop: asyncio.Event, first_wait_s: float,
+) -> tuple[bool, T | None]:
+    """Await `attempt` until it gets past a database outage, waiting longer after each failure
+    (doubling, at most a minute) and logging each one; never raises one. Returns whether it
+    completed, and its result; `(False, None)` when `stop` was set first."""
+    wait = 0.0
+    while not stop.is_set():
+        try:
+            return True, await attempt()
+        except DB_ERRORS as error:
+            wait = min(max(2 * wait, first_wait_s), MAX_OUTAGE_WAIT_S)
+            log.warning("database unreachable (%s); trying again in %.0f s",
+                        type(error).__name__, wait)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+    return False, None
 
 
 async def _lead_or_follow(runtime: Runtime, leader: LeaderLock, specs: Sequence[JobSpec]) -> None:

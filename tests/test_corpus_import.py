@@ -172,7 +172,8 @@ def test_bad_persona_name_is_refused(nowbot: Nowbot, app: App) -> None:
     assert row_counts(app) == (0, 0)
 
 
-@pytest.mark.parametrize("name", ["..", ".", "../../elsewhere", "a/b", ".hidden", "", "x" * 65, "zoë"])
+@pytest.mark.parametrize("name", ["..", ".", "../../elsewhere", "a/b", ".hidden", "", "x" * 65, "zoë",
+                                  "[bold]ada[/bold]", "[red]"])
 def test_persona_names_that_are_no_safe_slug_are_refused_in_one_line(
     nowbot: Nowbot, app: App, name: str
 ) -> None:

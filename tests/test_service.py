@@ -23,7 +23,7 @@ from service_harness import StubGenerator
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from bot import commands, demo, jobs
+from bot import commands, demo, jobs, service
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.core import training
@@ -123,6 +123,23 @@ def test_a_database_outage_is_waited_out_not_fatal(
         asyncio.run(run_until(service_app, lambda: len(published(service_app)) >= 1))
     assert caplog.text.count("database unreachable (OperationalError)") == 2  # then it led
 
+
+
+def test_a_database_outage_at_start_up_is_waited_out(
+    service_app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_seed = service.seed_demo
+    outage = iter([True])  # the database is down when the service starts
+
+    def seed(app: App) -> None:
+        if next(outage, False):
+            raise OperationalError("select 1", {}, ConnectionRefusedError())
+        real_seed(app)
+
+    monkeypatch.setattr(service, "seed_demo", seed)
+    with caplog.at_level("WARNING", logger="nowbot.service"):
+        asyncio.run(run_until(service_app, lambda: len(published(service_app)) >= 1))
+    assert caplog.text.count("database unreachable (OperationalError)") == 1
 
 def test_restart_keeps_jobs_and_posts_and_does_not_reseed(service_app: App) -> None:
     app = service_app

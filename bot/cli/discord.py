@@ -7,15 +7,14 @@ import asyncio
 import typer
 
 from bot.app import App
-from bot.cli.common import cli_app, console, err_console
+from bot.cli.common import cli_app, console, fail
 from bot.cli.groups import discord as group
 
 
 def _token(app: App) -> str:
     """The bot token, or a one-line exit when it is not configured."""
     if app.settings.discord_token is None:
-        err_console.print("[red]error:[/red] NOWBOT_DISCORD_TOKEN is not set")
-        raise typer.Exit(1)
+        fail("NOWBOT_DISCORD_TOKEN is not set")
     return app.settings.discord_token.get_secret_value()
 
 
@@ -40,8 +39,7 @@ def sync_command(
         try:
             names = asyncio.run(sync(app, _token(app)))
         except (discord_py.DiscordException, aiohttp.ClientError, OSError) as error:
-            err_console.print(f"[red]error:[/red] cannot sync with Discord: {error}", highlight=False)
-            raise typer.Exit(1) from None
+            fail(f"cannot sync with Discord: {error}")
     where = f"guild {guild}" if guild else "all guilds"
     console.print(f"synced {len(names)} commands to {where}: {', '.join(sorted(names))}")
 
