@@ -11,10 +11,11 @@ RUN useradd --create-home --uid 10001 nowbot \
     && mkdir /data && chown nowbot:nowbot /data
 
 WORKDIR /app
-# Dependencies first, so code changes do not reinstall TensorFlow.
+# Dependencies first, so code changes do not reinstall TensorFlow: the versions `make lock`
+# resolved, each checked against its recorded hash.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
-RUN mkdir bot models corpora storage \
-    && pip install .
 COPY bot ./bot
 COPY models ./models
 COPY corpora ./corpora

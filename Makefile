@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test lock clean
 
 install: $(STAMP)
 
@@ -19,6 +19,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The Docker image installs exactly these versions, checked by hash (x86_64 Linux, Python 3.11).
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -o requirements.lock
 
 clean:
 	rm -rf $(VENV) var *.egg-info
