@@ -1,7 +1,7 @@
 """The campaign outbox: each post's life, published once and only once.
 
     draft --approve--> approved --claim--> publishing --> published
-      |                  |                     |--> failed    (refused for good, or out of tries)
+      |   <-unapprove--  |                     |--> failed    (refused for good, or out of tries)
       +--reject--+-------+                     |--> unknown   (may have gone through)
                  v                             +--> approved  (certainly not sent: try again later)
               rejected          unknown --reconcile--> published (found on the account)
@@ -9,7 +9,8 @@
                                                        account was read back past the attempt)
 
 A post is claimed (approved -> publishing) in its own committed transaction before the request is
-sent, and the outcome is committed afterwards. A crash between the two leaves it `publishing`,
+sent, and the outcome is committed afterwards. An approved post is claimed once its `publish_at`
+(a person's chosen time, if any) and its `scheduled_for` (a platform's retry time) have passed. A crash between the two leaves it `publishing`,
 which the leader turns into `unknown` on start; unknown posts are matched by text against the
 account's own posts instead of being sent again, and stay unknown while that cannot tell.
 """
@@ -36,7 +37,7 @@ log = logging.getLogger("nowbot.outbox")
 S = PostStatus
 TRANSITIONS: dict[str, set[str]] = {
     S.DRAFT: {S.APPROVED, S.REJECTED},
-    S.APPROVED: {S.PUBLISHING, S.REJECTED},
+    S.APPROVED: {S.PUBLISHING, S.REJECTED, S.DRAFT},
     S.PUBLISHING: {S.PUBLISHED, S.FAILED, S.UNKNOWN, S.APPROVED},
     S.UNKNOWN: {S.PUBLISHED, S.APPROVED, S.FAILED},
     S.FAILED: {S.APPROVED, S.REJECTED},
@@ -62,6 +63,21 @@ class InvalidTransition(OutboxError):
         super().__init__(f"post {post_id} is {current}: it cannot become {target}")
 
 
+class WrongStatus(OutboxError):
+    """The action needs the post in another status."""
+
+    def __init__(self, post_id: int, current: str, needed: str, action: str) -> None:
+        super().__init__(f"post {post_id} is {current}: only {needed} can be {action}")
+
+
+class BadText(OutboxError):
+    """A text a person wrote that the post's platform cannot take (empty, or too long)."""
+
+
+class BadTime(OutboxError):
+    """A publishing time that cannot be used (unreadable, or already past)."""
+
+
 # -- transitions -----------------------------------------------------------------------------
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -76,9 +92,7 @@ def _move(session: Session, post_id: int, target: str, **values: Any) -> Post:
     so two processes can never both make the same move (SQLite has no row locks; the condition
     is what protects it there).
     """
-    post = session.scalar(select(Post).where(Post.id == post_id).with_for_update())
-    if post is None:
-        raise PostNotFound(post_id)
+    post = _get(session, post_id)
     current = post.status
     if target not in TRANSITIONS[current]:
         raise InvalidTransition(post_id, current, target)
@@ -117,11 +131,44 @@ def create_post(
     return post
 
 
-def approve(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> Post:
-    """`reviewer` approved the post (stored with the time): it will be published on the next
-    outbox run, with a fresh count of attempts (a failed post approved again tries anew)."""
+def approve(sessions: sessionmaker[Session], post_id: int, *, reviewer: str,
+            publish_at: datetime | None = None) -> Post:
+    """`reviewer` approved the post (stored with the time): it will be published on the first
+    outbox run after `publish_at` (the next one when None), with a fresh count of attempts (a
+    failed post approved again tries anew). An approved post stays as it is."""
     with sessions.begin() as session:
-        return _move(session, post_id, S.APPROVED, error=None, attempts=0, **_review(reviewer))
+        post = _get(session, post_id)
+        if post.status == S.APPROVED:
+            return post
+        return _move(session, post_id, S.APPROVED, error=None, attempts=0, publish_at=publish_at,
+                     **_review(reviewer))
+
+
+def retime(sessions: sessionmaker[Session], post_id: int, publish_at: datetime, *,
+           reviewer: str) -> Post:
+    """Publish an approved post at `publish_at` instead (`reviewer` stored as its reviewer)."""
+    with sessions.begin() as session:
+        post = _get(session, post_id)
+        result = session.execute(
+            update(Post).where(Post.id == post_id, Post.status == S.APPROVED)
+            .values(publish_at=publish_at, updated_at=utcnow(), **_review(reviewer))
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise WrongStatus(post_id, post.status, "drafts and approved posts", "scheduled")
+        session.refresh(post)
+        return post
+
+
+def unapprove(sessions: sessionmaker[Session], post_id: int) -> Post:
+    """Take back an approval: the post becomes a draft again unless publishing has begun."""
+    with sessions.begin() as session:
+        post = _get(session, post_id)
+        if post.status != S.APPROVED:
+            raise WrongStatus(post_id, post.status, "approved posts not yet being published",
+                              "unapproved")
+        return _move(session, post_id, S.DRAFT, publish_at=None, reviewed_by=None,
+                     reviewed_at=None)
 
 
 def reject(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> Post:
@@ -135,17 +182,45 @@ def _review(reviewer: str) -> dict[str, Any]:
     return {"reviewed_by": reviewer[: Post.reviewed_by.type.length], "reviewed_at": utcnow()}
 
 
+def _get(session: Session, post_id: int) -> Post:
+    """The post, its row locked (`FOR UPDATE` on PostgreSQL) for this transaction."""
+    post = session.scalar(select(Post).where(Post.id == post_id).with_for_update())
+    if post is None:
+        raise PostNotFound(post_id)
+    return post
+
+
+def _draft(session: Session, post_id: int, change: str) -> Post:
+    post = _get(session, post_id)
+    if post.status != S.DRAFT:
+        raise WrongStatus(post_id, post.status, "drafts", change)
+    return post
+
+
 def replace_text(sessions: sessionmaker[Session], post_id: int, text: str, hashtag: str | None,
                  generated_item_id: int | None = None) -> Post:
     """Give a draft a new text (regenerate), fitted to its platform; only drafts can change."""
     with sessions.begin() as session:
-        post = session.scalar(select(Post).where(Post.id == post_id).with_for_update())
-        if post is None:
-            raise PostNotFound(post_id)
-        if post.status != S.DRAFT:
-            raise OutboxError(f"post {post_id} is {post.status}: only drafts can be regenerated")
+        post = _draft(session, post_id, "regenerated")
         post.text = publisher_class(post.platform).fit_text(text, hashtag)
-        post.generated_item_id = generated_item_id
+        post.generated_item_id, post.edited_by = generated_item_id, None
+        return post
+
+
+def edit_text(sessions: sessionmaker[Session], post_id: int, text: str, *, editor: str) -> Post:
+    """Give a draft the text a person wrote, as written (runs of whitespace made single spaces,
+    no hashtag added), if it fits its platform; `editor` is stored with it."""
+    text = " ".join(text.split())
+    if not text:
+        raise BadText(f"post {post_id}: the new text is empty")
+    with sessions.begin() as session:
+        post = _draft(session, post_id, "edited")
+        rules = publisher_class(post.platform)
+        length = rules.text_length(text)
+        if length > rules.text_limit:
+            raise BadText(f"post {post_id}: the text is {length} characters long as "
+                          f"{post.platform} counts them; it takes {rules.text_limit}")
+        post.text, post.edited_by = text, editor[: Post.edited_by.type.length]
         return post
 
 
@@ -211,6 +286,7 @@ def publish_post(sessions: sessionmaker[Session], post_id: int, publisher: Publi
         log.warning("post %s outcome unknown, will reconcile: %s", post_id, reason)
         with sessions.begin() as session:
             return _move(session, post_id, S.UNKNOWN, error=reason)
+    log.info("post %s published on %s as %s", post_id, publisher.platform, external_id)
     with sessions.begin() as session:
         return _move(
             session, post_id, S.PUBLISHED, external_id=external_id,
@@ -229,6 +305,7 @@ def publish_due(sessions: sessionmaker[Session], publishers: Mapping[str, Publis
                 Post.status == S.APPROVED,
                 Post.platform.in_(list(publishers)),
                 (Post.scheduled_for.is_(None)) | (Post.scheduled_for <= now),
+                (Post.publish_at.is_(None)) | (Post.publish_at <= now),
             ).order_by(Post.id).limit(limit)
         ))
         platforms = dict(session.execute(select(Post.id, Post.platform).where(Post.id.in_(due))).all())

@@ -56,7 +56,8 @@ class Post(Timestamped, Base):
     image_item_id: Mapped[int | None] = mapped_column(
         ForeignKey("generated_items.id", ondelete="SET NULL")
     )
-    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # retry after
+    publish_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a person's time
     external_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -69,5 +70,6 @@ class Post(Timestamped, Base):
     # Who approved or rejected it, and when (None: not reviewed, or approved in auto mode).
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    edited_by: Mapped[str | None] = mapped_column(String(100))  # who last rewrote the text by hand
 
     generated_item: Mapped[GeneratedItem | None] = relationship(foreign_keys=[generated_item_id])

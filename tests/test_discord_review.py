@@ -125,7 +125,7 @@ def test_regenerate_and_approving_twice(sqlite_app: App, monkeypatch: pytest.Mon
             await press(fake, f"nowbot:review:approve:{post_id}", admin, message)
             _, again = await press(fake, f"nowbot:review:approve:{post_id}", admin, message)
             assert again.flags & 64
-            assert again.json["content"] == f"post {post_id} is approved: it cannot become approved"
+            assert again.json["content"].startswith(f"Post `#{post_id}` approved")  # quietly
         await fake.close()
 
     asyncio.run(main())

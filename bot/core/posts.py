@@ -1,9 +1,12 @@
-"""Campaign posts: making one, regenerating a draft's text, and a person's review of it."""
+"""Campaign posts: making one, regenerating or editing a draft's text, and a person's review of it
+(approve, reject, undo an approval, schedule it for a time)."""
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
@@ -14,12 +17,17 @@ from bot.app import App
 from bot.core.runtime import GeneratedTextLike, Generator, Runtime
 from models.errors import NoServingModel
 from storage.artifacts import atomic_write_bytes
+from storage.base import utcnow
 from storage.corpus import Persona
-from storage.outbox import GeneratedItem, Post
+from storage.outbox import GeneratedItem, Post, PostStatus
 
 log = logging.getLogger("nowbot.posts")
 RECENT_POSTS = 20  # a new text repeats none of these
 ReviewAction = Literal["approve", "reject", "regenerate"]
+WHEN_HELP = ('an ISO time ("2026-12-03T09:30", UTC unless it gives an offset such as "+02:00") '
+             'or a delay from now ("in 45m", "in 2h", "in 1d")')
+_DELAY = re.compile(r"in\s+(\d{1,5})\s*([mhd])", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def make_campaign_post(runtime: Runtime) -> list[Post]:
@@ -35,13 +43,18 @@ def make_campaign_post(runtime: Runtime) -> list[Post]:
             log.info("campaign post without an image: %s", error)
     with app.sessions.begin() as session:
         item = _text_item(session, settings.campaign_persona, generated)
-        return [
+        made = [
             outbox.create_post(session, platform=platform, text=generated.text,
                                hashtag=settings.campaign_hashtag, review=settings.reviewing,
                                campaign=settings.campaign_persona, generated_item_id=item.id,
                                image_item_id=image_id)
             for platform in list(runtime.publishers)  # adapters add and remove theirs
         ]
+    waiting = "waiting for review" if settings.reviewing else "approved, publishing next"
+    for post in made:
+        log.info("post %s prepared as %s for %s, %s: %s", post.id, settings.campaign_persona,
+                 post.platform, waiting, post.text)
+    return made
 
 
 def regenerate(app: App, generator: Generator, post_id: int) -> Post:
@@ -66,6 +79,53 @@ def review(app: App, generator: Generator, post_id: int, action: ReviewAction,
         post = regenerate(app, generator, post_id)
     log.info("post %s: %s by %s", post_id, action, reviewer)
     return post
+
+
+def edit_text(app: App, post_id: int, text: str, editor: str) -> Post:
+    """Replace a draft's text with what `editor` wrote, if it fits the post's platform (X counts
+    its weighted length with links as 23); stored as written, no hashtag added."""
+    post = outbox.edit_text(app.sessions, post_id, text, editor=editor)
+    log.info("post %s: text edited by %s", post_id, editor)
+    return post
+
+
+def unapprove(app: App, post_id: int, reviewer: str) -> Post:
+    """Undo an approval that publishing has not yet taken up: the post is a draft again."""
+    post = outbox.unapprove(app.sessions, post_id)
+    log.info("post %s: approval undone by %s", post_id, reviewer)
+    return post
+
+
+def schedule(app: App, post_id: int, when: datetime, reviewer: str) -> Post:
+    """Approve a draft, or re-time an approved post, to be published at `when` (a naive time is
+    UTC); a time already past is refused."""
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    if when <= utcnow():
+        raise outbox.BadTime(f"{when:%Y-%m-%d %H:%M} UTC is in the past: give a later time")
+    with app.sessions() as session:
+        post = session.get(Post, post_id)
+        status = post.status if post is not None else None
+    if status == PostStatus.DRAFT:
+        post = outbox.approve(app.sessions, post_id, reviewer=reviewer, publish_at=when)
+    else:
+        post = outbox.retime(app.sessions, post_id, when, reviewer=reviewer)
+    log.info("post %s: scheduled for %s UTC by %s", post_id, f"{when.astimezone(UTC):%Y-%m-%d %H:%M}",
+             reviewer)
+    return post
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """The time `text` names, in UTC: `WHEN_HELP` says the forms. Raises `BadTime`."""
+    text = text.strip()
+    delay = _DELAY.fullmatch(text)
+    if delay:
+        amount, unit = int(delay.group(1)), delay.group(2).lower()
+        return (now or utcnow()) + timedelta(**{_UNITS[unit]: amount})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise outbox.BadTime(f"cannot read the time '{text[:40]}': give {WHEN_HELP}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def save_image(runtime: Runtime, image_set: str, count: int, kind: str) -> int:

@@ -69,6 +69,14 @@ class Publisher(Protocol):
         """A post's text as this platform takes it: `hashtag` added unless present, cut to fit."""
         ...
 
+    text_limit: int
+    """The longest post the platform takes, in `text_length` units."""
+
+    @staticmethod
+    def text_length(text: str) -> int:
+        """`text`'s length as the platform counts it against `text_limit`."""
+        ...
+
     @staticmethod
     def normalized(text: str) -> str:
         """`text` as reconciliation compares it, so that a sent post matches its copy on the platform."""

@@ -33,6 +33,8 @@ class DiscordPublisher:
     cost_per_post_usd = 0.0
     monthly_budget_usd: float | None = None
     fit_text = staticmethod(discord_text.fit_text)
+    text_limit = discord_text.MESSAGE_CHARS
+    text_length = staticmethod(len)
     normalized = staticmethod(collapsed)  # messages read back as they were sent
 
     def __init__(self, client: discord.Client, channel_id: int) -> None:

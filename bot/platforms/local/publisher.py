@@ -25,6 +25,8 @@ class LocalPublisher:
     cost_per_post_usd = 0.0
     monthly_budget_usd: float | None = None
     normalized = staticmethod(collapsed)  # the files hold the text as sent
+    text_limit = POST_LIMIT
+    text_length = staticmethod(len)
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

@@ -70,6 +70,8 @@ class XPublisher:
 
     platform = "x"
     fit_text = staticmethod(x_text.fit_text)
+    text_limit = x_text.POST_LIMIT
+    text_length = staticmethod(x_text.post_length)
     normalized = staticmethod(x_text.normalized)
 
     def __init__(self, settings: Settings, *, timeout: float = 30.0, retry_wait: float = 1.0,

@@ -9,6 +9,8 @@ import re
 from bot.platforms.base import collapsed, fit_with_hashtag
 
 POST_LIMIT = 280
+LINK_LENGTH = 23  # every link counts as a t.co link, whatever its own length
+_LINKS = re.compile(r"https?://\S+", re.IGNORECASE)
 _MEDIA_LINKS = re.compile(r"(\s*https://t\.co/\S+)+\s*$")
 
 
@@ -22,6 +24,13 @@ def _weight(char: str) -> int:
 def x_length(text: str) -> int:
     """The length X counts against its 280-character limit (emoji and CJK count double)."""
     return sum(_weight(char) for char in text)
+
+
+def post_length(text: str) -> int:
+    """The length X counts for a post a person wrote: `x_length`, with every link as
+    `LINK_LENGTH` (X shortens links to t.co)."""
+    links = _LINKS.findall(text)
+    return x_length(_LINKS.sub("", text)) + LINK_LENGTH * len(links)
 
 
 def fit_text(text: str, hashtag: str | None) -> str:
