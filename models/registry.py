@@ -8,7 +8,9 @@ record is committed only after the rename, so a crash or kill leaves the serving
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +24,9 @@ from models.errors import ModelError, NoServingModel
 from storage.artifacts import staged_dir
 from storage.base import utcnow
 from storage.registry import ModelVersion, RunStatus, TrainingRun, VersionStatus
+
+CURVE_EVERY_S = 10.0  # unforced learning-curve points of one run at most this often
+CURVE_POINTS = 400  # a longer curve keeps every other point (the newest always)
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Registry:
     def __init__(self, sessions: sessionmaker[Session], artifacts_dir: Path) -> None:
         self.sessions = sessions
         self.root = artifacts_dir / "models"
+        self._curve_at: dict[int, float] = {}  # run id -> when this process stored its last point
 
     # -- training runs -----------------------------------------------------------------------
 
@@ -110,6 +116,34 @@ class Registry:
             self.finish_run(record.id, RunStatus.FAILED, error=repr(error)[:500])
             raise
         self.finish_run(record.id, RunStatus.SUCCEEDED, record.metrics)
+
+    def record_curve(self, run_id: int, step: int, fraction: float, values: dict[str, float], *,
+                     force: bool = False) -> bool:
+        """Append `{step, fraction, values, time}` to the learning curve of training run `run_id`
+        (its `metrics["curve"]`); the dashboard draws it live while the run is running and, via
+        `ModelVersion.training_run_id`, for the version the run made.
+
+        Call it from a training loop as often as convenient (every progress report): a point
+        within `CURVE_EVERY_S` of this registry's previous one for the run is dropped unless
+        `force` (pass it at epoch ends and the last step). `values` are named floats ("bpc",
+        "dev_bpc", "d_loss", ...; non-finite ones are left out): keep the names the same within
+        a run, each becomes a line. `fraction` is the share of the budget spent (0-1), shown as
+        the run's progress. Returns whether the point was stored.
+        """
+        now = time.monotonic()
+        if not force and now - self._curve_at.get(run_id, -math.inf) < CURVE_EVERY_S:
+            return False
+        self._curve_at[run_id] = now
+        point = {"step": int(step), "fraction": round(min(max(float(fraction), 0.0), 1.0), 4),
+                 "values": {name: float(v) for name, v in values.items() if math.isfinite(v)},
+                 "time": utcnow().isoformat()}
+        with self.sessions.begin() as session:
+            run = session.get_one(TrainingRun, run_id)
+            curve = [*run.metrics.get("curve", []), point]
+            if len(curve) > CURVE_POINTS:
+                curve = curve[-2::-2][::-1] + [point]
+            run.metrics = {**run.metrics, "curve": curve}
+        return True
 
     def fail_dead_runs(self) -> int:
         """Mark failed the running runs whose training process (on this machine) is gone, as
@@ -205,7 +239,8 @@ class Registry:
         lower_is_better: bool = True,
         veto: str | None = None,
     ) -> Verdict:
-        """Promote a candidate if its `metric` is no worse than the serving version's.
+        """Promote a candidate if its `metric` is no worse than the serving version's; the
+        verdict's reason is kept in its metrics as "gate".
 
         `veto` (for example "mode collapse") rejects the candidate whatever its metric.
         """
@@ -233,6 +268,7 @@ class Registry:
                     f"{'promoted' if better else 'rejected'}: {metric} {value:.4g} "
                     f"vs serving v{current.version} {served:.4g}",
                 )
+            candidate.metrics = {**candidate.metrics, "gate": verdict.reason}  # shown with it
             if verdict.promoted:
                 if current is not None:
                     current.status = VersionStatus.RETIRED

@@ -22,20 +22,24 @@ from models.text.vocab import Vocab
 from storage.artifacts import staged_dir
 
 Progress = Callable[[float, dict[str, float]], None]
+# (step, fraction of the budget, named values, force): a learning-curve point (`Registry.record_curve`)
+Curve = Callable[[int, float, dict[str, float], bool], None]
 LN2 = math.log(2.0)
 
 
 class Schedule(keras.callbacks.Callback):
     """Warm-up then cosine learning rate over the budget (steps or wall-clock seconds), and the
-    stop when the budget is spent. `elapsed` carries time spent before a resume."""
+    stop when the budget is spent. `elapsed` carries time spent before a resume; `progress` and
+    `curve` hear of each step (`Checkpoints` adds the held-out curve points)."""
 
     def __init__(
         self, peak_lr: float, config: TextConfig, *, max_steps: int | None,
         seconds: float | None, elapsed: float = 0.0, progress: Progress | None = None,
+        curve: Curve | None = None,
     ) -> None:
         super().__init__()
         self.peak, self.config, self.max_steps, self.seconds = peak_lr, config, max_steps, seconds
-        self.before, self.progress = elapsed, progress
+        self.before, self.progress, self.curve = elapsed, progress, curve
         self.started = time.monotonic()
 
     def elapsed(self) -> float:
@@ -56,9 +60,13 @@ class Schedule(keras.callbacks.Callback):
         self.model.optimizer.learning_rate.assign(self.peak * warm * cosine)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        done = self.fraction(int(self.model.optimizer.iterations.numpy()))
+        step = int(self.model.optimizer.iterations.numpy())
+        done = self.fraction(step)
+        bpc = float((logs or {}).get("loss", 0.0)) / LN2
         if self.progress:
-            self.progress(min(done, 1.0), {"bpc": float((logs or {}).get("loss", 0.0)) / LN2})
+            self.progress(min(done, 1.0), {"bpc": bpc})
+        if self.curve:
+            self.curve(step, min(done, 1.0), {"bpc": bpc}, False)
         if done >= 1.0:
             self.model.stop_training = True
 
@@ -87,6 +95,9 @@ class Checkpoints(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations.numpy())
         if self.eval_batches and (self.best is None or logs["dev_bpc"] < self.best[0]):
             self.best = (logs["dev_bpc"], step, self.model.get_weights())
+        if self.schedule.curve:
+            point = {"bpc": logs["bpc"], **({"dev_bpc": logs["dev_bpc"]} if self.eval_batches else {})}
+            self.schedule.curve(step, min(self.schedule.fraction(step), 1.0), point, True)
         if self.writer is not None:
             sampler = Sampler(to_arrays(self.model), self.vocab, self.personas, self.config)
             lines = [

@@ -27,7 +27,7 @@ from models.registry import Registry, TrainingOutcome
 from models.text import artifact, data
 from models.text.config import TextConfig
 from models.text.cpu_gru import blas_threads
-from models.text.callbacks import Checkpoints, Progress, Schedule
+from models.text.callbacks import Checkpoints, Curve, Progress, Schedule
 from models.text.evaluation import fit_ngram, score, traced_network
 from models.text.network import build_model, from_arrays, to_arrays
 from models.text.ngram import NGram
@@ -80,6 +80,7 @@ def fit(
     lr_scale: float = 1.0,
     log_dir: Path | None = None,
     progress: Progress | None = None,
+    curve: Curve | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> FitResult:
     """Train on `train` (resuming from `workdir`'s newest checkpoint if there is one) until the
@@ -107,7 +108,7 @@ def fit(
             from_arrays(model, init)
         compile_model(model, config, peak_lr)
     schedule = Schedule(
-        peak_lr, config, max_steps=max_steps, elapsed=state["elapsed_s"], progress=progress,
+        peak_lr, config, max_steps=max_steps, elapsed=state["elapsed_s"], progress=progress, curve=curve,
         seconds=minutes * 60 if minutes is not None else None,
     )
     network = traced_network(model)  # traced once; it reads the weights as they are when called
@@ -227,6 +228,8 @@ def train_text(
             lr_scale=config.finetune_lr_scale if finetuned_from is not None else 1.0,
             log_dir=log_dir,
             progress=progress,
+            curve=lambda step, done, values, force: registry.record_curve(
+                run.id, step, done, values, force=force),
         )
         run.metrics = {**result.metrics, "finetuned_from": finetuned_from}
         version = registry.save_version(
