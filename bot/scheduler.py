@@ -9,12 +9,18 @@ coalesced) when it is within `misfire_grace_time`; APScheduler's default grace i
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent,
+    JobExecutionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
@@ -28,6 +34,8 @@ from bot.config import Settings
 log = logging.getLogger("nowbot.scheduler")
 JOBS_TABLE = "apscheduler_jobs"
 SchedulerT = TypeVar("SchedulerT", bound=BaseScheduler)
+_RUNNING: weakref.WeakKeyDictionary[BaseScheduler, Counter[str]] = weakref.WeakKeyDictionary()
+_RUNNING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,22 @@ def build_scheduler(app: App, scheduler_class: type[SchedulerT]) -> SchedulerT:
         timezone=UTC,
     )
     scheduler.add_listener(_log_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    _RUNNING[scheduler] = Counter()
+    scheduler.add_listener(lambda event: _count(scheduler, event),
+                           EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     return scheduler
+
+
+def _count(scheduler: BaseScheduler, event: JobEvent) -> None:
+    with _RUNNING_LOCK:
+        counts = _RUNNING.setdefault(scheduler, Counter())
+        counts[event.job_id] += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+
+
+def running_jobs(scheduler: BaseScheduler) -> set[str]:
+    """Ids of `scheduler`'s jobs running now (counted from its events; `build_scheduler`'s only)."""
+    with _RUNNING_LOCK:
+        return {job_id for job_id, count in _RUNNING.get(scheduler, Counter()).items() if count > 0}
 
 
 def _log_event(event: JobExecutionEvent) -> None:

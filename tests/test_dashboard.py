@@ -1,4 +1,6 @@
-"""The dashboard: review queue actions, published posts with images, models, jobs, /healthz."""
+"""The dashboard over HTTP: the review queue's actions, published posts with images and links,
+model versions in words, image grids, jobs and logs, /healthz, and who may use it (Host names,
+cross-site posts, the password login). The real-browser tests are in test_dashboard_browser.py."""
 
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ from bot.config import ConfigError, load_settings
 from bot.dashboard import CSRF, DashboardError, DashboardPortInUse, create_dashboard, start_dashboard
 from bot.core.runtime import Runtime
 from models.errors import NoServingModel
-from models.registry import Registry
 from storage.outbox import GeneratedItem, Post, PostStatus
 
 
@@ -80,8 +81,9 @@ def test_queue_shows_drafts_and_approve_button_approves(app: App) -> None:
     assert "Course notes are online #siggraphNOW" in page
     assert headers["X-Frame-Options"] == "DENY"  # no other site can frame the buttons
     assert headers["Content-Security-Policy"] == "frame-ancestors 'none'"
-    form = re.search(rf'action="/posts/{post_id}/approve"><input type="hidden" name="csrf" value="([^"]+)"', page)
-    assert form is not None
+    form = re.search(rf'action="/posts/{post_id}/edit" class="post-form">\s*<input type="hidden" '
+                     r'name="csrf" value="([^"]+)"', page)
+    assert form is not None and f'formaction="/posts/{post_id}/approve"' in page
     assert status == 303 and "approved" in location
     assert status_of(app, post_id) == PostStatus.APPROVED
     with app.sessions() as session:
@@ -136,15 +138,16 @@ def test_published_post_shows_its_image(app: App, tmp_path: Path) -> None:
     outbox.publish_due(app.sessions, {"x": _Accepting()})
 
     async def visit(client: TestClient) -> tuple[str, bytes, int, int]:
-        page = await (await client.get("/")).text()
+        page = await (await client.get("/published")).text()
         png = await (await client.get(f"/items/{inside_id}")).read()
         return (page, png, (await client.get(f"/items/{outside_id}")).status,
                 (await client.get("/items/9999")).status)
 
     page, png, outside_status, missing_status = browse(runtime_for(app), visit)
-    published = page.split("<h2>Published</h2>")[1]
+    published = page.split("<h1>Published</h1>")[1]
     assert "Fresh samples #siggraphNOW" in published and f'src="/items/{inside_id}"' in published
-    assert "<td>ana</td>" in published  # who approved it
+    assert "approved by ana" in published
+    assert '<a href="https://x.com/i/web/status/42"' in published  # X gives each post an address
     assert png == image.read_bytes()
     assert outside_status == 404 and missing_status == 404
 
@@ -158,17 +161,6 @@ class _Accepting:
 
     def recent_posts(self, limit: int) -> list[Any]:
         return []
-
-
-def test_model_versions_show_metrics_and_loss_curve(app: App) -> None:
-    registry = Registry(app.sessions, app.artifacts_dir)
-    version = registry.save_version("text", "siggraph", lambda folder: None,
-                                    {"val_loss": 1.234, "loss_history": [2.0, 1.6, 1.3]})
-    registry.promote_if_better(version.id, "val_loss")
-    page = browse(runtime_for(app), lambda client: _text(client, "/"))
-    models = page.split("<h2>Model versions</h2>")[1]
-    assert "siggraph" in models and "serving" in models and "val_loss=1.234" in models
-    assert "<polyline" in models
 
 
 async def _text(client: TestClient, path: str) -> str:
@@ -191,6 +183,90 @@ def test_healthz_reports_database_and_outbox(app: App) -> None:
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["leader"] is False and body["posts"] == {"draft": 1}
     assert body["month_budgets"] == {"x": {"spent_usd": 0.0, "budget_usd": 5.0}}
+
+
+# -- the queue's edit box, undo and schedule ----------------------------------------------------
+
+async def _send(client: TestClient, post_id: int, action: str, **fields: str) -> str:
+    """Press `action` on post `post_id`'s form with these fields; returns the page it leads to."""
+    response = await client.post(f"/posts/{post_id}/{action}",
+                                 data={"csrf": client.server.app[CSRF], **fields},
+                                 headers={"Origin": _origin(client)})
+    return await response.text()
+
+
+def _notice_of(page: str) -> str:
+    found = re.search(r'<p class="notice" role="status">([^<]*)</p>', page)
+    return found.group(1) if found else ""
+
+
+def test_approve_saves_the_edited_text_first(app: App) -> None:
+    post_id = draft(app)
+    page = browse(runtime_for(app), lambda client: _send(client, post_id, "approve",
+                                                           text="  Slides are up:\n see the program  "))
+    assert _notice_of(page) == f"post {post_id} approved: it will be published on the next outbox run"
+    with app.sessions() as session:
+        post = session.get_one(Post, post_id)
+    assert (post.status, post.text, post.edited_by) == (PostStatus.APPROVED, "Slides are up: see the program",
+                                                        "dashboard")
+
+
+def test_an_edit_too_long_for_x_is_refused_with_the_reason(app: App) -> None:
+    post_id = draft(app)
+    long = "word " * 55 + "https://example.com/" + "x" * 300  # 274 characters, a space, a link as 23
+    page = browse(runtime_for(app), lambda client: _send(client, post_id, "edit", text=long))
+    assert _notice_of(page) == (f"post {post_id}: the text is 298 characters long as x counts them; "
+                                "it takes 280")
+    assert status_of(app, post_id) == PostStatus.DRAFT
+
+
+def test_undo_approval_and_schedule_for_a_time(app: App) -> None:
+    post_id = draft(app)
+    outbox.approve(app.sessions, post_id, reviewer="ana")
+
+    async def visit(client: TestClient) -> list[str]:
+        undone = await _send(client, post_id, "unapprove")
+        scheduled = await _send(client, post_id, "schedule", when="2999-01-02T03:04")
+        past = await _send(client, post_id, "schedule", when="2000-01-01T00:00")
+        blank = await _send(client, post_id, "schedule", when="")
+        return [undone, scheduled, past, blank]
+
+    undone, scheduled, past, blank = browse(runtime_for(app), visit)
+    assert _notice_of(undone) == f"post {post_id} is a draft again"
+    assert _notice_of(scheduled) == f"post {post_id} scheduled"
+    assert "publishes at 2999-01-02 03:04 UTC" in scheduled
+    assert "in the past" in _notice_of(past) and "pick a time" in _notice_of(blank)
+    with app.sessions() as session:
+        post = session.get_one(Post, post_id)
+    assert post.status == PostStatus.APPROVED and post.publish_at is not None
+    assert outbox.publish_due(app.sessions, {"x": _Accepting()}) == []  # not before its time
+
+
+def test_refusal_notes_cannot_be_forged_by_a_link(app: App) -> None:
+    page = browse(runtime_for(app), lambda client: _text(client, "/?notice=refused&ref=made-up"))
+    assert 'class="notice"' not in page
+
+
+def test_length_counter_counts_as_each_platform_does(app: App) -> None:
+    async def visit(client: TestClient) -> list[Any]:
+        answers = []
+        for platform, text in (("x", "hi https://example.com/a/very/long/path 🎉"), ("discord", "hi 🎉"),
+                               ("local", "a  b")):
+            response = await client.get("/length", params={"platform": platform, "text": text})
+            answers.append(await response.json())
+        answers.append((await client.get("/length", params={"platform": "myspace", "text": "a"})).status)
+        return answers
+
+    x, discord, local, unknown = browse(runtime_for(app), visit)
+    assert x == {"length": 3 + 23 + 1 + 2, "limit": 280, "over": False}  # link 23, emoji 2
+    assert discord == {"length": 4, "limit": 2000, "over": False}
+    assert local == {"length": 3, "limit": 280, "over": False}  # spaces collapse as an edit stores it
+    assert unknown == 404
+
+
+def test_queue_says_when_nothing_waits(app: App) -> None:
+    page = browse(runtime_for(app), lambda client: _text(client, "/"))
+    assert "Nothing waiting" in page and "<textarea" not in page
 
 
 # -- who may use it ------------------------------------------------------------------------------
@@ -250,9 +326,9 @@ def test_notices_come_only_from_the_fixed_table(app: App) -> None:
 
     *unknown, known, missing = browse(runtime_for(app), visit)
     for page in unknown:
-        assert "script" not in page and "alert" not in page and 'class="notice"' not in page
-    assert f'<p class="notice">post {post_id} approved: it will be published' in known
-    assert '<p class="notice">no post with id 9999</p>' in missing
+        assert "<script>alert" not in page and "alert(1)" not in page and 'class="notice"' not in page
+    assert f'<p class="notice" role="status">post {post_id} approved: it will be published' in known
+    assert '<p class="notice" role="status">no post with id 9999</p>' in missing
 
 
 def test_a_failed_action_shows_a_fixed_notice_and_logs_why(app: App,
@@ -266,7 +342,7 @@ def test_a_failed_action_shows_a_fixed_notice_and_logs_why(app: App,
         return await _text(client, location)
 
     page = browse(runtime, visit)
-    assert f'<p class="notice">post {post_id}: that did not work; the log says why</p>' in page
+    assert f'<p class="notice" role="status">post {post_id}: that did not work; the log says why</p>' in page
     assert "no text model serves" in caplog.text
     assert status_of(app, post_id) == PostStatus.DRAFT
 

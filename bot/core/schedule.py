@@ -9,7 +9,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import text
 
 from bot.app import App
-from bot.scheduler import JOBS_TABLE
+from bot.scheduler import JOBS_TABLE, running_jobs
 
 
 @dataclass(frozen=True)
@@ -17,13 +17,17 @@ class ScheduledJob:
     id: str
     name: str  # empty when read from the job store
     next_run: datetime | None  # None: paused
+    running: bool | None = None  # None: not known here (another process leads)
 
 
 def next_runs(app: App, scheduler: BaseScheduler | None = None) -> list[ScheduledJob]:
-    """Every job, soonest first (paused ones last): from `scheduler` when this process leads,
-    else from the leader's job store, read without unpickling (a follower runs no scheduler)."""
+    """Every job, soonest first (paused ones last): from `scheduler` when this process leads
+    (with whether each is running), else from the leader's job store, read without unpickling
+    (a follower runs no scheduler)."""
     if scheduler is not None:
-        jobs = [ScheduledJob(job.id, job.name, job.next_run_time) for job in scheduler.get_jobs()]
+        running = running_jobs(scheduler)
+        jobs = [ScheduledJob(job.id, job.name, job.next_run_time, job.id in running)
+                for job in scheduler.get_jobs()]
     else:
         with app.engine.connect() as connection:
             if not connection.dialect.has_table(connection, JOBS_TABLE):

@@ -1,11 +1,14 @@
-"""The dashboard (aiohttp, 127.0.0.1 by default): the review queue with approve/reject, published
-posts with their images, model versions and their metrics, GAN progress, scheduled jobs, and
-`/healthz`.
+"""The dashboard (aiohttp, 127.0.0.1 by default): the review queue with an edit box and
+approve / reject / regenerate / undo / schedule, published posts with their images and links,
+model versions with their learning curves and metrics in words, trainings running now, GAN grids
+and progress animations, the scheduled jobs and the last log lines, and `/healthz`.
 
-Pages are rendered on the server; actions are plain POST forms carrying a per-process token, and
-`access` refuses other Host names, cross-site posts and, with a password set (required off the
-loopback), anyone not logged in, so another web page cannot press the buttons for you. Notices
-after an action are keys into a fixed table. Database work runs in threads.
+Pages are Jinja2 templates (`templates/`, autoescaped) rendered on the server, listed in
+`pages.PAGES`; charts are SVG drawn by matplotlib (`charts`). Actions are plain POST forms
+carrying a per-process token (`actions`), and `access` refuses other Host names, cross-site posts
+and, with a password set (required off the loopback), anyone not logged in, so another web page
+cannot press the buttons for you. Notices after an action are keys (`notices`). Database work
+runs in threads.
 """
 
 from __future__ import annotations
@@ -14,45 +17,27 @@ import asyncio
 import errno
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
-from urllib.parse import urlencode
+from typing import Any
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 from sqlalchemy import func, select
 
 from bot import outbox
-from bot.core import posts
 from bot.core.runtime import Runtime
-from bot.core.schedule import next_runs
-from bot.dashboard import access, pages
-from bot.errors import USER_ERRORS, NowbotError
-from models.errors import NoServingModel
-from models.registry import Registry
-from storage.imagesets import ImageSet
-from storage.outbox import GeneratedItem, Post, PostStatus
+from bot.dashboard import access, actions, files, pages
+from bot.dashboard.keys import CSRF, NOTES, RUNTIME
+from bot.dashboard.notices import Notes
+from bot.dashboard.post_views import utc
+from bot.errors import NowbotError
+from storage.outbox import Post
 
 log = logging.getLogger("nowbot.dashboard")
-RUNTIME = web.AppKey("runtime", Runtime)
-CSRF = web.AppKey("csrf", str)
-# One shared password at most, no user names: reviews made here are stored under this name.
-DASHBOARD_REVIEWER = "dashboard"
-QUEUE = (PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.UNKNOWN,
-         PostStatus.FAILED)
-# What `/?notice=KEY&post=ID` may say: nothing else is ever shown, and the status is read from the
-# database, so a link cannot put words on the page.
-NOTICES = {
-    "approved": "post {post} approved: it will be published on the next outbox run",
-    "rejected": "post {post} rejected",
-    "regenerated": "post {post} regenerated",
-    "approve-refused": "post {post} is {status}: it cannot become approved",
-    "reject-refused": "post {post} is {status}: it cannot become rejected",
-    "regenerate-refused": "post {post} is {status}: only drafts can be regenerated",
-    "failed": "post {post}: that did not work; the log says why",
-}
-NO_POST = "no post with id {post}"
-DONE = {"approve": "approved", "reject": "rejected", "regenerate": "regenerated"}  # notice keys
+HERE = Path(__file__).parent
+__all__ = ["CSRF", "RUNTIME", "DashboardError", "DashboardPortInUse", "create_dashboard",
+           "start_dashboard"]
 
 
 class DashboardError(NowbotError):
@@ -61,6 +46,11 @@ class DashboardError(NowbotError):
 
 class DashboardPortInUse(DashboardError):
     """Something else already listens on the dashboard's port."""
+
+
+def _when(moment: Any) -> str:
+    """A stored time as pages show it (UTC)."""
+    return f"{utc(moment):%Y-%m-%d %H:%M} UTC" if moment else "-"
 
 
 def create_dashboard(runtime: Runtime) -> web.Application:
@@ -77,16 +67,21 @@ def create_dashboard(runtime: Runtime) -> web.Application:
     application = web.Application(middlewares=[rules.middleware])
     application[RUNTIME] = runtime
     application[CSRF] = secrets.token_urlsafe(24)
+    application[NOTES] = Notes()
     application[access.ACCESS] = rules
+    environment = aiohttp_jinja2.setup(
+        application, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["when"] = _when
     application.add_routes([
-        web.get("/", overview),
+        *pages.routes(),
+        *files.routes(),
         web.get("/healthz", healthz),
         web.get("/login", access.login_form),
         web.post("/login", access.login),
         web.post("/logout", access.logout),
-        web.get("/items/{item_id:\\d+}", item_image),
-        web.get("/gan/{image_set}/progress.gif", progress_gif),
-        web.post("/posts/{post_id:\\d+}/{action:approve|reject|regenerate}", post_action),
+        web.post(f"/posts/{{post_id:\\d+}}/{{action:{actions.ACTION_PATTERN}}}", actions.post_action),
+        web.static("/static", HERE / "static"),
     ])
     return application
 
@@ -114,52 +109,6 @@ async def start_dashboard(runtime: Runtime) -> web.AppRunner:
     return runner
 
 
-def _in_thread(request: web.Request, work: Callable[[Runtime], Any]) -> Awaitable[Any]:
-    return asyncio.to_thread(work, request.app[RUNTIME])
-
-
-# -- pages -------------------------------------------------------------------------------------
-
-def _overview(runtime: Runtime, csrf: str) -> list[tuple[str, str]]:
-    app = runtime.app
-    registry = Registry(app.sessions, app.artifacts_dir)
-    with app.sessions() as session:
-        sets = list(session.scalars(select(ImageSet.name).order_by(ImageSet.name)))
-        batches: dict[str, int] = {}
-        items = session.scalars(
-            select(GeneratedItem).where(GeneratedItem.kind == "image_batch")
-            .order_by(GeneratedItem.id.desc()).limit(50)
-        )
-        for item in items:
-            batches.setdefault(item.details.get("image_set", ""), item.id)
-    return [
-        ("Queue", pages.queue_table(outbox.posts(app.sessions, *QUEUE), csrf)),
-        ("Published", pages.published_table(outbox.posts(app.sessions, PostStatus.PUBLISHED, limit=20))),
-        ("Model versions", pages.versions_table(registry.versions()[:30])),
-        ("GAN progress", pages.gan_section(sets, batches)),
-        ("Scheduled jobs", pages.jobs_table(next_runs(app, runtime.scheduler), runtime.scheduler is not None)),
-    ]
-
-
-def _notice(runtime: Runtime, key: str, post_id: str) -> str | None:
-    """The fixed text of notice `key` about post `post_id`, with the post's current status."""
-    text = NOTICES.get(key)
-    if text is None or not (post_id.isascii() and post_id.isdigit() and len(post_id) < 10):
-        return None
-    with runtime.app.sessions() as session:
-        post = session.get(Post, int(post_id))
-    return text.format(post=post.id, status=post.status) if post else NO_POST.format(post=int(post_id))
-
-
-async def overview(request: web.Request) -> web.Response:
-    csrf, key, post_id = request.app[CSRF], request.query.get("notice", ""), request.query.get("post", "")
-    notice, sections = await _in_thread(
-        request, lambda runtime: (_notice(runtime, key, post_id), _overview(runtime, csrf))
-    )
-    logout = request.app[access.ACCESS].password is not None
-    return web.Response(text=pages.page("nowbot", notice, sections, logout), content_type="text/html")
-
-
 def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     publishers = dict(runtime.publishers)
     try:
@@ -182,52 +131,5 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    status, body = await _in_thread(request, _health)
+    status, body = await asyncio.to_thread(_health, request.app[RUNTIME])
     return web.json_response(body, status=status)
-
-
-def _item_file(runtime: Runtime, item_id: int) -> Path | None:
-    with runtime.app.sessions() as session:
-        item = session.get(GeneratedItem, item_id)
-    if item is None or not item.artifact_path:
-        return None
-    path = Path(item.artifact_path).resolve()
-    inside = path.is_relative_to(runtime.app.artifacts_dir.resolve())
-    return path if inside and path.is_file() else None
-
-
-async def item_image(request: web.Request) -> web.StreamResponse:
-    item_id = int(request.match_info["item_id"])
-    path = await _in_thread(request, lambda runtime: _item_file(runtime, item_id))
-    if path is None:
-        raise web.HTTPNotFound(text="no such image")
-    return web.FileResponse(path)
-
-
-async def progress_gif(request: web.Request) -> web.Response:
-    name = request.match_info["image_set"]
-    try:
-        data = await _in_thread(request, lambda runtime: runtime.generator.progress_gif(runtime.app, name))
-    except NoServingModel as error:
-        raise web.HTTPNotFound(text=str(error)) from None
-    return web.Response(body=data, content_type="image/gif")
-
-
-# -- actions -----------------------------------------------------------------------------------
-
-async def post_action(request: web.Request) -> web.Response:
-    form = await request.post()
-    if not secrets.compare_digest(str(form.get("csrf", "")), request.app[CSRF]):
-        raise web.HTTPForbidden(text="stale or missing form token: reload the page")
-    post_id = int(request.match_info["post_id"])
-    action = cast(posts.ReviewAction, request.match_info["action"])
-    try:
-        await _in_thread(request, lambda runtime: posts.review(
-            runtime.app, runtime.generator, post_id, action, DASHBOARD_REVIEWER))
-        notice = DONE[action]
-    except outbox.OutboxError:  # the post's status does not allow it (or it is gone)
-        notice = f"{action}-refused"
-    except USER_ERRORS as error:
-        log.warning("post %s: %s failed: %s", post_id, action, error)
-        notice = "failed"
-    raise web.HTTPSeeOther(location="/?" + urlencode({"notice": notice, "post": post_id}))

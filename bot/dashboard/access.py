@@ -15,14 +15,14 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import aiohttp_jinja2
 from aiohttp import hdrs, web
 from pydantic import SecretStr
-
-from bot.dashboard import pages
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SAFE_METHODS = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS})
 OPEN_PATHS = frozenset({"/healthz", "/login"})  # reachable without logging in
+OPEN_PREFIX = "/static/"  # the style sheet and script: no data in them
 # No other site may show our pages in a frame and have a person click on them.
 NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
 COOKIE = "nowbot_session"
@@ -130,7 +130,8 @@ class Access:
                                              "(a proxy's name goes in NOWBOT_DASHBOARD_ALLOWED_HOSTS)")
         if request.method not in SAFE_METHODS and not self._from_here(request, hosts):
             raise web.HTTPForbidden(text="cross-site request refused")
-        if request.path not in OPEN_PATHS and not self.signed_in(request):
+        open_path = request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIX)
+        if not open_path and not self.signed_in(request):
             if request.method in SAFE_METHODS:
                 raise web.HTTPSeeOther(location="/login")
             raise web.HTTPForbidden(text="log in first")
@@ -145,7 +146,7 @@ ACCESS = web.AppKey("access", Access)
 async def login_form(request: web.Request) -> web.Response:
     if request.app[ACCESS].password is None:
         raise web.HTTPSeeOther(location="/")
-    return web.Response(text=pages.login_page(failed=False), content_type="text/html")
+    return aiohttp_jinja2.render_template("login.html", request, {"failed": False})
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -155,7 +156,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     token = await rules.log_in(str(form.get("password", "")))
     if token is None:
-        return web.Response(text=pages.login_page(failed=True), content_type="text/html", status=403)
+        return aiohttp_jinja2.render_template("login.html", request, {"failed": True}, status=403)
     signed_in = web.HTTPSeeOther(location="/")
     signed_in.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True,
                          samesite="Strict", secure=request.secure)

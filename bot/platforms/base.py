@@ -82,6 +82,17 @@ class Publisher(Protocol):
         """`text` as reconciliation compares it, so that a sent post matches its copy on the platform."""
         ...
 
+    @staticmethod
+    def post_url(external_id: str) -> str | None:
+        """Where a person can see the published post `external_id`, when the platform gives an
+        address for it (`no_address` otherwise)."""
+        ...
+
+
+def no_address(external_id: str) -> None:
+    """`post_url` of a platform whose posts have no address of their own."""
+    return None
+
 
 def fit_with_hashtag(text: str, hashtag: str | None, limit: int,
                      weight: Callable[[str], int] = lambda char: 1) -> str:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 
-from bot.platforms.base import NotSent, OutcomeUnknown, Rejected, RemotePost, collapsed
+from bot.platforms.base import NotSent, OutcomeUnknown, Rejected, RemotePost, collapsed, no_address
 from bot.platforms.discord import text as discord_text
 from storage.base import utcnow
 
@@ -36,6 +36,7 @@ class DiscordPublisher:
     text_limit = discord_text.MESSAGE_CHARS
     text_length = staticmethod(len)
     normalized = staticmethod(collapsed)  # messages read back as they were sent
+    post_url = staticmethod(no_address)  # a message link needs the server's id, not kept with the post
 
     def __init__(self, client: discord.Client, channel_id: int) -> None:
         self.client = client

@@ -11,7 +11,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.platforms.base import RemotePost, collapsed, fit_with_hashtag
+from bot.platforms.base import RemotePost, collapsed, fit_with_hashtag, no_address
 from storage.artifacts import atomic_write_bytes
 from storage.base import utcnow
 
@@ -27,6 +27,7 @@ class LocalPublisher:
     normalized = staticmethod(collapsed)  # the files hold the text as sent
     text_limit = POST_LIMIT
     text_length = staticmethod(len)
+    post_url = staticmethod(no_address)  # a file in var/outbox
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

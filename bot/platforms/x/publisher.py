@@ -73,6 +73,7 @@ class XPublisher:
     text_limit = x_text.POST_LIMIT
     text_length = staticmethod(x_text.post_length)
     normalized = staticmethod(x_text.normalized)
+    post_url = staticmethod(x_text.post_url)
 
     def __init__(self, settings: Settings, *, timeout: float = 30.0, retry_wait: float = 1.0,
                  tries: int = 3) -> None:

@@ -33,6 +33,11 @@ def post_length(text: str) -> int:
     return x_length(_LINKS.sub("", text)) + LINK_LENGTH * len(links)
 
 
+def post_url(external_id: str) -> str:
+    """The address of the post `external_id` on X."""
+    return f"https://x.com/i/web/status/{external_id}"
+
+
 def fit_text(text: str, hashtag: str | None) -> str:
     """`text` with `hashtag` appended unless already present, shortened at a word to fit X's
     weighted `POST_LIMIT`."""
