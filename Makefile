@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lock clean
+.PHONY: install run test chromium lock clean
 
 install: $(STAMP)
 
@@ -17,8 +17,16 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/nowbot run
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest
+
+# The dashboard's browser tests drive Debian's Chromium through Playwright (which downloads no
+# browser here); installed once, quietly, where apt can (root). Without it those tests skip.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } || \
+		echo "chromium could not be installed (apt-get install chromium needs root): browser tests will skip"; }
 
 # The Docker image installs exactly these versions, checked by hash (x86_64 Linux, Python 3.11).
 lock: install

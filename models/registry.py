@@ -145,6 +145,12 @@ class Registry:
             run.metrics = {**run.metrics, "curve": curve}
         return True
 
+    def curve_recorder(self, run_id: int) -> Callable[[int, float, dict[str, float], bool], None]:
+        """`record_curve` for run `run_id`, as a training loop's callback takes it:
+        `(step, fraction, values, force)`."""
+        return lambda step, fraction, values, force: self.record_curve(
+            run_id, step, fraction, values, force=force)
+
     def fail_dead_runs(self) -> int:
         """Mark failed the running runs whose training process (on this machine) is gone, as
         after a kill -9; returns how many. A row left running would block the next request."""

@@ -228,8 +228,7 @@ def train_text(
             lr_scale=config.finetune_lr_scale if finetuned_from is not None else 1.0,
             log_dir=log_dir,
             progress=progress,
-            curve=lambda step, done, values, force: registry.record_curve(
-                run.id, step, done, values, force=force),
+            curve=registry.curve_recorder(run.id),
         )
         run.metrics = {**result.metrics, "finetuned_from": finetuned_from}
         version = registry.save_version(
