@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot import generation
 from bot.app import App
-from bot.core import posts, training
+from bot.core import drawing, posts, training
 from bot.core.posts import ReviewAction
 from bot.core.schedule import next_runs
 from bot.errors import NowbotError
@@ -143,6 +143,14 @@ def progress(app: App, image_set: str | None = None) -> Reply:
     name = _known(app, "image set", image_set, image_sets(app))
     gif = generation.progress_gif(app, name)
     return Reply(f"How **{name}** learned to draw", (Attachment(f"{name}-progress.gif", gif),))
+
+
+def draw(app: App, image_set: str | None, data: bytes, mode: str = "sketch") -> Reply:
+    """The drawing in `data` as `image_set`'s draw model read it, beside what it made (by
+    default the first set whose draw model serves in `mode`)."""
+    name = image_set or drawing.default_set(app, drawing.check_mode(mode))
+    png = drawing.draw(app, name, data, mode)
+    return Reply(f"Your drawing, drawn by **{name}** ({mode})", (Attachment(f"{name}-drawing.png", png),))
 
 
 # -- service state ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot import outbox
 from bot.app import App
-from bot.core import posts, training
+from bot.core import drawing, posts, training
 from bot.core.children import run_cli, run_training
 from bot.core.runtime import Runtime
 from models.errors import NoServingModel
@@ -88,7 +88,8 @@ def train_text() -> bool:
 
 @_job
 def train_gan() -> bool:
-    """Train the campaign image set's GAN for a batch, then draw a new image batch."""
+    """Train the campaign image set's GAN for a batch, then draw a new image batch; then its
+    draw models (each mode that serves), a batch each."""
     runtime = current()
     if runtime.image_set is None:
         return False
@@ -97,6 +98,9 @@ def train_gan() -> bool:
                                      "--minutes", str(minutes)], "train-gan", minutes)
     if trained:
         posts.save_image(runtime, runtime.image_set, IMAGE_BATCH, kind="image_batch")
+    for mode in drawing.serving_modes(runtime.app, runtime.image_set):
+        run_training(runtime, ["train", "draw", "--set", runtime.image_set, "--mode", mode,
+                               "--minutes", str(minutes)], "train-draw", minutes)
     return trained
 
 

@@ -85,10 +85,25 @@ def _open_image(path: Path) -> PILImage.Image:
     """The decoded image in `path`; `_Refused` for an empty file or one over `MAX_IMAGE_PIXELS`."""
     if path.stat().st_size == 0:
         raise _Refused("empty file")
+    return _decode(path)
+
+
+def decode_image(data: bytes) -> PILImage.Image:
+    """The decoded image in uploaded bytes; a one-line `CorpusError` for empty bytes, an image
+    over `MAX_IMAGE_PIXELS` (refused before decoding) or anything Pillow cannot read as an image."""
+    if not data:
+        raise CorpusError("not an image: the file is empty")
+    try:
+        return _decode(io.BytesIO(data))
+    except Exception as error:  # Pillow raises many types on hostile files, not just OSError
+        raise CorpusError(f"not a usable image: {_skip_reason(error)}") from None
+
+
+def _decode(source: Path | io.BytesIO) -> PILImage.Image:
     with warnings.catch_warnings():  # Pillow warns of, or refuses, even larger images on opening
         warnings.simplefilter("error", PILImage.DecompressionBombWarning)
         try:
-            image = PILImage.open(path, formats=IMAGE_FORMATS)
+            image = PILImage.open(source, formats=IMAGE_FORMATS)
         except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError):
             raise _Refused(TOO_LARGE) from None
     with image:

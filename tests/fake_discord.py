@@ -2,7 +2,8 @@
 
 It speaks the REST API at `Route.BASE` and the gateway websocket at `DiscordWebSocket.DEFAULT_GATEWAY`
 (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeat ACKs, RESUME), dispatches INTERACTION_CREATE with
-real interaction payloads, enforces the 3-second rule and one first response per interaction, and
+real interaction payloads (attachment options and message commands included, uploads served
+for download), enforces the 3-second rule and one first response per interaction, and
 records every REST call (with multipart files parsed) so tests can assert on what the bot sent.
 """
 
@@ -103,6 +104,7 @@ class FakeDiscord:
         self.identifies: list[dict[str, Any]] = []
         self.interactions: dict[str, Interaction] = {}
         self.messages: dict[int, dict[str, Any]] = {}
+        self.uploads: dict[str, bytes] = {}  # attachment id -> bytes, served at its `url`
         self._sockets: dict[int, web.WebSocketResponse] = {}
         self._sequence = count(1)
         self._changed = asyncio.Condition()
@@ -115,6 +117,7 @@ class FakeDiscord:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        app.router.add_get("/attachments/{id}/{filename}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -244,13 +247,46 @@ class FakeDiscord:
         }
 
     def command(self, name: str, member: Member, **options: Any) -> dict[str, Any]:
-        """A CHAT_INPUT application command interaction; option types follow the values."""
+        """A CHAT_INPUT application command interaction; option types follow the values, and
+        an `upload` payload is an attachment option (resolved, as Discord sends it)."""
         def option_type(value: Any) -> int:
-            return {bool: 5, int: 4, float: 10}.get(type(value), 3)
+            return 11 if isinstance(value, dict) else {bool: 5, int: 4, float: 10}.get(type(value), 3)
 
-        data = {"id": str(snowflake()), "name": name, "type": 1, "guild_id": str(self.guild_id),
-                "options": [{"name": key, "type": option_type(value), "value": value}
-                            for key, value in options.items()]}
+        data: dict[str, Any] = {
+            "id": str(snowflake()), "name": name, "type": 1, "guild_id": str(self.guild_id),
+            "options": [{"name": key, "type": option_type(value),
+                         "value": value["id"] if isinstance(value, dict) else value}
+                        for key, value in options.items()]}
+        attachments = {value["id"]: value for value in options.values() if isinstance(value, dict)}
+        if attachments:
+            data["resolved"] = {"attachments": attachments}
+        return self._interaction(2, data, member)
+
+    def upload(self, filename: str, data: bytes, content_type: str) -> dict[str, Any]:
+        """An attachment a user uploaded, downloadable from this fake at its `url`."""
+        attachment_id = str(snowflake())
+        self.uploads[attachment_id] = data
+        url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{filename}"
+        return {"id": attachment_id, "filename": filename, "size": len(data), "url": url,
+                "proxy_url": url, "content_type": content_type}
+
+    def user_message(self, member: Member, content: str, *attachments: dict[str, Any]) -> dict[str, Any]:
+        """A message `member` posted in the channel, with uploaded attachments."""
+        message_id = snowflake()
+        message = {
+            "id": str(message_id), "channel_id": str(self.channel_id), "guild_id": str(self.guild_id),
+            "author": member.user(), "content": content, "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
+            "mention_roles": [], "embeds": [], "pinned": False, "type": 0, "flags": 0,
+            "components": [], "attachments": list(attachments),
+        }
+        self.messages[message_id] = message
+        return message
+
+    def message_command(self, name: str, member: Member, message: dict[str, Any]) -> dict[str, Any]:
+        """A MESSAGE context-menu command on `message`."""
+        data = {"id": str(snowflake()), "name": name, "type": 3, "guild_id": str(self.guild_id),
+                "target_id": message["id"], "resolved": {"messages": {message["id"]: message}}}
         return self._interaction(2, data, member)
 
     def autocomplete(self, name: str, member: Member, focused: str, value: str) -> dict[str, Any]:
@@ -279,6 +315,10 @@ class FakeDiscord:
 
     def calls_to(self, pattern: str) -> list[Call]:
         return [call for call in self.calls if re.fullmatch(pattern, call.path)]
+
+    async def _download(self, request: web.Request) -> web.Response:
+        data = self.uploads.get(request.match_info["id"])
+        return web.Response(status=404) if data is None else web.Response(body=data)
 
     async def _rest(self, request: web.Request) -> web.Response:
         arrived = time.perf_counter()
@@ -372,8 +412,9 @@ class FakeDiscord:
             (404, {"message": "Unknown Webhook", "code": 10015})
 
     def _sync(self, *ids: str, body: Any, **_: Any) -> tuple[int, Any]:
-        return 200, [{**command, "id": str(snowflake()), "application_id": ids[0], "version": "1"}
-                     for command in body]
+        # Discord gives context-menu commands an empty description.
+        return 200, [{"description": "", **command, "id": str(snowflake()), "application_id": ids[0],
+                      "version": "1"} for command in body]
 
     def _channel_message(self, channel_id: str, *, body: Any, files: list[FilePart],
                          **_: Any) -> tuple[int, Any]:

@@ -295,7 +295,7 @@ def test_start_never_syncs_commands_but_owner_sync_does(sqlite_app: App) -> None
             "Only the bot's owners can do that."
         sent = await fake.send_interaction(
             fake.command("sync", fake.owner, guild_id=str(fake.guild_id)))
-        assert "Synced 9 commands" in (await followup(fake, sent)).json["content"]
+        assert "Synced 11 commands" in (await followup(fake, sent)).json["content"]
         [put] = fake.calls_to(rf"/applications/{fake.application_id}/guilds/{fake.guild_id}/commands")
         assert {"tweet", "image", "queue", "train"} <= {command["name"] for command in put.json}
 

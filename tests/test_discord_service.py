@@ -114,7 +114,7 @@ def test_cli_sync_publishes_commands(fresh_settings: None, fake_in_thread: FakeD
     monkeypatch.setenv("NOWBOT_DISCORD_TOKEN", fake_in_thread.token)
     result = CliRunner().invoke(cli, ["discord", "sync", "--guild", str(fake_in_thread.guild_id)])
     assert result.exit_code == 0, result.output
-    assert "synced 9 commands to guild" in result.output
+    assert "synced 11 commands to guild" in result.output
     [put] = fake_in_thread.calls_to(
         rf"/applications/{fake_in_thread.application_id}/guilds/{fake_in_thread.guild_id}/commands")
     tweet = next(command for command in put.json if command["name"] == "tweet")

@@ -3,12 +3,7 @@ serving version, the progress GIF, and resuming after the training process is ki
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +15,7 @@ from bot.app import App
 from bot.cli import app as cli
 from bot.config import get_settings
 from corpora.imagesets import BUILTIN_DIGITS, import_images, load_pixels
+from killed_training import kill_after_checkpoint
 from models.registry import Registry
 
 # Runs of a few steps are far less varied than real images, so the tiny config switches the collapse
@@ -78,8 +74,8 @@ def _train_first(app: App) -> np.ndarray:
     assert outcome.version == 1 and metrics["steps"] == 6 and metrics["images"] == 32
     assert outcome.verdict.promoted, outcome.verdict.reason  # the first healthy version serves
     folder = Path(Registry(app.sessions, app.artifacts_dir).serving_path("gan", "tiny"))
-    assert sorted(p.name for p in (folder / "frames").iterdir()) == [
-        "step-0000002.png", "step-0000004.png", "step-0000006.png",
+    assert sorted(p.name for p in (folder / "frames").iterdir()) == [  # the start, then every 2 steps
+        "step-0000000.png", "step-0000002.png", "step-0000004.png", "step-0000006.png",
     ]
     assert (folder / "config.json").exists() and (folder / "generator.weights.h5").exists()
     assert not (app.artifacts_dir / "checkpoints" / "gan" / "tiny").exists()
@@ -121,21 +117,8 @@ def test_training_resumes_after_kill(sqlite_app: App, tmp_path: Path) -> None:
 
     pixels = _tiny_set(sqlite_app)
     checkpoint = checkpoint_dir(sqlite_app.artifacts_dir, "tiny") / "checkpoint.npz"
-    process = subprocess.Popen(
-        [sys.executable, "-c", RUN_FOREVER, str(sqlite_app.settings.data_dir), repr(TINY)], cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while not checkpoint.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1.0)  # let it train past the first checkpoint
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    assert checkpoint.exists(), "the training process never wrote a checkpoint"
-    with np.load(checkpoint) as data:
-        saved_steps = int(json.loads(str(data["state"]))["steps"])
+    saved_steps = kill_after_checkpoint(RUN_FOREVER, [str(sqlite_app.settings.data_dir), repr(TINY)],
+                                        checkpoint, tmp_path)
     assert saved_steps >= 2
     target_epochs = saved_steps // 2 + 2
     outcome = _train(sqlite_app, pixels, epochs=target_epochs)

@@ -5,14 +5,29 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from models.errors import ModelError
 
 START_SIZES = (4, 5, 6, 7)
+Config = TypeVar("Config", bound="SavedConfig")
+
+
+class SavedConfig:
+    """A dataclass of hyperparameters saved with a version as JSON (tuples come back as tuples)."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)  # type: ignore[call-overload]
+
+    @classmethod
+    def load(cls: type[Config], path: Path) -> Config:
+        data = json.loads(path.read_text())
+        data["augment"] = tuple(data["augment"])
+        return cls(**data)
 
 
 @dataclass(frozen=True)
-class GanConfig:
+class GanConfig(SavedConfig):
     """Hyperparameters of one GAN; `for_set` picks them from the set's resolution and channels."""
 
     size: int  # square images, size x size pixels
@@ -62,12 +77,3 @@ class GanConfig:
         config = cls(size=size, channels=channels, **{**base, **overrides})  # type: ignore[arg-type]
         config.upsamplings  # noqa: B018 (validates the size early)
         return config
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def load(cls, path: Path) -> GanConfig:
-        data = json.loads(path.read_text())
-        data["augment"] = tuple(data["augment"])
-        return cls(**data)

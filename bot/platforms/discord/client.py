@@ -24,6 +24,7 @@ from bot.chat.tweets import TweetSupply
 from bot.core.runtime import Runtime
 from bot.generation import GeneratedText
 from bot.platforms.discord.commands import COMMANDS
+from bot.platforms.discord.drawing import DRAW_COMMANDS
 from bot.platforms.discord.publisher import DiscordPublisher
 from bot.platforms.discord.replies import report_error
 from bot.platforms.discord.review import ReviewButton
@@ -49,7 +50,7 @@ class _Nowbot:
         self.app = app
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)  # type: ignore[arg-type]
         self.tree.error(report_error)
-        for command in COMMANDS:
+        for command in (*COMMANDS, *DRAW_COMMANDS):
             self.tree.add_command(command)
         # Quick database work never queues behind model work: each has its own threads.
         self._lookups = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="nowbot-discord-db")

@@ -1,0 +1,81 @@
+"""`nowbot train draw`, `nowbot generate draw`: the draw model (a drawing in, a picture in the
+set's look out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import cli_app, console
+from bot.cli.groups import generate, train
+from bot.errors import NowbotError
+from corpora.imagesets import get_set, load_pixels
+from models.registry import Registry
+from storage.artifacts import atomic_write_bytes
+
+MODE_HELP = "sketch: pen lines in; labels: regions painted in the palette's colours."
+
+
+@train.command("draw")
+def train_draw_command(
+    set_name: Annotated[str, typer.Option("--set", "-s", help="Image set to learn from.")],
+    mode: Annotated[str, typer.Option(help=MODE_HELP)] = "sketch",
+    minutes: Annotated[float | None, typer.Option(help="Training budget in minutes (10 when no budget is given).", min=0.01)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training budget in passes over the set.", min=1)] = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Start from random weights (no resuming, no fine-tuning of the serving version).",
+    )] = False,
+    run_id: Annotated[int | None, typer.Option(
+        "--run-id", hidden=True, help="The requested training run this is (the service's).",
+    )] = None,
+) -> None:
+    """Train the draw model of a set on pairs made from its images (sketches or label maps);
+    the new version serves only if its Frechet distance is no worse and it follows the
+    drawings. An interrupted run resumes; otherwise the serving version is fine-tuned."""
+    from bot.core.drawing import check_request
+
+    if minutes is None and epochs is None:
+        minutes = 10.0
+    if minutes is not None and epochs is not None:
+        raise typer.BadParameter("give --minutes or --epochs, not both")
+    with cli_app() as app:
+        checked = check_request(set_name, mode)  # before TensorFlow is imported
+        with app.sessions() as session:
+            image_set, pixels = get_set(session, set_name), load_pixels(session, set_name)
+        from models.draw.run import train_draw
+
+        outcome = train_draw(
+            Registry(app.sessions, app.artifacts_dir), app.artifacts_dir, set_name, pixels, mode=checked,
+            minutes=minutes, epochs=epochs, fresh=fresh, image_set_id=image_set.id, run_id=run_id,
+        )
+        start = (f"resumed at step {outcome.resumed_from_step}" if outcome.resumed_from_step is not None
+                 else f"fine-tuned v{outcome.finetuned_from}" if outcome.finetuned_from
+                 else "from scratch")
+        metrics = outcome.metrics
+        console.print(
+            f"draw/{set_name} ({checked}) v{outcome.version} ({start}, {metrics['steps']} steps, "
+            f"{metrics['seconds']:.0f} s): fid {metrics['fid']:.2f}, follows {metrics['follow']:.2f} "
+            f"(photos {metrics['follow_real']:.2f}); {outcome.verdict.reason}", highlight=False,
+        )
+
+
+@generate.command("draw")
+def generate_draw_command(
+    set_name: Annotated[str, typer.Option("--set", "-s", help="Image set whose serving draw model draws.")],
+    input_path: Annotated[Path, typer.Option("--input", "-i", help="The drawing or photo: any image file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path("drawing.png"),
+    mode: Annotated[str, typer.Option(help=MODE_HELP)] = "sketch",
+) -> None:
+    """Turn a drawing (a pen drawing on white, a painted label map, or a photo whose outline is
+    taken) into a picture in the set's look; writes the drawing as read and the result side by side."""
+    from bot.core.drawing import check_request, check_size, draw
+
+    with cli_app() as app:
+        check_request(set_name, mode)
+        if not input_path.is_file():
+            raise NowbotError(f"{input_path}: no such file")
+        check_size(input_path.stat().st_size)
+        atomic_write_bytes(output, draw(app, set_name, input_path.read_bytes(), mode))
+    console.print(f"wrote {output}", highlight=False)
