@@ -119,8 +119,9 @@ class Settings(BaseSettings):
         "*/10 * * * *",
         description="Cron expressions (5 fields, ';'-separated) when campaign posts are prepared.",
     )
-    review_mode: bool | None = Field(
-        None, description="Posts wait for approval; default on when publishing to X, off locally."
+    review_mode: bool = Field(
+        True, description="Posts wait for a person's approval (the dashboard, `nowbot queue "
+        "approve`, Discord's buttons); false publishes them as soon as they are prepared.",
     )
     x_monthly_budget_usd: float = Field(
         5.0, ge=0, description="Most estimated X posting cost per calendar month; 0 stops posting."
@@ -248,7 +249,7 @@ class Settings(BaseSettings):
     @property
     def reviewing(self) -> bool:
         """Whether new posts wait for a person's approval."""
-        return self.x_post_configured if self.review_mode is None else self.review_mode
+        return self.review_mode
 
     @property
     def training_threads(self) -> int:

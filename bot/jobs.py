@@ -49,7 +49,7 @@ def _job(function: Callable[[], T]) -> Callable[[], T | None]:
 
     @functools.wraps(function)
     def run() -> T | None:
-        log.info("job %s started", function.__name__)
+        log.debug("job %s started", function.__name__)
         try:
             return function()
         except NoServingModel as error:
@@ -142,9 +142,7 @@ def train_requested() -> bool | None:
 @_job
 def campaign_post() -> list[int]:
     """Write a campaign post (with a new image when a GAN serves) for each publishing platform."""
-    made = posts.make_campaign_post(current())
-    log.info("campaign post prepared: %s", ", ".join(f"#{p.id} {p.platform} {p.status}" for p in made))
-    return [post.id for post in made]
+    return [post.id for post in posts.make_campaign_post(current())]  # each logged as prepared
 
 
 @_job

@@ -5,14 +5,23 @@ ours, pytest's, and any a library adds later, for records from any logger (tweep
 headers with the bearer token at DEBUG; oauthlib logs OAuth parameters). Secrets are the values of
 the `SecretStr` settings, also read straight from the environment, `.env` and the TOML file, so
 they stay masked when the settings themselves fail validation.
+
+The console says what happened, one line each (`13:47:35 post 1 prepared ...`); the routine
+lines of APScheduler ("Running job ...") and of TensorFlow go only to the service's log file,
+`DATA_DIR/logs/nowbot.log`. TensorFlow's native lines (oneDNN, CPU features, grappler) are
+written by C++ straight to file descriptor 2, some before any log level applies: where
+TensorFlow runs in-process they go to `DATA_DIR/logs/stderr.log` instead (`native_stderr_to`).
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
+import sys
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +35,15 @@ from bot.config import ConfigError, Settings, get_settings
 
 MASK = "***"
 HANDLER_NAME = "nowbot"
+FILE_HANDLER_NAME = "nowbot-file"
+LOG_FILE = "nowbot.log"  # the service's, in DATA_DIR/logs next to the training children's
+NATIVE_LOG_FILE = "stderr.log"  # what native libraries write straight to stderr
+FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Their routine (below warning) lines stay out of the console: job runs, TensorFlow, page loads.
+QUIET_LOGGERS = ("apscheduler", "tensorflow", "absl", "aiohttp.access", "py.warnings")
+# A child of the service marks the lines its console should show (`bot.core.children`).
+RELAY_ENV = "NOWBOT_RELAY"
+RELAY_PREFIX = "nowbot> "
 
 
 def _secret_fields() -> list[str]:
@@ -120,8 +138,29 @@ def install_masking(settings: Settings | None) -> None:
     factory.secrets = secret_values(settings)
 
 
+class ConsoleFormatter(logging.Formatter):
+    """`13:47:35 what happened`; warnings and errors name their level, and a traceback is cut to
+    its last line (the log file keeps it whole)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = f"{record.levelname.lower()}: " if record.levelno >= logging.WARNING else ""
+        line = f"{self.formatTime(record, '%H:%M:%S')} {level}{record.getMessage()}"
+        if record.exc_info:
+            trace = record.exc_text or self.formatException(record.exc_info)
+            line += f" ({trace.strip().splitlines()[-1]})"
+        return line
+
+
+def _not_routine(record: logging.LogRecord) -> bool:
+    """False for the routine lines of `QUIET_LOGGERS`."""
+    name = record.name
+    quiet = any(name == q or name.startswith(q + ".") for q in QUIET_LOGGERS)
+    return not quiet or record.levelno >= logging.WARNING
+
+
 def setup_logging(level: int | None = None, settings: Settings | None = None) -> None:
-    """Log to stderr at the configured level, with secrets masked in every record.
+    """Log to stderr at the configured level, one line per record without routine library
+    lines (all of them with `level` DEBUG), with secrets masked in every record.
 
     Replaces only the handler an earlier call installed; handlers others added stay.
     """
@@ -130,10 +169,72 @@ def setup_logging(level: int | None = None, settings: Settings | None = None) ->
     except ConfigError:
         settings = None
     install_masking(settings)
+    level = level or getattr(logging, settings.log_level if settings else "INFO")
+    logging.captureWarnings(True)
     handler = logging.StreamHandler()
     handler.set_name(HANDLER_NAME)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER_NAME] + [handler]
-    root.setLevel(level or getattr(logging, settings.log_level if settings else "INFO"))
+    handler.setFormatter(ConsoleFormatter())
+    if level > logging.DEBUG:
+        handler.addFilter(_not_routine)
+    _replace_handler(handler)
+    logging.getLogger().setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def log_to_file(folder: Path) -> Path:
+    """Also log every record (routine ones too) to `folder/nowbot.log`, rotated at 10 MB;
+    returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOG_FILE
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=3,
+                                                   encoding="utf-8")
+    handler.set_name(FILE_HANDLER_NAME)
+    handler.setFormatter(logging.Formatter(FILE_FORMAT))
+    _replace_handler(handler)
+    return path
+
+
+@contextmanager
+def native_stderr_to(folder: Path) -> Iterator[Path]:
+    """Within the block, what native code writes to file descriptor 2 (TensorFlow's C++ lines)
+    is appended to `folder/stderr.log`; Python's `sys.stderr`, and so the console and error
+    messages, keeps writing where it did. Restored afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / NATIVE_LOG_FILE
+    try:
+        python_on_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a captured stderr (tests): fd 2 is not it
+        python_on_fd2 = False
+    sys.stderr.flush()
+    saved_fd, saved_stream = os.dup(2), sys.stderr
+    target = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(target, 2)
+    os.close(target)
+    if python_on_fd2:
+        sys.stderr = os.fdopen(os.dup(saved_fd), "w", buffering=1, encoding=saved_stream.encoding,
+                               errors="backslashreplace")
+        _console_stream(sys.stderr)
+    try:
+        yield path
+    finally:
+        sys.stderr.flush()
+        if python_on_fd2:
+            moved, sys.stderr = sys.stderr, saved_stream
+            _console_stream(saved_stream)
+            moved.close()
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)
+
+
+def _console_stream(stream: object) -> None:
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == HANDLER_NAME and isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+
+
+def _replace_handler(handler: logging.Handler) -> None:
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == handler.get_name()]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)

@@ -132,8 +132,12 @@ async def serve(
     runner = await start_dashboard(runtime)
     tasks = [asyncio.create_task(start(runtime)) for start in
              (adapters if adapters is not None else configured_adapters(settings))]
-    log.info("publishing to %s; review %s", ", ".join(runtime.publishers),
-             "on" if settings.reviewing else "off")
+    where = app.engine.url.render_as_string(hide_password=True)
+    pages = ", ".join(f"http://{host}:{port}/" for host, port, *_ in runner.addresses)
+    review = ("posts wait for approval there" if settings.reviewing
+              else "posts are published without review")
+    log.info("nowbot running on %s, publishing to %s; dashboard %s (%s); Ctrl-C stops", where,
+             ", ".join(runtime.publishers) or "nothing yet", pages, review)
     try:
         while not stop.is_set():
             await _until_database_answers(lambda: _lead_or_follow(runtime, leader, specs),

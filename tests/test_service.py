@@ -60,7 +60,8 @@ def published(app: App) -> list[Post]:
 
 
 async def run_until(app: App, done: Any, timeout: float = 60.0) -> dict[str, Any]:
-    """Serve until `done()` holds; returns the dashboard's page and /healthz at that moment."""
+    """Serve until `done()` holds; returns the dashboard's published posts and jobs pages and
+    /healthz at that moment."""
     stop = asyncio.Event()
     service = asyncio.create_task(serve(app, StubGenerator(), stop=stop, adapters=[], specs=SPECS,
                                         leader_poll_s=0.2))
@@ -71,20 +72,23 @@ async def run_until(app: App, done: Any, timeout: float = 60.0) -> dict[str, Any
                 assert not service.done(), service.exception()
                 await asyncio.sleep(0.2)
         async with aiohttp.ClientSession() as client:
-            async with client.get(base + "/") as response:
-                page = await response.text()
+            async with client.get(base + "/published") as response:
+                published_page = await response.text()
+            async with client.get(base + "/system") as response:
+                jobs_page = await response.text()
             async with client.get(base + "/healthz") as response:
                 health = await response.json()
     finally:
         stop.set()
         await service
-    return {"page": page, "health": health}
+    return {"published": published_page, "jobs": jobs_page, "health": health}
 
 
 @pytest.fixture
 def service_app(app: App, monkeypatch: pytest.MonkeyPatch) -> App:
+    """The service without review (posts go out at once), on a free dashboard port."""
     monkeypatch.setattr(demo, "DEMO_DIGITS", 40)  # keep seeding quick
-    settings = app.settings.model_copy(update={"dashboard_port": free_port()})
+    settings = app.settings.model_copy(update={"dashboard_port": free_port(), "review_mode": False})
     return App(settings=settings, engine=app.engine, sessions=app.sessions)
 
 
@@ -103,7 +107,7 @@ def test_fresh_start_seeds_demo_and_publishes_to_local_outbox(service_app: App) 
     record = json.loads((app.settings.data_dir / "outbox" / f"post-{post.id}.json").read_text())
     assert record["text"] == post.text
     assert (app.settings.data_dir / "outbox" / record["image"]).is_file()  # the GAN's image
-    assert post.text in seen["page"].split("<h2>Published</h2>")[1]
+    assert post.text in seen["published"]
     assert seen["health"]["leader"] is True and seen["health"]["scheduler"] == "running"
 
 
@@ -154,7 +158,7 @@ def test_restart_keeps_jobs_and_posts_and_does_not_reseed(service_app: App) -> N
     with restarted.sessions() as session:
         assert session.scalar(select(func.count(Tweet.id))) == tweets_before
     assert seen["health"]["jobs"] == 2
-    assert "campaign-1" in seen["page"] and "outbox" in seen["page"]
+    assert "campaign-1" in seen["jobs"] and "outbox" in seen["jobs"]
     restarted.engine.dispose()
 
 

@@ -23,8 +23,9 @@ def test_train_then_generate_tweets(sqlite_app: App, nowbot: Nowbot) -> None:
     store(sqlite_app, {"ada": 30, "bob": 30})
     trained = nowbot("train", "text", "--together", "--epochs", "1")  # blends need one model
     assert trained.exit_code == 0, trained.output
-    assert "training text model 'all'" in trained.output
-    assert "v1: held-out" in trained.output and "promoted: first version" in trained.output
+    assert "text all: training started (1 pass)" in trained.output
+    assert "v1: held-out" in trained.output
+    assert "text all v1 promoted: " in trained.output and "bits/char, the first version" in trained.output
 
     made = nowbot(
         "generate", "text", "--persona", "ada", "--prompt", "Rocket✈", "-n", "3",
@@ -64,8 +65,8 @@ def test_train_makes_one_model_per_persona_by_default(sqlite_app: App, nowbot: N
     store(sqlite_app, {"ada": 30, "bob": 30})
     trained = nowbot("train", "text", "--epochs", "1")
     assert trained.exit_code == 0, trained.output
-    assert "training text model 'ada'" in trained.output
-    assert "training text model 'bob'" in trained.output
+    assert "text ada: training started (1 pass)" in trained.output
+    assert "text bob: training started (1 pass)" in trained.output
     registry = Registry(sqlite_app.sessions, sqlite_app.artifacts_dir)
     assert {v.target for v in registry.serving_versions("text")} == {"ada", "bob"}
     blend = nowbot("generate", "text", "--persona", "ada", "--blend", "bob")

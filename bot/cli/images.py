@@ -13,6 +13,8 @@ from rich.table import Table
 from bot.app import App
 from bot.cli.common import cli_app, console, err_console
 from bot.cli.groups import generate, images, train
+from bot.cli.report import FRECHET, Serving, budget_words, outcome_line, say
+from bot.logs import native_stderr_to
 from corpora.errors import CorpusError
 from corpora.imagesets import BUILTIN_DIGITS, KERAS_MNIST, get_set, import_images, list_sets, load_pixels
 from corpora.names import NAME_RULE, check_name
@@ -104,8 +106,12 @@ def train_gan_command(
             _import(app, set_name, BUILTIN_DIGITS, None, None)
         with app.sessions() as session:
             image_set, pixels = get_set(session, set_name), load_pixels(session, set_name)
+        registry = Registry(app.sessions, app.artifacts_dir)
+        served = registry.serving("gan", set_name)
+        before = Serving(served.version, served.metrics) if served else None
+        say(f"gan {set_name}: training started ({budget_words(minutes, epochs)})")
         outcome = train_gan(
-            Registry(app.sessions, app.artifacts_dir), app.artifacts_dir, set_name, pixels,
+            registry, app.artifacts_dir, set_name, pixels,
             minutes=minutes, epochs=epochs, fresh=fresh, image_set_id=image_set.id, run_id=run_id,
         )
         start = (f"resumed at step {outcome.resumed_from_step}" if outcome.resumed_from_step is not None
@@ -115,8 +121,9 @@ def train_gan_command(
         console.print(
             f"gan/{set_name} v{outcome.version} ({start}, {metrics['steps']} steps, "
             f"{metrics['seconds']:.0f} s): fid {metrics['fid']:.2f}, diversity "
-            f"{metrics['diversity']:.2f}; {outcome.verdict.reason}", highlight=False,
+            f"{metrics['diversity']:.2f}", highlight=False,
         )
+        say(outcome_line("gan", set_name, outcome, FRECHET, before))
 
 
 @generate.command("image")
@@ -130,7 +137,7 @@ def generate_image_command(
     from models.gan.grids import save_png
     from models.gan.sample import sample_grid
 
-    with cli_app() as app:
+    with cli_app() as app, native_stderr_to(app.settings.data_dir / "logs"):
         check_name("image set", set_name)
         folder = Registry(app.sessions, app.artifacts_dir).serving_path("gan", set_name)
         save_png(sample_grid(folder, count, seed), output)

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.cli.common import cli_app, console, err_console
 from bot.cli.groups import generate, train
+from bot.cli.report import BITS_PER_CHAR, ProgressLines, Serving, budget_words, outcome_line, say
 from models.registry import Registry, TrainingOutcome
 
 
@@ -67,7 +68,11 @@ def train_text_command(
         budget = minutes if minutes is not None or epochs is not None else 10.0
         share = budget / len(groups) if budget is not None else None
         for group in groups:
-            console.print(f"training text model '{target_name(group)}'")
+            target = target_name(group)
+            served = registry.serving("text", target)
+            before = Serving(served.version, served.metrics) if served else None
+            say(f"text {target}: training started ({budget_words(share, epochs)})")
+            lines = ProgressLines(f"text {target}")
             with Progress(
                 TextColumn("[progress.description]{task.description}"), BarColumn(),
                 TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err_console,
@@ -76,6 +81,7 @@ def train_text_command(
 
                 def progress(done: float, logs: dict[str, float]) -> None:
                     bar.update(task, completed=done, description=f"bpc {logs['bpc']:.3f}")
+                    lines(done, f"{logs['bpc']:.3f} bits/char on training batches")
 
                 outcome = train_text(
                     registry, app.sessions, app.artifacts_dir, group, minutes=share,
@@ -83,19 +89,19 @@ def train_text_command(
                     progress=progress, run_id=run_id,
                 )
             _report(outcome)
+            say(outcome_line("text", target, outcome, BITS_PER_CHAR, before))
 
 
 def _report(outcome: TrainingOutcome) -> None:
-    if outcome.resumed_from_step is not None:
-        console.print(f"resumed from the checkpoint at step {outcome.resumed_from_step}")
-    if outcome.finetuned_from is not None:
-        console.print(f"fine-tuned from v{outcome.finetuned_from}")
+    start = (f"resumed from the checkpoint at step {outcome.resumed_from_step}"
+             if outcome.resumed_from_step is not None
+             else f"fine-tuned from v{outcome.finetuned_from}" if outcome.finetuned_from is not None
+             else "from scratch")
     m = outcome.metrics
     console.print(
         f"v{outcome.version}: held-out {m['bpc']:.3f} bits/char after {m['steps']} steps "
-        f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min); "
-        f"{outcome.verdict.reason}",
-        soft_wrap=True,
+        f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min, {start})",
+        soft_wrap=True, highlight=False,
     )
 
 
