@@ -65,9 +65,23 @@ def serve(runtime: Runtime) -> Iterator[str]:
         loop.close()
 
 
-def overflows(page: Any) -> int:
-    """How many CSS pixels the page is wider than its window (0: no sideways scrolling)."""
-    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+OVERFLOWS = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const element of document.querySelectorAll("body *")) {
+    if (element.closest(".table-wrap, pre")) continue;  // these scroll sideways by design
+    const box = element.getBoundingClientRect(), card = element.closest(".card");
+    const right = card && card !== element ? card.getBoundingClientRect().right : width;
+    if (box.width > 0 && box.right > right + 1) out.push(element.tagName + "." + element.className);
+  }
+  return out;
+}"""
+
+
+def overflows(page: Any) -> list[str]:
+    """The elements that stick out of their card or the window (none: nothing to scroll sideways
+    for, nothing cut off)."""
+    return list(page.evaluate(OVERFLOWS))
 
 
 def loaded(page: Any, selector: str) -> bool:
