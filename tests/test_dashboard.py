@@ -370,6 +370,7 @@ def test_password_requires_login_before_anything_but_healthz(app: App) -> None:
         seen["page"] = response.status, response.headers.get("Location")
         seen["image"] = (await client.get("/items/1", allow_redirects=False)).status
         seen["healthz"] = (await client.get("/healthz")).status
+        seen["style"] = (await client.get("/static/dashboard.css")).status  # the login page's look
         seen["login page"] = await _text(client, "/login")
         seen["press"] = (await _press(client, post_id, "approve"))[0]
         response = await client.post("/login", data={"password": "wrong one!"}, headers=here,
@@ -389,7 +390,7 @@ def test_password_requires_login_before_anything_but_healthz(app: App) -> None:
 
     seen = browse(runtime_for(app, dashboard_password=SecretStr(PASSWORD)), visit)
     assert seen["page"] == (303, "/login") and seen["image"] == 303
-    assert seen["healthz"] == 200
+    assert seen["healthz"] == 200 and seen["style"] == 200
     assert 'type="password" name="password"' in seen["login page"]
     assert seen["press"] == 403
     status, page, cookie = seen["wrong"]
