@@ -254,3 +254,25 @@ def test_draw_use_case_needs_a_serving_model(sqlite_app: App, mode: str) -> None
     buffer = _pen_drawing(Path("pen.png")).read_bytes()
     with pytest.raises(NoServingModel):
         draw(sqlite_app, "tiny", buffer, mode)
+
+
+def test_campaign_post_image_is_a_sketch_pair_when_a_sketch_model_serves(sqlite_app: App) -> None:
+    from sqlalchemy import select
+
+    from bot.core.posts import SKETCH_PAIR, make_campaign_post
+    from bot.core.runtime import Runtime
+    from service_harness import StubGenerator
+    from storage.outbox import GeneratedItem
+
+    runtime = Runtime(app=sqlite_app, generator=StubGenerator(), publishers={}, image_set="tiny")
+    _tiny_digits(sqlite_app)
+    make_campaign_post(runtime)  # no draw model yet: the GAN's image (the stub's orange grid)
+    train_tiny(sqlite_app)
+    make_campaign_post(runtime)
+    with sqlite_app.sessions() as session:
+        items = list(session.scalars(select(GeneratedItem).where(GeneratedItem.text.is_(None))
+                                     .order_by(GeneratedItem.id)))
+    assert [item.kind for item in items] == ["image", SKETCH_PAIR]
+    with PILImage.open(items[1].artifact_path) as pair:  # sketch | drawing, 16 px panels at 16x
+        assert pair.size == ((1 + 2 * 17) * 16, (1 + 17) * 16)
+        assert np.asarray(pair.convert("L"))[:, : pair.width // 2].min() == 0  # the sketch's ink

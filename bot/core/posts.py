@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.app import App
+from bot.core import drawing
 from bot.core.runtime import GeneratedTextLike, Generator, Runtime
 from models.errors import NoServingModel
 from storage.artifacts import atomic_write_bytes
@@ -23,6 +24,7 @@ from storage.outbox import GeneratedItem, Post, PostStatus
 
 log = logging.getLogger("nowbot.posts")
 RECENT_POSTS = 20  # a new text repeats none of these
+SKETCH_PAIR = "sketch_pair"  # a generated image item: "sketch -> drawing"
 ReviewAction = Literal["approve", "reject", "regenerate"]
 WHEN_HELP = ('an ISO time ("2026-12-03T09:30", UTC unless it gives an offset such as "+02:00") '
              'or a delay from now ("in 45m", "in 2h", "in 1d")')
@@ -38,7 +40,9 @@ def make_campaign_post(runtime: Runtime) -> list[Post]:
     image_id = None
     if runtime.image_set is not None:
         try:
-            image_id = save_image(runtime, runtime.image_set, 1, kind="image")
+            # A set whose sketch model serves shows a "sketch -> drawing" pair; others a GAN image.
+            kind = SKETCH_PAIR if "sketch" in drawing.serving_modes(app, runtime.image_set) else "image"
+            image_id = save_image(runtime, runtime.image_set, 1, kind=kind)
         except NoServingModel as error:
             log.info("campaign post without an image: %s", error)
     with app.sessions.begin() as session:
@@ -129,9 +133,11 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
 
 
 def save_image(runtime: Runtime, image_set: str, count: int, kind: str) -> int:
-    """Render `count` images of `image_set` as one PNG under the artifacts; returns its item id."""
+    """Render `count` images of `image_set` as one PNG under the artifacts (a `SKETCH_PAIR`
+    kind: a sketch of one of its photos beside the draw model's drawing); returns its item id."""
     app = runtime.app
-    png = runtime.generator.render_image_grid(app, image_set, count)
+    png = (drawing.sketch_pair(app, image_set) if kind == SKETCH_PAIR
+           else runtime.generator.render_image_grid(app, image_set, count))
     path = app.artifacts_dir / "generated" / image_set / f"{kind}-{uuid.uuid4().hex[:12]}.png"
     atomic_write_bytes(path, png)
     with app.sessions.begin() as session:
