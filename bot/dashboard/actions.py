@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from bot import outbox
 from bot.core import posts
@@ -31,7 +30,7 @@ DASHBOARD_REVIEWER = "dashboard"
 DONE = {"approve": "approved", "reject": "rejected", "regenerate": "regenerated", "edit": "edited",
         "unapprove": "unapproved", "schedule": "scheduled"}  # notice keys
 ACTION_PATTERN = "|".join(DONE)
-Form = MultiDictProxy[Any]
+Form = Mapping[str, Any]  # the posted form's fields
 
 
 def _save_edit(runtime: Runtime, post_id: int, form: Form) -> None:
