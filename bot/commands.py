@@ -18,7 +18,6 @@ from bot.core import drawing, posts, training
 from bot.core.posts import ReviewAction
 from bot.core.schedule import next_runs
 from bot.errors import NowbotError
-from bot.generation import GeneratedText
 from models.registry import Registry
 from storage.corpus import Persona
 from storage.imagesets import ImageSet
@@ -120,14 +119,6 @@ def mashup_request(app: App, persona_a: str, persona_b: str) -> TweetRequest:
     if first == second:
         raise CommandError("pick two different personas to mash up")
     return TweetRequest(first, blend_with=second)
-
-
-def generate_texts(app: App, request: TweetRequest, count: int = 1) -> list[GeneratedText]:
-    """`count` different tweets for `request` from one generation call (blocking)."""
-    return generation.generate_tweets(
-        app, request.persona, prompt=request.prompt, temperature=request.temperature,
-        count=count, blend_with=request.blend_with,
-    )
 
 
 def image(app: App, image_set: str | None = None, count: int = 16) -> Reply:

@@ -11,10 +11,15 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.app import App
 from models.registry import Registry
-from storage.registry import ModelKind
+from storage.registry import ModelKind, ModelVersion
+
+if TYPE_CHECKING:  # NumPy and Numba load with the first generation, not with the bot
+    from models.text.sampler import Sampler
+    from models.text.select import Editor, Rules
 
 
 @dataclass(frozen=True)
@@ -46,23 +51,41 @@ def generate_tweets(
     """Best `count` of `candidates` tweets sampled for `persona` (optionally blended with
     `blend_with`, `mix` of it). Defaults come from the settings: the chat's number of
     candidates, the blocklist (`block` adds words to it) and whether only real words are written."""
-    from models.text.select import Rules, write_tweets
-    from models.text.serving import load_generator, serving_version
+    from models.text.select import write_tweets
 
-    personas = (persona, blend_with) if blend_with else (persona,)
-    version = serving_version(Registry(app.sessions, app.artifacts_dir), *personas)
-    sampler, editor = load_generator(Path(version.artifact_path))
-    settings = app.settings
-    rules = Rules(
-        blocklist=settings.text_blocklist + tuple(block),
-        real_words=settings.text_real_words if real_words is None else real_words,
-        candidates=candidates or settings.text_candidates_chat,
-    )
+    version, sampler, editor = serving_generator(app, persona, blend_with)
+    rules = tweet_rules(app, candidates=candidates, block=block, real_words=real_words)
     samples = write_tweets(
         sampler, editor, persona, count, rules=rules, recent=recent, prompt=prompt,
         temperature=temperature, blend=blend_with, mix=mix, top_k=top_k, top_p=top_p, seed=seed,
     )
     return [GeneratedText(s.text, s.mean_logprob, version.id) for s in samples]
+
+
+def serving_generator(app: App, persona: str, blend_with: str | None = None
+                      ) -> tuple[ModelVersion, Sampler, Editor]:
+    """The serving text version that speaks as `persona` (and `blend_with`), with its sampler
+    and editor (loaded once per version)."""
+    from models.text.serving import load_generator, serving_version
+
+    personas = (persona, blend_with) if blend_with else (persona,)
+    version = serving_version(Registry(app.sessions, app.artifacts_dir), *personas)
+    return (version, *load_generator(Path(version.artifact_path)))
+
+
+def tweet_rules(app: App, *, candidates: int | None = None, block: tuple[str, ...] = (),
+                real_words: bool | None = None) -> Rules:
+    """What a tweet must pass, from the settings: the chat's number of candidates unless
+    `candidates` says otherwise, the blocklist plus `block`, and whether only real words are
+    written unless `real_words` says."""
+    from models.text.select import Rules
+
+    settings = app.settings
+    return Rules(
+        blocklist=settings.text_blocklist + tuple(block),
+        real_words=settings.text_real_words if real_words is None else real_words,
+        candidates=candidates or settings.text_candidates_chat,
+    )
 
 
 def generate_post_text(app: App, persona: str, recent: list[str]) -> GeneratedText:

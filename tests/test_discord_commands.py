@@ -1,8 +1,9 @@
 """Slash commands through the real discord.py client logged in to the fake Discord.
 
-Generation is the models' job (tested with them); here a small stand-in at the `bot.generation`
-seam returns real PNG/GIF bytes so the adapter's path (defer, worker thread, follow-up with files)
-is exercised whatever model is serving.
+Generation is the models' job (tested with them and in tests/test_chat_engine.py); here small
+stand-ins for the generation engine and the `bot.generation` seam return texts and real PNG/GIF
+bytes, so the adapter's path (defer, worker thread, follow-up with files) is exercised whatever
+model is serving.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from bot import commands, generation, outbox
 from bot.app import App
 from bot.config import Settings
 from bot.generation import GeneratedText
+from bot.platforms.discord import client as discord_client
 from bot.platforms.discord.client import build_client
 from models.registry import Registry
 from storage.corpus import Persona
@@ -95,7 +99,22 @@ def seeded(sqlite_app: App, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen["grid"] = (image_set, count)
         return png()
 
-    monkeypatch.setattr(generation, "generate_tweets", tweets)
+    class StandInEngine:
+        """The generation engine's interface, answering with `tweets` in its own thread."""
+
+        def __init__(self, app: App) -> None:
+            self.app = app
+            self.thread = ThreadPoolExecutor(1, thread_name_prefix="nowbot-engine")
+
+        async def tweets(self, request: commands.TweetRequest, count: int) -> list[GeneratedText]:
+            return await asyncio.get_running_loop().run_in_executor(self.thread, partial(
+                tweets, self.app, request.persona, prompt=request.prompt,
+                temperature=request.temperature, count=count, blend_with=request.blend_with))
+
+        def close(self) -> None:
+            self.thread.shutdown()
+
+    monkeypatch.setattr(discord_client, "GenerationEngine", StandInEngine)
     monkeypatch.setattr(generation, "render_image_grid", grid)
     monkeypatch.setattr(generation, "progress_gif", lambda app, image_set: b"GIF89a-frames")
     return seen
@@ -114,7 +133,7 @@ def test_tweet_defers_then_follows_up_with_generated_text(sqlite_app: App, seede
     run_bot(sqlite_app, scenario)
     persona, options, thread = seeded["tweets"]
     assert (persona, options["prompt"], options["temperature"]) == ("grace", "Compilers", 0.5)
-    assert thread.startswith("nowbot-discord-model")  # generation ran off the event loop
+    assert thread.startswith("nowbot-engine")  # generation ran off the event loop
 
 
 def test_image_follows_up_with_png_attachment(sqlite_app: App, seeded: dict) -> None:

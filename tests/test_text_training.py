@@ -78,7 +78,7 @@ def test_served_mixture_scores_heldout_tweets_as_training_measured(sqlite_app: A
         counts = NGramState(sampler.ngram, 1)
         logits = sampler.step(np.asarray([BOS]), persona_vec, state)
         for symbol in [*sampler.vocab.encode(text), EOS]:
-            bits -= np.log2(sampler._next(logits, counts)[0, symbol])
+            bits -= np.log2(sampler.next_probs(logits, counts)[0, symbol])
             count += 1
             logits = sampler.step(np.asarray([symbol]), persona_vec, state)
             counts.advance(np.asarray([symbol]))

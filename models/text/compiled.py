@@ -107,7 +107,7 @@ def word_mask(
     child_start: np.ndarray, child_symbol: np.ndarray, child_node: np.ndarray,
     terminal: np.ndarray, reach: np.ndarray, out: np.ndarray,
 ) -> None:
-    """out[r] = base where row r may write each symbol next: inside a word only the letters
+    """out[r] = base[r] where row r may write each symbol next: inside a word only the letters
     that continue one of its persona's words (bits[r]), and a word's end only where one ends;
     between words only letters that start one; anything inside a free token (#tag, 4pm)."""
     rows, vocab = out.shape
@@ -115,19 +115,19 @@ def word_mask(
         n = node[r]
         if n == FREE:
             for s in range(vocab):
-                out[r, s] = base[s]
+                out[r, s] = base[r, s]
             continue
         ends = n == OUTSIDE or (terminal[n] & bits[r]) != 0
         for s in range(vocab):
             c = classes[s]
             if c == LETTER or (c == APOSTROPHE and n != OUTSIDE):
-                out[r, s] = base[s] if c == APOSTROPHE and ends else 0.0  # ' : suffix or quote
+                out[r, s] = base[r, s] if c == APOSTROPHE and ends else 0.0  # ' : suffix or quote
             else:
-                out[r, s] = base[s] if ends else 0.0
+                out[r, s] = base[r, s] if ends else 0.0
         parent = ROOT if n == OUTSIDE else n
         for e in range(child_start[parent], child_start[parent + 1]):
             if reach[child_node[e]] & bits[r]:
-                out[r, child_symbol[e]] = base[child_symbol[e]]
+                out[r, child_symbol[e]] = base[r, child_symbol[e]]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -11,7 +11,6 @@ TensorFlow's import or its per-call overhead. The GRU step is the one CPU traini
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from models.errors import ModelError
 from models.text.config import TextConfig
-from models.text.lexicon import OUTSIDE, Lexicon
+from models.text.lexicon import Lexicon
 from models.text.ngram import NGram, NGramState
 from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
 
@@ -63,12 +62,11 @@ class Sampler:
         self, arrays: dict[str, np.ndarray], vocab: Vocab, personas: list[str], config: TextConfig,
         ngram: NGram | None = None, lexicon: Lexicon | None = None,
     ) -> None:
-        from models.text import compiled  # Numba: loaded with the first sampler
-        from models.text.gru_step import step
+        from models.text.gru_step import step  # Numba: loaded with the first sampler
 
         self.vocab, self.personas, self.config, self.ngram = vocab, list(personas), config, ngram
         self.lexicon = lexicon
-        self._compiled, self._gru_step = compiled, step
+        self._gru_step = step
         e = config.embed_dim
         kernel0 = arrays["gru_0/kernel"]  # (embed + persona, 3 units)
         bias0 = arrays["gru_0/bias"]  # (2, 3 units): input bias, recurrent bias
@@ -148,138 +146,21 @@ class Sampler:
         state.top_recurrent = np.ascontiguousarray(both[:, vocab:])
         return both[:, :vocab] + self.out_b
 
-    def generate(
-        self,
-        persona: str,
-        n: int = 1,
-        *,
-        prompt: str = "",
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        blend: str | None = None,
-        mix: float = 0.5,
-        max_chars: int = MAX_CHARS,
-        stop_at_end: bool = True,
-        seed: int | None = None,
-        real_words: bool = True,
-        mentions: bool = True,
-    ) -> list[Sample]:
-        """`n` tweets sampled together, each starting with `prompt` (unknown characters in it
-        are read as the unknown symbol and kept as typed) and at most `max_chars` long.
+    def generate(self, persona: str, n: int = 1, *, seed: int | None = None,
+                 **options: object) -> list[Sample]:
+        """`n` tweets sampled together, each starting with `options["prompt"]` (unknown
+        characters in it are read as the unknown symbol and kept as typed); the options are
+        those of `models.text.batch.Request`: prompt, temperature, top_k, top_p, blend, mix,
+        max_chars, real_words, mentions, stop_at_end."""
+        from models.text.batch import Batch, Request
 
-        `real_words`: only words of the persona(s) and their language(s), when the version has
-        a word tree; `mentions` False: no @ is written (a mention cut out later would leave
-        a sentence without its start)."""
-        if not 0 < temperature < math.inf or not 0 < top_p <= 1 or top_k < 0:
-            raise ModelError("need a finite temperature > 0, 0 < top-p <= 1 and top-k >= 0")
-        if len(prompt) >= max_chars:
-            raise ModelError(f"prompt is {len(prompt)} characters; the limit is {max_chars}")
-        rng = np.random.default_rng(seed)
-        persona_vec = self.persona_input(persona, blend, mix)
-        state = self.start(n)
-        counts = NGramState(self.ngram, n) if self.ngram is not None else None
-        words = _Words(self.lexicon, n, persona, blend) if real_words and self.lexicon else None
-        logits = self.step(np.full(n, BOS), persona_vec, state)
-        for symbol in self.vocab.encode(prompt):
-            logits = self.step(np.full(n, symbol), persona_vec, state)
-            if counts is not None:
-                counts.advance(np.full(n, symbol))
-            if words is not None:
-                words.advance(np.full(n, symbol))
-        out = np.zeros((n, max_chars - len(prompt)), dtype=np.int64)  # PAD after the end
-        total = np.zeros(n)
-        length = np.zeros(n, dtype=np.int64)
-        alive = np.arange(n)  # rows still writing; finished ones leave the batch
-        writable, writable_not_end = self.writable, self.writable_not_end
-        if not mentions and len(self.at_sign):
-            writable, writable_not_end = writable.copy(), writable_not_end.copy()
-            writable[self.at_sign] = writable_not_end[self.at_sign] = 0.0
-        for t in range(out.shape[1]):
-            probs = self._next(logits, counts)
-            base = writable if t or prompt else writable_not_end  # never an empty tweet
-            allowed = (
-                words.mask(base) if words is not None
-                else np.broadcast_to(base, probs.shape)
-            )
-            chosen = self._choose(probs, temperature, top_k, top_p, rng, allowed)
-            total[alive] += np.log(probs[np.arange(len(alive)), chosen])
-            length[alive] += 1
-            out[alive, t] = chosen
-            if stop_at_end and (chosen == EOS).any():
-                going = chosen != EOS
-                alive, chosen = alive[going], chosen[going]
-                if not len(alive):
-                    break
-                state.keep(going)
-                if counts is not None:
-                    counts.keep(going)
-                if words is not None:
-                    words.keep(going)
-            logits = self.step(chosen, persona_vec, state)
-            if counts is not None:
-                counts.advance(chosen)
-            if words is not None:
-                words.advance(chosen)
-        return [
-            Sample(
-                prompt + self.vocab.decode(row[row != EOS]),
-                float(total[i] / max(length[i], 1)),
-                bool((row == EOS).any()),
-            )
-            for i, row in enumerate(out)
-        ]
+        batch = Batch(self, np.random.default_rng(seed))
+        batch.add(Request(persona, n, **options))  # type: ignore[arg-type]
+        while True:
+            for _, samples in batch.step():
+                return samples
 
-    def _next(self, logits: np.ndarray, counts: NGramState | None) -> np.ndarray:
+    def next_probs(self, logits: np.ndarray, counts: NGramState | None) -> np.ndarray:
         """The model's next-symbol probabilities: the GRU's, mixed with the n-gram's."""
         probs = _softmax(logits)
         return probs if counts is None else counts.mix(probs)
-
-    def _choose(
-        self, probs: np.ndarray, temperature: float, top_k: int, top_p: float,
-        rng: np.random.Generator, allowed: np.ndarray,
-    ) -> np.ndarray:
-        weights = probs if temperature == 1.0 else probs ** (1.0 / temperature)
-        if 0 < top_k < weights.shape[1] or top_p < 1.0:
-            weights = weights * allowed
-        if 0 < top_k < weights.shape[1]:
-            kth = np.partition(weights, -top_k, axis=1)[:, -top_k, None]
-            weights[weights < kth] = 0.0
-        if top_p < 1.0:
-            order = np.argsort(-weights, axis=1)
-            ranked = np.take_along_axis(weights, order, 1)
-            ranked /= ranked.sum(axis=1, keepdims=True)
-            # Keep the smallest prefix whose mass reaches top_p (always the first symbol).
-            drop = np.cumsum(ranked, axis=1) - ranked >= top_p
-            keep = np.empty_like(weights)
-            np.put_along_axis(keep, order, ~drop, axis=1)
-            weights = weights * keep
-        return self._compiled.draw(weights, allowed, rng.random(len(weights)))
-
-
-class _Words:
-    """Each row's place in the word tree of the personas it writes as."""
-
-    def __init__(self, lexicon: Lexicon, rows: int, persona: str, blend: str | None) -> None:
-        from models.text import compiled
-
-        self.lexicon, self._compiled = lexicon, compiled
-        names = (persona, blend) if blend else (persona,)
-        self.node = np.full(rows, OUTSIDE, np.int64)
-        self.bits = np.full(rows, lexicon.bits(*names), np.uint64)
-        self._tree = (lexicon.child_start, lexicon.child_symbol, lexicon.child_node)
-
-    def mask(self, base: np.ndarray) -> np.ndarray:
-        """(rows, vocab): `base` where each row may write the symbol next."""
-        out = np.empty((len(self.node), len(base)), np.float32)
-        self._compiled.word_mask(
-            self.node, self.bits, base, self.lexicon.classes, *self._tree,
-            self.lexicon.terminal, self.lexicon.reach, out,
-        )
-        return out
-
-    def advance(self, chosen: np.ndarray) -> None:
-        self._compiled.word_advance(self.node, chosen, self.lexicon.classes, *self._tree)
-
-    def keep(self, rows: np.ndarray) -> None:
-        self.node, self.bits = self.node[rows], self.bits[rows]

@@ -184,6 +184,19 @@ def choose(
     return editor.rank(accepted, persona, rules), rejected
 
 
+def best(
+    samples: Sequence[Sample], editor: Editor, n: int, *, rules: Rules = Rules(),
+    recent: Sequence[str] = (), persona: str = "",
+) -> list[Sample]:
+    """The `n` best acceptable of `samples` (`choose`), or a one-line `ModelError` saying why
+    none was."""
+    accepted, rejected = choose(samples, editor, rules, recent, persona)
+    if not accepted:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in rejected.most_common())
+        raise ModelError(f"no acceptable tweet among {len(samples)} candidates ({reasons})")
+    return accepted[:n]
+
+
 def write_tweets(
     sampler: Sampler,
     editor: Editor,
@@ -196,12 +209,8 @@ def write_tweets(
 ) -> list[Sample]:
     """The `n` best acceptable tweets out of `max(n, rules.candidates)` sampled at once
     (`sampling` goes to `Sampler.generate`: prompt, temperature, top_k, top_p, blend, mix)."""
-    count = max(n, rules.candidates)
     samples = sampler.generate(  # type: ignore[arg-type]
-        persona, count, real_words=rules.real_words, mentions=rules.allow_mentions, **sampling
+        persona, max(n, rules.candidates), real_words=rules.real_words,
+        mentions=rules.allow_mentions, **sampling,
     )
-    accepted, rejected = choose(samples, editor, rules, recent, persona)
-    if not accepted:
-        reasons = ", ".join(f"{count} {reason}" for reason, count in rejected.most_common())
-        raise ModelError(f"no acceptable tweet among {len(samples)} candidates ({reasons})")
-    return accepted[:n]
+    return best(samples, editor, n, rules=rules, recent=recent, persona=persona)

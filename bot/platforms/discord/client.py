@@ -18,11 +18,10 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot import commands
 from bot.app import App
+from bot.chat.engine import GenerationEngine
 from bot.chat.tweets import TweetSupply
 from bot.core.runtime import Runtime
-from bot.generation import GeneratedText
 from bot.platforms.discord.commands import COMMANDS
 from bot.platforms.discord.drawing import DRAW_COMMANDS
 from bot.platforms.discord.publisher import DiscordPublisher
@@ -55,7 +54,8 @@ class _Nowbot:
         # Quick database work never queues behind model work: each has its own threads.
         self._lookups = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="nowbot-discord-db")
         self._models = ThreadPoolExecutor(MODEL_THREADS, thread_name_prefix="nowbot-discord-model")
-        self.tweets = TweetSupply(self._generate_texts)
+        self.engine = GenerationEngine(app)  # every waiting tweet request in one batch
+        self.tweets = TweetSupply(self.engine.tweets)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReviewButton)  # type: ignore[attr-defined]
@@ -64,9 +64,6 @@ class _Nowbot:
         """Run `function(*args)` in the client's threads: the model threads when it generates."""
         pool = self._models if model else self._lookups
         return await asyncio.get_running_loop().run_in_executor(pool, partial(function, *args))
-
-    async def _generate_texts(self, request: commands.TweetRequest, count: int) -> list[GeneratedText]:
-        return await self.run_blocking(commands.generate_texts, self.app, request, count, model=True)
 
     async def sync_commands(self, guild_id: int | None = None) -> list[str]:
         """Publish the command tree to one guild (instant) or globally; returns the names."""
@@ -79,6 +76,7 @@ class _Nowbot:
 
     async def close(self) -> None:
         await super().close()  # type: ignore[misc]
+        await asyncio.to_thread(self.engine.close)
         for pool in (self._lookups, self._models):
             pool.shutdown(wait=False, cancel_futures=True)
 
