@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import NowbotError
 from bot.platforms.base import NotSent, OutcomeUnknown, Publisher, Rejected, RemotePost
 from bot.platforms.catalog import publisher_class
-from storage.base import utcnow
+from storage.base import as_utc, utcnow
 from storage.outbox import GeneratedItem, Post, PostStatus
 
 log = logging.getLogger("nowbot.outbox")
@@ -79,11 +79,6 @@ class BadTime(OutboxError):
 
 
 # -- transitions -----------------------------------------------------------------------------
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time nowbot stores is UTC."""
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
-
 
 def _move(session: Session, post_id: int, target: str, **values: Any) -> Post:
     """Move a post to `target` if its current status allows it.
@@ -369,7 +364,7 @@ def reconcile(
             by_text[normalized(item.text)] = item.external_id
         for post in waiting:
             match = by_text.get(normalized(post.text))
-            settled = utcnow() - (_aware(post.updated_at) or utcnow()) >= settle
+            settled = utcnow() - (as_utc(post.updated_at) or utcnow()) >= settle
             with sessions.begin() as session:
                 if match and match not in claimed:
                     claimed.add(match)
@@ -416,6 +411,6 @@ def _reached(remote: list[RemotePost], complete: bool, post: Post) -> bool:
     absence there means it was not created."""
     if complete:
         return True
-    attempted = _aware(post.attempted_at)
+    attempted = as_utc(post.attempted_at)
     oldest = remote[-1].created_at if remote else None
     return attempted is not None and oldest is not None and oldest < attempted - CLOCK_SKEW

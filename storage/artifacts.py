@@ -7,6 +7,7 @@ atomic on POSIX file systems: readers see the old file (or nothing) or the whole
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -22,11 +23,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def new_file_mode() -> int:
+    """The mode `open()` gives a new file (0o666 less the umask, read from /proc so that no
+    thread sees the umask changed); 0o644 where /proc does not say."""
+    try:
+        found = re.search(r"^Umask:\s*([0-7]+)", Path("/proc/self/status").read_text(), re.M)
+    except OSError:
+        found = None
+    return 0o666 & ~int(found.group(1), 8) if found else 0o644
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically, replacing any previous file."""
+    """Write `data` to `path` atomically, replacing any previous file; the file gets the mode
+    of any new file (0644 with the usual umask), not the temporary file's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -7,13 +7,15 @@ import logging
 import typer
 
 # Importing a feature module registers its commands on the groups.
-from bot.cli import collect, corpus, db, discord, draw, groups, images, queue, text  # noqa: F401
+from bot.cli import collect, corpus, db, discord, draw, groups, images, models, post, queue, text  # noqa: F401
+from bot.cli.logs import logs_command
 from bot.cli.service import run
 
 app = typer.Typer(
     name="nowbot",
     help="A generative social bot that learns to write and draw, and posts what it makes.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as the groups' (`groups`)
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
 app.add_typer(groups.db, name="db")
@@ -23,7 +25,10 @@ app.add_typer(groups.train, name="train")
 app.add_typer(groups.generate, name="generate")
 app.add_typer(groups.discord, name="discord")
 app.add_typer(groups.queue, name="queue")
+app.add_typer(groups.post, name="post")
+app.add_typer(groups.models, name="models")
 app.command("run")(run)
+app.command("logs")(logs_command)
 
 
 @app.callback()

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.cli.common import cli_app, console, err_console
 from bot.cli.groups import corpus
-from bot.config import Settings
 
 if TYPE_CHECKING:  # tweepy and requests load only when collecting, keeping `nowbot --help` fast
     import tweepy
+
+    from bot.config import Settings
 
     from corpora.collect import CollectReport
 
@@ -49,6 +49,8 @@ def collect_command(
 
     X bills each post read: the run stops at the read budget and shows the estimated cost first.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from corpora.collect import RetryPolicy, Source, collect
 
     if (user is None) == (query is None):

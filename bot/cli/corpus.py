@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
-)
 from rich.table import Table
 
 from bot.cli.common import cli_app, console
+from bot.cli.deletion import RetireModels, Yes, delete_named
 from bot.cli.groups import corpus
-from corpora.cleaning import CleanOptions
-from corpora.importing import FileReport, import_corpus_file, read_corpus_files
 from corpora.names import NAME_RULE, check_name
-from corpora.summary import persona_summaries
+
+if TYPE_CHECKING:
+    from corpora.importing import FileReport
 
 
 class FormatChoice(str, Enum):
@@ -99,6 +97,13 @@ def import_command(
     backslash-escaped quotes are decoded and emoji kept; by default retweets are dropped, links
     (with the separator before them) stripped, and the @mentions that open a reply removed.
     """
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
+    )
+
+    from corpora.cleaning import CleanOptions
+    from corpora.importing import import_corpus_file, read_corpus_files
+
     options = CleanOptions(
         drop_retweets=not keep_retweets, drop_replies=drop_replies,
         strip_links=not keep_links, strip_mentions=strip_mentions,
@@ -128,6 +133,8 @@ def import_command(
 @corpus.command("list")
 def list_command() -> None:
     """List personas with the number of tweets and characters in each corpus."""
+    from corpora.summary import persona_summaries
+
     with cli_app() as app, app.sessions() as session:
         summaries = persona_summaries(session)
     if not summaries:
@@ -140,3 +147,15 @@ def list_command() -> None:
     for summary in summaries:
         table.add_row(summary.name, f"{summary.tweets:,}", f"{summary.characters:,}")
     console.print(table)
+
+
+@corpus.command("delete")
+def delete_command(
+    persona: Annotated[str, typer.Argument(metavar="PERSONA", help="Persona to delete.", show_default=False)],
+    yes: Yes = False,
+    retire_models: RetireModels = False,
+) -> None:
+    """Delete a persona and its tweets, after asking. Model versions' files and the posts made
+    as it stay. The campaign's persona cannot be deleted; one a serving text model speaks only
+    with --retire-models."""
+    delete_named("persona", persona, yes, retire_models)

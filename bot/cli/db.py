@@ -2,12 +2,13 @@
 
 from bot.cli.common import cli_app, console
 from bot.cli.groups import db
-from storage.db import current_revision
 
 
 @db.command("upgrade")
 def upgrade_command() -> None:
     """Apply every pending migration (also done automatically at start)."""
+    from storage.db import current_revision
+
     with cli_app() as app:
         console.print(f"database at revision {current_revision(app.engine)}")
 
@@ -15,5 +16,7 @@ def upgrade_command() -> None:
 @db.command("current")
 def current_command() -> None:
     """Show the schema revision the database is at."""
+    from storage.db import current_revision
+
     with cli_app() as app:
         console.print(current_revision(app.engine) or "empty")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from bot.app import App
 from bot.cli.common import cli_app, console, fail
 from bot.cli.groups import discord as group
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 
 def _token(app: App) -> str:

@@ -1,11 +1,20 @@
-"""Command groups shared by the feature modules that add commands to them."""
+"""Command groups shared by the feature modules that add commands to them.
+
+Help is Click's plain layout (`rich_markup_mode=None`): flags without a `<bool>` type column,
+and no Rich rendering for `--help`."""
+
+from functools import partial
 
 import typer
 
-db = typer.Typer(help="Database schema.", no_args_is_help=True)
-corpus = typer.Typer(help="Import, collect and list the tweets personas learn from.", no_args_is_help=True)
-images = typer.Typer(help="Import and list image sets.", no_args_is_help=True)
-train = typer.Typer(help="Train models (text, GAN or draw).", no_args_is_help=True)
-generate = typer.Typer(help="Generate text and images with the serving models.", no_args_is_help=True)
-queue = typer.Typer(help="Review campaign posts: list, approve, reject, regenerate.", no_args_is_help=True)
-discord = typer.Typer(help="The Discord adapter: command sync and running it alone.", no_args_is_help=True)
+Group = partial(typer.Typer, no_args_is_help=True, rich_markup_mode=None)
+
+db = Group(help="Database schema.")
+corpus = Group(help="Import, collect, list and delete the tweets personas learn from.")
+images = Group(help="Import, list and delete image sets.")
+train = Group(help="Train models (text, GAN or draw).")
+generate = Group(help="Generate text and images with the serving models.")
+queue = Group(help="Review campaign posts: list, approve, reject, regenerate, edit, unapprove, schedule, export.")
+discord = Group(help="The Discord adapter: command sync and running it alone.")
+post = Group(help="Prepare a campaign post at once, outside the schedule.")
+models = Group(help="Model versions: what serves, their metrics, the personas each speaks.")

@@ -1,30 +1,30 @@
-"""`nowbot images import/list`, `nowbot train gan`, `nowbot generate image/progress`:
-image sets and the image model."""
+"""`nowbot images import/list/delete`, `nowbot train gan`, `nowbot generate image/progress`:
+image sets and the image model. Heavy modules (NumPy, Pillow, TensorFlow) load inside commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from bot.app import App
-from bot.cli.common import cli_app, console, err_console
+from bot.cli.common import check_image_set, cli_app, console, err_console
+from bot.cli.deletion import RetireModels, Yes, delete_named
 from bot.cli.groups import generate, images, train
 from bot.cli.report import FRECHET, Serving, budget_words, outcome_line, say
-from bot.logs import native_stderr_to
-from corpora.errors import CorpusError
-from corpora.imagesets import BUILTIN_DIGITS, KERAS_MNIST, get_set, import_images, list_sets, load_pixels
 from corpora.names import NAME_RULE, check_name
-from models.registry import Registry
-from storage.artifacts import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 DEFAULT_SET = "digits"
+BUILTIN_DIGITS, KERAS_MNIST = "builtin:digits", "keras:mnist"  # as corpora.imagesets reads them
 
 
 def _import(app: App, set_name: str, source: str, size: int | None, channels: int | None) -> None:
+    from corpora.imagesets import import_images
+
     with app.sessions.begin() as session:
         report = import_images(session, app.artifacts_dir, set_name, source, size=size, channels=channels)
     for name, reason in report.skipped:  # file names are the user's: not markup
@@ -62,6 +62,10 @@ def import_command(
 @images.command("list")
 def list_command() -> None:
     """List image sets with their size and image count."""
+    from rich.table import Table
+
+    from corpora.imagesets import list_sets
+
     with cli_app() as app, app.sessions() as session:
         sets = list_sets(session)
     table = Table(title="Image sets")
@@ -71,6 +75,18 @@ def list_command() -> None:
         table.add_row(escape(summary.name), f"{summary.width}x{summary.height}x{summary.channels}",
                       f"{summary.images:,}", escape(summary.source or "-"))
     console.print(table if sets else "no image sets yet: nowbot images import SET PATH")
+
+
+def _ensure_digits(app: App) -> None:
+    """Draw the built-in digits set on first use."""
+    from sqlalchemy import select
+
+    from storage.imagesets import ImageSet
+
+    with app.sessions() as session:
+        missing = session.scalar(select(ImageSet.id).where(ImageSet.name == DEFAULT_SET)) is None
+    if missing:
+        _import(app, DEFAULT_SET, BUILTIN_DIGITS, None, None)
 
 
 @train.command("gan")
@@ -92,18 +108,17 @@ def train_gan_command(
         minutes = 10.0
     if minutes is not None and epochs is not None:
         raise typer.BadParameter("give --minutes or --epochs, not both")
-    from models.gan.run import train_gan
+    from corpora.imagesets import load_pixels
+    from models.registry import Registry
 
     with cli_app() as app:
-        with app.sessions() as session:
-            try:
-                image_set = get_set(session, set_name)
-            except CorpusError:
-                if set_name != DEFAULT_SET:
-                    raise
-                image_set = None
-        if image_set is None:
-            _import(app, set_name, BUILTIN_DIGITS, None, None)
+        check_name("image set", set_name)
+        if set_name == DEFAULT_SET:
+            _ensure_digits(app)
+        check_image_set(app, set_name)
+        from corpora.imagesets import get_set
+        from models.gan.run import train_gan  # TensorFlow: only once the set is known
+
         with app.sessions() as session:
             image_set, pixels = get_set(session, set_name), load_pixels(session, set_name)
         registry = Registry(app.sessions, app.artifacts_dir)
@@ -134,11 +149,15 @@ def generate_image_command(
     seed: Annotated[int | None, typer.Option(help="Latent seed, for repeatable images.")] = None,
 ) -> None:
     """Draw new images with the serving image model and save them as one PNG grid."""
-    from models.gan.grids import save_png
-    from models.gan.sample import sample_grid
+    from bot.logs import native_stderr_to
+    from models.registry import Registry
 
     with cli_app() as app, native_stderr_to(app.settings.data_dir / "logs"):
         check_name("image set", set_name)
+        check_image_set(app, set_name)
+        from models.gan.grids import save_png
+        from models.gan.sample import sample_grid
+
         folder = Registry(app.sessions, app.artifacts_dir).serving_path("gan", set_name)
         save_png(sample_grid(folder, count, seed), output)
     console.print(f"wrote {count} images to {output}", highlight=False)
@@ -151,8 +170,22 @@ def generate_progress_command(
 ) -> None:
     """Animate how the serving model's fixed-seed grid evolved during its training."""
     from bot.generation import progress_gif
+    from storage.artifacts import atomic_write_bytes
 
     with cli_app() as app:
         check_name("image set", set_name)
+        check_image_set(app, set_name)
         atomic_write_bytes(output, progress_gif(app, set_name))
     console.print(f"wrote the training progress of '{set_name}' to {output}", highlight=False)
+
+
+@images.command("delete")
+def delete_command(
+    set_name: Annotated[str, typer.Argument(metavar="SET", help="Image set to delete.", show_default=False)],
+    yes: Yes = False,
+    retire_models: RetireModels = False,
+) -> None:
+    """Delete an image set and its image files, after asking. Model versions' files and the
+    images made for posts stay. The campaign's set cannot be deleted; one a serving image model
+    draws from only with --retire-models."""
+    delete_named("image set", set_name, yes, retire_models)

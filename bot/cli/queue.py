@@ -1,24 +1,41 @@
-"""`nowbot queue`: review campaign posts before they are published."""
+"""`nowbot queue`: review campaign posts before they are published, and export them."""
 
 from __future__ import annotations
 
-import getpass
-from typing import TYPE_CHECKING
+import csv
+import io
+import json
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import cli_app, console
+from bot.cli.common import cli_app, cli_user, console, say_plain
 from bot.cli.groups import queue
 
 if TYPE_CHECKING:
     from bot.core.posts import ReviewAction
+    from storage.outbox import Post
+
+PostId = Annotated[int, typer.Argument(metavar="ID", help="Post id (see 'nowbot queue list').",
+                                        show_default=False)]
+WHEN_HELP = ('When to publish: an ISO time such as 2026-12-03T09:30 (UTC unless it has an offset '
+             'such as +02:00), or a delay: "in 45m", "in 2h", "in 1d".')
+EXPORT_FIELDS = ("id", "platform", "status", "campaign", "text", "external_id", "published_at",
+                 "publish_at", "reviewed_by", "reviewed_at", "edited_by", "cost_usd", "created_at")
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    json = "json"
 
 
 @queue.command("list")
 def list_posts(
-    all_posts: bool = typer.Option(False, "--all", help="Include published and rejected posts."),
-    limit: int = typer.Option(30, "--limit", min=1, help="Most posts to show."),
+    all_posts: Annotated[bool, typer.Option("--all", help="Include published and rejected posts.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most posts to show.")] = 30,
 ) -> None:
     """Show posts waiting for review or publishing, newest first."""
     from bot import outbox
@@ -33,14 +50,15 @@ def list_posts(
         return
     table = Table("id", "platform", "status", "text", "reviewed by", "note")
     for post in posts:
-        table.add_row(str(post.id), post.platform, post.status, post.text,
-                      post.reviewed_by or "", post.error or "")
+        note = post.error or (f"publishes at {_utc(post.publish_at)}" if post.publish_at else "")
+        table.add_row(str(post.id), post.platform, post.status, post.text, post.reviewed_by or "", note)
     console.print(table)
 
 
-def _reviewer() -> str:
-    """Who reviews from this command line: the login name, as stored on the post."""
-    return f"cli:{getpass.getuser()}"
+def _utc(moment: Any) -> str:
+    from storage.base import as_utc
+
+    return f"{as_utc(moment):%Y-%m-%d %H:%M} UTC"
 
 
 def _review(post_id: int, action: ReviewAction) -> str:
@@ -49,25 +67,105 @@ def _review(post_id: int, action: ReviewAction) -> str:
     from bot.core import posts
 
     with cli_app() as app:
-        return posts.review(app, generation, post_id, action, _reviewer()).text
+        return posts.review(app, generation, post_id, action, cli_user()).text
 
 
 @queue.command("approve")
-def approve(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
-    """Approve a draft: the running bot publishes it on its next outbox run."""
+def approve(post_id: PostId) -> None:
+    """Approve a draft: the running bot publishes it on its next outbox run (approving it again
+    changes nothing)."""
     _review(post_id, "approve")
     console.print(f"post {post_id} approved")
 
 
 @queue.command("reject")
-def reject(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
+def reject(post_id: PostId) -> None:
     """Reject a post: it is never published."""
     _review(post_id, "reject")
     console.print(f"post {post_id} rejected")
 
 
 @queue.command("regenerate")
-def regenerate(post_id: int = typer.Argument(..., help="Post id (see 'nowbot queue list').")) -> None:
+def regenerate(post_id: PostId) -> None:
     """Replace a draft's text with a freshly generated one."""
-    text = _review(post_id, "regenerate")
-    console.print(f"post {post_id}: {text}", highlight=False)
+    say_plain(f"post {post_id}: {_review(post_id, 'regenerate')}")
+
+
+@queue.command("edit")
+def edit(
+    post_id: PostId,
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The new text, published as written "
+                                        "(quote it).", show_default=False)],
+) -> None:
+    """Rewrite a draft's text by hand; it must fit the post's platform (X: 280, emoji count 2,
+    links 23). No hashtag is added."""
+    from bot.core import posts
+
+    with cli_app() as app:
+        post = posts.edit_text(app, post_id, text, cli_user())
+    say_plain(f"post {post_id}: {post.text}")
+
+
+@queue.command("unapprove")
+def unapprove(post_id: PostId) -> None:
+    """Undo an approval (before publishing began): the post is a draft again."""
+    from bot.core import posts
+
+    with cli_app() as app:
+        posts.unapprove(app, post_id, cli_user())
+    console.print(f"post {post_id} is a draft again")
+
+
+@queue.command("schedule")
+def schedule(
+    post_id: PostId,
+    when: Annotated[str, typer.Argument(metavar="WHEN", help=WHEN_HELP, show_default=False)],
+) -> None:
+    """Approve a draft (or re-time an approved post) to be published at a given time."""
+    from bot.core import posts
+
+    with cli_app() as app:
+        post = posts.schedule(app, post_id, posts.parse_when(when), cli_user())
+    say_plain(f"post {post_id} approved, to be published at {_utc(post.publish_at)}")
+
+
+@queue.command("export")
+def export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or json.")] = ExportFormat.csv,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
+    all_posts: Annotated[bool, typer.Option("--all", help="Every post, not only the published ones.")] = False,
+) -> None:
+    """Export published posts (with --all: every post), oldest first: id, platform, status,
+    persona, text, the platform's id, times, who reviewed or edited it, cost."""
+    from sqlalchemy import select
+
+    from storage.artifacts import atomic_write_bytes
+    from storage.outbox import Post, PostStatus
+
+    query = select(Post).order_by(Post.id)
+    if not all_posts:
+        query = query.where(Post.status == PostStatus.PUBLISHED)
+    with cli_app() as app, app.sessions() as session:
+        rows = [_row(post) for post in session.scalars(query)]
+    data = _csv(rows) if fmt == ExportFormat.csv else json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        typer.echo(data, nl=False)
+        return
+    atomic_write_bytes(output, data.encode("utf-8"))
+    say_plain(f"wrote {len(rows)} posts to {output}")
+
+
+def _row(post: Post) -> dict[str, Any]:
+    from storage.base import as_utc
+
+    row = {name: getattr(post, name) for name in EXPORT_FIELDS}
+    return {name: as_utc(value).isoformat() if hasattr(value, "isoformat") else value
+            for name, value in row.items()}
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

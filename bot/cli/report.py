@@ -7,20 +7,24 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.cli.common import console
-from bot.logs import RELAY_ENV, RELAY_PREFIX
-from models.registry import TrainingOutcome
+from bot.cli.common import say_plain
+
+if TYPE_CHECKING:
+    from models.registry import TrainingOutcome
 
 PROGRESS_EVERY_S = 30.0
 
 
 def say(line: str) -> None:
     """Print `line` for the person running the command (or the service's console)."""
+    from bot.logs import RELAY_ENV, RELAY_PREFIX
+
     if os.environ.get(RELAY_ENV):
         print(RELAY_PREFIX + line, flush=True)
     else:
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
+        say_plain(line)
 
 
 @dataclass(frozen=True)

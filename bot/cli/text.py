@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.cli.common import cli_app, console, err_console
+from bot.cli.common import check_personas, cli_app, console, err_console, say_plain
 from bot.cli.groups import generate, train
 from bot.cli.report import BITS_PER_CHAR, ProgressLines, Serving, budget_words, outcome_line, say
-from models.registry import Registry, TrainingOutcome
+
+if TYPE_CHECKING:
+    from models.registry import TrainingOutcome
 
 
 class Preset(str, Enum):
@@ -23,7 +24,7 @@ class Preset(str, Enum):
 def train_text_command(
     persona: Annotated[
         list[str] | None,
-        typer.Option("--persona", "-p", help="Persona to train on (repeat; default: all)."),
+        typer.Option("--persona", "-p", metavar="NAME", help="Persona to train on (repeat; default: all)."),
     ] = None,
     together: Annotated[
         bool,
@@ -57,11 +58,16 @@ def train_text_command(
     if minutes is not None and epochs is not None:
         err_console.print("[red]error:[/red] give --minutes or --epochs, not both")
         raise typer.Exit(2)
-    from models.text.config import TextConfig
-    from models.text.data import persona_names
-    from models.text.train import target_name, train_text
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from models.registry import Registry
 
     with cli_app() as app:
+        check_personas(app, *(persona or ()))
+        from models.text.config import TextConfig  # TensorFlow: only once the names are known
+        from models.text.data import persona_names
+        from models.text.train import target_name, train_text
+
         registry = Registry(app.sessions, app.artifacts_dir)
         names = persona or persona_names(app.sessions)
         groups = [persona or []] if together or len(names) < 2 else [[name] for name in names]
@@ -139,10 +145,11 @@ def generate_text_command(
     from bot import generation
 
     with cli_app() as app:
+        check_personas(app, persona, *([blend] if blend else []))
         tweets = generation.generate_tweets(
             app, persona, prompt=prompt, count=n, temperature=temperature, blend_with=blend,
             mix=mix, candidates=candidates, block=tuple(block or ()),
             real_words=False if any_words else None, top_k=top_k, top_p=top_p, seed=seed,
         )
         for tweet in tweets:
-            console.print(tweet.text, highlight=False, markup=False, soft_wrap=True)
+            say_plain(tweet.text)

@@ -32,11 +32,12 @@ _DELAY = re.compile(r"in\s+(\d{1,5})\s*([mhd])", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def make_campaign_post(runtime: Runtime) -> list[Post]:
-    """Write a campaign post (with a new image when a GAN serves) for each publishing platform;
-    it waits for review when the settings say so."""
+def make_campaign_post(runtime: Runtime, persona: str | None = None) -> list[Post]:
+    """Write a campaign post as `persona` (default: the campaign's), with a new image when a
+    GAN serves, for each publishing platform; it waits for review when the settings say so."""
     app, settings = runtime.app, runtime.app.settings
-    generated = _new_text(app, runtime.generator)
+    persona = persona or settings.campaign_persona
+    generated = _new_text(app, runtime.generator, persona)
     image_id = None
     if runtime.image_set is not None:
         try:
@@ -46,27 +47,33 @@ def make_campaign_post(runtime: Runtime) -> list[Post]:
         except NoServingModel as error:
             log.info("campaign post without an image: %s", error)
     with app.sessions.begin() as session:
-        item = _text_item(session, settings.campaign_persona, generated)
+        item = _text_item(session, persona, generated)
         made = [
             outbox.create_post(session, platform=platform, text=generated.text,
                                hashtag=settings.campaign_hashtag, review=settings.reviewing,
-                               campaign=settings.campaign_persona, generated_item_id=item.id,
+                               campaign=persona, generated_item_id=item.id,
                                image_item_id=image_id)
             for platform in list(runtime.publishers)  # adapters add and remove theirs
         ]
     waiting = "waiting for review" if settings.reviewing else "approved, publishing next"
+    image = " with an image" if image_id is not None else ""
     for post in made:
-        log.info("post %s prepared as %s for %s, %s: %s", post.id, settings.campaign_persona,
-                 post.platform, waiting, post.text)
+        log.info("post %s prepared as %s for %s%s, %s: %s", post.id, persona, post.platform, image,
+                 waiting, post.text)
     return made
 
 
 def regenerate(app: App, generator: Generator, post_id: int) -> Post:
-    """Give a draft a freshly generated text that repeats no recent post, recording which model
-    version wrote it."""
-    generated = _new_text(app, generator)
+    """Give a draft a freshly generated text in its persona's voice that repeats no recent post,
+    recording which model version wrote it."""
+    with app.sessions() as session:
+        post = session.get(Post, post_id)
+        if post is None:
+            raise outbox.PostNotFound(post_id)
+        persona = post.campaign or app.settings.campaign_persona
+    generated = _new_text(app, generator, persona)
     with app.sessions.begin() as session:
-        item_id = _text_item(session, app.settings.campaign_persona, generated).id
+        item_id = _text_item(session, persona, generated).id
     return outbox.replace_text(app.sessions, post_id, generated.text,
                                app.settings.campaign_hashtag, generated_item_id=item_id)
 
@@ -148,10 +155,10 @@ def save_image(runtime: Runtime, image_set: str, count: int, kind: str) -> int:
         return item.id
 
 
-def _new_text(app: App, generator: Generator) -> GeneratedTextLike:
+def _new_text(app: App, generator: Generator, persona: str) -> GeneratedTextLike:
     with app.sessions() as session:
         recent = list(session.scalars(select(Post.text).order_by(Post.id.desc()).limit(RECENT_POSTS)))
-    return generator.generate_post_text(app, app.settings.campaign_persona, recent)
+    return generator.generate_post_text(app, persona, recent)
 
 
 def _text_item(session: Session, persona: str, generated: GeneratedTextLike) -> GeneratedItem:
