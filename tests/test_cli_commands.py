@@ -190,3 +190,10 @@ def test_help_is_plain_and_loads_no_heavy_module() -> None:
         shown = subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True,
                                check=True)
         assert "<bool>" not in shown.stdout and "Usage: " in shown.stdout
+
+
+def test_image_sources_named_in_help_are_the_ones_import_reads() -> None:
+    from bot.cli import images
+    from corpora import imagesets
+
+    assert (images.BUILTIN_DIGITS, images.KERAS_MNIST) == (imagesets.BUILTIN_DIGITS, imagesets.KERAS_MNIST)

@@ -205,6 +205,19 @@ def test_child_process_works_on_the_same_database(tmp_path: Path) -> None:
     elsewhere.engine.dispose()
 
 
+def test_a_failed_child_is_one_warning_with_its_reason(
+    sqlite_app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = Runtime(app=sqlite_app, generator=StubGenerator(), publishers={})
+    with caplog.at_level("INFO", logger="nowbot.children"):
+        assert not run_cli(runtime, ["train", "text", "--persona", "nope"], "train-text", timeout_s=120)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("nowbot train text --persona nope failed (exit status 1): error: "
+                                  "no persona named nope; `nowbot corpus list` shows them; see ")
+    assert warnings[0].endswith("train-text.log")
+
+
 def request_training(app: App, persona: str) -> int:
     """An admin's `/train text PERSONA`, as the chat command records it; returns the run id."""
     reply = commands.train(app, "text", persona, "admin#0001")

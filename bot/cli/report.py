@@ -32,15 +32,19 @@ class Metric:
     """The metric a kind of model is gated on, and how to write its value."""
 
     key: str
-    unit: str  # "{:.3f} bits/char"
+    label: str  # "{} bits/char"
+    digits: int
+
+    def number(self, metrics: dict[str, object]) -> str:
+        value = metrics.get(self.key)
+        return f"{value:.{self.digits}f}" if isinstance(value, (int, float)) else f"no {self.key}"
 
     def __call__(self, metrics: dict[str, object]) -> str:
-        value = metrics.get(self.key)
-        return self.unit.format(value) if isinstance(value, (int, float)) else f"no {self.key}"
+        return self.label.format(self.number(metrics))
 
 
-BITS_PER_CHAR = Metric("bpc", "{:.3f} bits/char")
-FRECHET = Metric("fid", "Frechet distance {:.1f}")
+BITS_PER_CHAR = Metric("bpc", "{} bits/char", 3)
+FRECHET = Metric("fid", "Frechet distance {}", 1)
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,12 @@ def outcome_line(kind: str, target: str, outcome: TrainingOutcome, metric: Metri
             return f"{name} promoted: {value}, the first version"
         old, new = before.metrics.get(metric.key), outcome.metrics.get(metric.key)
         compared = "as good as" if old == new else "better than"
-        return f"{name} promoted: {value}, {compared} v{before.version}'s {metric(before.metrics)}"
+        return f"{name} promoted: {value}, {compared} v{before.version}'s {metric.number(before.metrics)}"
     why = outcome.verdict.reason.removeprefix("rejected: ")
     serving = f"v{before.version} keeps serving" if before else "nothing serves yet"
     if before is not None and why.startswith(metric.key):
         return (f"{name} not promoted: {value}, worse than v{before.version}'s "
-                f"{metric(before.metrics)}; {serving}")
+                f"{metric.number(before.metrics)}; {serving}")
     return f"{name} not promoted ({why}): {value}; {serving}"
 
 
