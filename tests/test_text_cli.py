@@ -17,10 +17,9 @@ def nowbot(sqlite_app: App) -> Nowbot:
 
 
 def test_train_then_generate_tweets(sqlite_app: App, nowbot: Nowbot) -> None:
+    store(sqlite_app, {"ada": 30, "bob": 30})
     missing = nowbot("generate", "text", "--persona", "ada")
     assert missing.exit_code == 1 and "no serving text model knows ada" in missing.output
-
-    store(sqlite_app, {"ada": 30, "bob": 30})
     trained = nowbot("train", "text", "--together", "--epochs", "1")  # blends need one model
     assert trained.exit_code == 0, trained.output
     assert "text all: training started (1 pass)" in trained.output
@@ -41,7 +40,7 @@ def test_generate_names_an_unknown_persona(sqlite_app: App, nowbot: Nowbot) -> N
     store(sqlite_app, {"ada": 20})
     assert nowbot("train", "text", "--persona", "ada", "--epochs", "1").exit_code == 0
     result = nowbot("generate", "text", "--persona", "zed")
-    assert result.exit_code == 1 and "no serving text model knows zed" in result.output
+    assert result.exit_code == 1 and "no persona named zed; `nowbot corpus list` shows them" in result.output
     both = nowbot("train", "text", "--minutes", "1", "--epochs", "1")
     assert both.exit_code == 2 and "not both" in both.output
     wild = nowbot("generate", "text", "--persona", "ada", "--temperature", "inf")
