@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.common import cli_app, cli_user, console, say_plain
@@ -49,9 +50,10 @@ def list_posts(
         console.print("no posts waiting" if not all_posts else "no posts yet")
         return
     table = Table("id", "platform", "status", "text", "reviewed by", "note")
-    for post in posts:
+    for post in posts:  # texts are shown as written, never read as markup
         note = post.error or (f"publishes at {_utc(post.publish_at)}" if post.publish_at else "")
-        table.add_row(str(post.id), post.platform, post.status, post.text, post.reviewed_by or "", note)
+        table.add_row(str(post.id), post.platform, post.status, escape(post.text),
+                      escape(post.reviewed_by or ""), escape(note))
     console.print(table)
 
 
