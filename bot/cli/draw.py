@@ -11,9 +11,6 @@ import typer
 from bot.cli.common import cli_app, console
 from bot.cli.groups import generate, train
 from bot.errors import NowbotError
-from corpora.imagesets import get_set, load_pixels
-from models.registry import Registry
-from storage.artifacts import atomic_write_bytes
 
 MODE_HELP = "sketch: pen lines in; labels: regions painted in the palette's colours."
 
@@ -35,6 +32,8 @@ def train_draw_command(
     the new version serves only if its Frechet distance is no worse and it follows the
     drawings. An interrupted run resumes; otherwise the serving version is fine-tuned."""
     from bot.core.drawing import check_request
+    from corpora.imagesets import get_set, load_pixels
+    from models.registry import Registry
 
     if minutes is None and epochs is None:
         minutes = 10.0
@@ -71,6 +70,7 @@ def generate_draw_command(
     """Turn a drawing (a pen drawing on white, a painted label map, or a photo whose outline is
     taken) into a picture in the set's look; writes the drawing as read and the result side by side."""
     from bot.core.drawing import check_request, check_size, draw
+    from storage.artifacts import atomic_write_bytes
 
     with cli_app() as app:
         check_request(set_name, mode)
