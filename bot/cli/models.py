@@ -1,5 +1,5 @@
 """`nowbot models list`: every model version, what serves, its metrics in words, and the
-personas each speaks (the same words as the dashboard's models page)."""
+personas each speaks (in the same words as the dashboard's models page: `bot.core.versions`)."""
 
 from __future__ import annotations
 
@@ -22,24 +22,21 @@ def list_command(
     personas a text model speaks (or the set an image model draws like)."""
     from sqlalchemy import select
 
-    from bot.dashboard.model_views import version_view
+    from bot.core.versions import describe
     from models.registry import Registry
     from storage.corpus import Persona
-    from storage.registry import TrainingRun
 
     with cli_app() as app:
         versions = Registry(app.sessions, app.artifacts_dir).versions(kind)[:limit]
         with app.sessions() as session:
             personas = list(session.scalars(select(Persona.name)))
-            ids = [v.training_run_id for v in versions if v.training_run_id]
-            runs = {run.id: run for run in session.scalars(select(TrainingRun).where(TrainingRun.id.in_(ids)))}
     if not versions:
         console.print("no model versions yet: `nowbot train text` (or `nowbot run`) trains the first")
         return
     meanings: dict[str, str] = {}
     for version in versions:
-        view = version_view(version, runs.get(version.training_run_id or -1), personas)
-        say_plain(f"{view.kind} {view.target} v{view.version}: {view.status}, {view.speaks}")
+        view = describe(version, personas)
+        say_plain(f"{version.kind} {version.target} v{version.version}: {version.status}, {view.speaks}")
         for fact in view.facts:
             inline = f" ({fact.meaning})" if 0 < len(fact.meaning) <= SHORT_MEANING else ""
             say_plain(f"    {fact.name}: {fact.value}{inline}")

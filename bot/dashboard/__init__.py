@@ -30,7 +30,7 @@ from bot.core.runtime import Runtime
 from bot.dashboard import access, actions, files, pages
 from bot.dashboard.keys import CSRF, NOTES, RUNTIME
 from bot.dashboard.notices import Notes
-from bot.dashboard.post_views import utc
+from storage.base import as_utc
 from bot.errors import NowbotError
 from storage.outbox import Post
 
@@ -50,7 +50,7 @@ class DashboardPortInUse(DashboardError):
 
 def _when(moment: Any) -> str:
     """A stored time as pages show it (UTC)."""
-    return f"{utc(moment):%Y-%m-%d %H:%M} UTC" if moment else "-"
+    return f"{as_utc(moment):%Y-%m-%d %H:%M} UTC" if moment else "-"
 
 
 def create_dashboard(runtime: Runtime) -> web.Application:

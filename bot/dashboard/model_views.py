@@ -12,31 +12,16 @@ from sqlalchemy import select
 
 from bot.core.training import active_runs
 from bot.core.runtime import Runtime
-from bot.dashboard.post_views import utc
+from bot.core.versions import KIND_NAMES, Fact, describe, number, verdict
+from storage.base import as_utc
 from models.registry import Registry
 from storage.corpus import Persona
 from storage.imagesets import ImageSet
 from storage.outbox import GeneratedItem
-from storage.registry import ModelVersion, TrainingRun, VersionStatus
+from storage.registry import ModelVersion, TrainingRun
 
 IMAGE_KINDS = ("gan", "draw")  # versions whose folders hold grid.png and progress.gif
 VERSION_FILES = ("grid.png", "progress.gif")
-KIND_NAMES = {"text": "text model", "gan": "image model (GAN)", "draw": "draw model"}
-VERDICTS = {  # the gate's verdict for versions judged before it was stored with them
-    VersionStatus.SERVING: "promoted: it passed the gate and serves now",
-    VersionStatus.RETIRED: "served, then replaced by a better version",
-    VersionStatus.REJECTED: "rejected by the gate: the serving version stayed",
-    VersionStatus.CANDIDATE: "not judged yet",
-}
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One metric in words: what it is, its value, and how to read it."""
-
-    name: str
-    value: str
-    meaning: str = ""
 
 
 @dataclass
@@ -67,84 +52,18 @@ class RunView:
     chart_url: str | None
 
 
-def _number(value: Any, digits: int = 3) -> str:
-    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
-
-
-def _text_facts(metrics: dict[str, Any]) -> list[Fact]:
-    facts = []
-    if "bpc" in metrics:
-        facts.append(Fact(
-            "held-out bits per character", _number(metrics["bpc"]),
-            "how surprised the model is, on average, by each character of posts it never trained "
-            "on; lower is better (guessing among 64 characters at random would score 6.0). The "
-            "gate promotes a version only if this is no worse than the serving one's."))
-    if "gru_bpc" in metrics and "ngram_bpc" in metrics:
-        facts.append(Fact("its two parts", f"network {_number(metrics['gru_bpc'])}, "
-                          f"n-gram {_number(metrics['ngram_bpc'])}",
-                          "the mixture of both writes the posts, and scores better than either"))
-    per_persona = {key.split(":", 1)[1]: value for key, value in metrics.items() if key.startswith("bpc:")}
-    if per_persona:
-        facts.append(Fact("per persona", ", ".join(f"{name} {_number(value)}"
-                                                   for name, value in sorted(per_persona.items()))))
-    if "steps" in metrics:
-        work = f"{metrics['steps']:,} steps"
-        if "epochs" in metrics:
-            work += f", {metrics['epochs']:.2f} passes over {metrics.get('train_tweets', 0):,} posts"
-        if "train_seconds" in metrics:
-            work += f", {metrics['train_seconds'] / 60:.1f} min"
-        if "chars_per_s" in metrics:
-            work += f", {metrics['chars_per_s']:,.0f} characters/s"
-        start = metrics.get("finetuned_from")
-        facts.append(Fact("training", work, f"fine-tuned from v{start}" if start else "from scratch"))
-    return facts
-
-
-def _image_facts(metrics: dict[str, Any]) -> list[Fact]:
-    facts = []
-    if "fid" in metrics:
-        facts.append(Fact(
-            "Fréchet distance", _number(metrics["fid"], 2),
-            "how far the generated images' features are from real ones'; lower is better, and "
-            "the gate promotes a version only if it is no worse than the serving one's"))
-    if "diversity" in metrics:
-        collapsed = " (mode collapse: vetoed)" if metrics.get("collapsed") else ""
-        facts.append(Fact("variety", f"{metrics['diversity']:.2f} of the real images'{collapsed}",
-                          "generated images as varied as the real ones score 1; a model that "
-                          "draws the same few images over and over scores low and is vetoed"))
-    if "steps" in metrics:
-        seconds = metrics.get("seconds")
-        facts.append(Fact("training", f"{metrics['steps']:,} steps"
-                          + (f", {seconds / 60:.1f} min" if seconds else "")
-                          + (f" on {metrics['images']:,} images" if "images" in metrics else "")))
-    return facts
-
-
-def _speaks(version: ModelVersion, personas: list[str]) -> str:
-    if version.kind != "text":
-        return f"draws like the image set '{version.target}'"
-    names = list(version.config.get("personas") or [version.target])
-    if version.target == "all" or len(names) > 1:
-        return f"speaks as {len(names)} personas: " + ", ".join(names)
-    missing = "" if names[0] in personas else " (no longer in the corpus)"
-    return f"speaks as {names[0]}{missing}"
-
-
 def _chart_url(run: TrainingRun | None) -> str | None:
     curve = run.metrics.get("curve") if run is not None else None
     return f"/charts/runs/{run.id}.svg?points={len(curve)}" if run is not None and curve else None
 
 
 def version_view(version: ModelVersion, run: TrainingRun | None, personas: list[str]) -> VersionView:
-    metrics = version.metrics
-    facts = _text_facts(metrics) if version.kind == "text" else _image_facts(metrics)
+    told = describe(version, personas)
     return VersionView(
-        id=version.id, kind=version.kind, kind_name=KIND_NAMES.get(version.kind, version.kind),
-        target=version.target, version=version.version, status=version.status,
-        created=utc(version.created_at),
-        verdict=metrics.get("gate") or VERDICTS.get(VersionStatus(version.status), version.status),
-        speaks=_speaks(version, personas), facts=facts, chart_url=_chart_url(run),
-        raw={key: value for key, value in metrics.items() if key != "gate"},
+        id=version.id, kind=version.kind, kind_name=told.kind_name, target=version.target,
+        version=version.version, status=version.status, created=as_utc(version.created_at),
+        verdict=told.verdict, speaks=told.speaks, facts=told.facts, chart_url=_chart_url(run),
+        raw={key: value for key, value in version.metrics.items() if key != "gate"},
     )
 
 
@@ -161,7 +80,7 @@ def _latest(kind: str, curve: list[dict[str, Any]]) -> list[Fact]:
     values = {}
     for point in curve:  # the newest value of each line
         values.update(point.get("values", {}))
-    facts = [Fact(LINES.get(name, name), _number(float(value))) for name, value in values.items()]
+    facts = [Fact(LINES.get(name, name), number(float(value))) for name, value in values.items()]
     return [Fact("step", f"{curve[-1]['step']:,}"), *facts]
 
 
@@ -170,7 +89,7 @@ def run_view(run: TrainingRun) -> RunView:
     progress = round(100 * curve[-1]["fraction"]) if curve else None
     return RunView(id=run.id, kind_name=KIND_NAMES.get(run.kind, run.kind), target=run.target or "",
                    status=run.status, progress=progress, latest=_latest(run.kind, curve),
-                   started=utc(run.created_at), chart_url=_chart_url(run))
+                   started=as_utc(run.created_at), chart_url=_chart_url(run))
 
 
 def models_page(runtime: Runtime) -> dict[str, Any]:
@@ -214,7 +133,7 @@ def _image_version(version: ModelVersion) -> ImageVersionView:
     label = f"{version.target} v{version.version}" + (f", step {steps:,}" if steps is not None else "")
     return ImageVersionView(
         id=version.id, label=label, status=version.status,
-        verdict=version.metrics.get("gate") or VERDICTS.get(VersionStatus(version.status), ""),
+        verdict=verdict(version),
         grid_url=f"/versions/{version.id}/grid.png" if (folder / "grid.png").is_file() else None,
         gif_url=f"/versions/{version.id}/progress.gif" if (folder / "progress.gif").is_file() else None,
         frames=len(list((folder / "frames").glob("step-*.png"))),
@@ -244,7 +163,7 @@ def images_page(runtime: Runtime) -> dict[str, Any]:
             blocks.append(ImageSetView(
                 kind_name=KIND_NAMES[kind], name=name, versions=[_image_version(v) for v in mine],
                 sample_url=f"/items/{sample.id}" if sample else None,
-                sample_label=f"made {utc(sample.created_at):%Y-%m-%d %H:%M} UTC" if sample else "",
+                sample_label=f"made {as_utc(sample.created_at):%Y-%m-%d %H:%M} UTC" if sample else "",
             ))
     return {"sets": blocks, "campaign_set": app.settings.campaign_image_set}
 

@@ -4,7 +4,7 @@ rule, a preview with its image, the actions its status allows, and where it was 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot import outbox
 from bot.core.runtime import Runtime
 from bot.platforms.catalog import publisher_class
+from storage.base import as_utc
 from storage.outbox import GeneratedItem, Post, PostStatus
 from storage.registry import ModelVersion
 
@@ -66,11 +67,6 @@ class PostView:
         return self.length > self.limit
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _writers(runtime: Runtime, posts: list[Post]) -> dict[int, str]:
     """Post id -> "text <target> v<n>" of the version that wrote its text."""
     items = {post.generated_item_id for post in posts if post.generated_item_id}
@@ -96,8 +92,8 @@ def post_view(post: Post, writer: str | None = None) -> PostView:
         length=rules.text_length(post.text), limit=rules.text_limit,
         image_url=f"/items/{post.image_item_id}" if post.image_item_id else None,
         written_by=f"edited by {post.edited_by}" if post.edited_by else writer,
-        reviewed_by=post.reviewed_by, created=utc(post.created_at), publish_at=utc(post.publish_at),
-        published_at=utc(post.published_at), error=post.error, external_id=post.external_id,
+        reviewed_by=post.reviewed_by, created=as_utc(post.created_at), publish_at=as_utc(post.publish_at),
+        published_at=as_utc(post.published_at), error=post.error, external_id=post.external_id,
         url=rules.post_url(post.external_id) if post.external_id else None,
         cost_usd=post.cost_usd, actions=ACTIONS.get(PostStatus(post.status), ()),
     )
