@@ -97,7 +97,10 @@ def train_gan() -> bool:
     trained = run_training(runtime, ["train", "gan", "--set", runtime.image_set,
                                      "--minutes", str(minutes)], "train-gan", minutes)
     if trained:
-        posts.save_image(runtime, runtime.image_set, IMAGE_BATCH, kind="image_batch")
+        try:
+            posts.save_image(runtime, runtime.image_set, IMAGE_BATCH, kind="image_batch")
+        except NoServingModel:  # the new version was not promoted, and none served before
+            log.info("no new image batch of %s: no GAN version of it serves yet", runtime.image_set)
     for mode in drawing.serving_modes(runtime.app, runtime.image_set):
         run_training(runtime, ["train", "draw", "--set", runtime.image_set, "--mode", mode,
                                "--minutes", str(minutes)], "train-draw", minutes)

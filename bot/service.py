@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ log = logging.getLogger("nowbot.service")
 TRAINING_JOBS = {"train-text": ModelKind.TEXT, "train-gan": ModelKind.GAN}
 DB_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, OSError)
 MAX_OUTAGE_WAIT_S = 60.0
+INFERENCE_THREADS = 1
 
 T = TypeVar("T")
 
@@ -197,7 +199,11 @@ async def _lead_or_follow(runtime: Runtime, leader: LeaderLock, specs: Sequence[
 
 
 def run_service(app: App, generator: Generator) -> None:
-    """Run `serve` until SIGINT or SIGTERM."""
+    """Run `serve` until SIGINT or SIGTERM. Images and drawings are drawn in this process with
+    TensorFlow on `INFERENCE_THREADS` (unless the environment says otherwise), so that chat's
+    text generation keeps a core; training children get their own cap."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, str(INFERENCE_THREADS))
 
     async def main() -> None:
         stop = asyncio.Event()

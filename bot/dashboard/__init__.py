@@ -105,7 +105,7 @@ async def start_dashboard(runtime: Runtime) -> web.AppRunner:
                              "check NOWBOT_DASHBOARD_HOST and NOWBOT_DASHBOARD_PORT") from None
     login = "with a password" if settings.dashboard_password else "without a login (loopback only)"
     for address in runner.addresses:
-        log.info("dashboard on http://%s:%s/ %s", *address[:2], login)
+        log.debug("dashboard on http://%s:%s/ %s", *address[:2], login)  # the service says it
     return runner
 
 
