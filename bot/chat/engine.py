@@ -25,6 +25,7 @@ from bot.generation import GeneratedText, serving_generator, tweet_rules
 
 if TYPE_CHECKING:
     from models.text.batch import Batch
+    from models.text.sampler import Sampler
     from models.text.select import Editor, Rules
     from storage.registry import ModelVersion
 
@@ -45,10 +46,11 @@ class _Job:
 class GenerationEngine:
     """`await tweets(request, count)`: `count` different tweets for `request`, sampled in the
     engine's thread together with everything else that is waiting. `close()` stops the thread;
-    requests still waiting then fail."""
+    requests still waiting then fail. With `accelerate`, each version's large products move to
+    bfloat16 where that measures faster (`models/text/products.py`)."""
 
-    def __init__(self, app: App, *, max_rows: int = MAX_ROWS) -> None:
-        self.app, self.max_rows = app, max_rows
+    def __init__(self, app: App, *, max_rows: int = MAX_ROWS, accelerate: bool = True) -> None:
+        self.app, self.max_rows, self.accelerate = app, max_rows, accelerate
         self._inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -122,6 +124,7 @@ class GenerationEngine:
                 batch = batches.get(job.version.id)
                 if batch is None:
                     batch = batches[job.version.id] = Batch(sampler)
+                    self._accelerate(sampler)
                 n = max(job.count, job.rules.candidates)
                 batch.add(Request(request.persona, n, prompt=request.prompt,
                                   temperature=request.temperature, blend=request.blend_with,
@@ -132,6 +135,23 @@ class GenerationEngine:
                 job.future.set_exception(error)
         for version_id in [v for v, batch in batches.items() if not batch.waiting]:
             del batches[version_id]  # a version no longer asked for (say, replaced) is let go
+
+    def _accelerate(self, sampler: Sampler) -> None:
+        """Measure, off this thread, whether the version's large products run faster in
+        bfloat16 here (TensorFlow's import takes seconds; steps go on in fp32 meanwhile)."""
+        if self.accelerate and sampler.head.measured is None:
+            threading.Thread(target=self._measure, args=(sampler,), name="nowbot-engine-measure",
+                             daemon=True).start()
+
+    @staticmethod
+    def _measure(sampler: Sampler) -> None:
+        try:
+            used = sampler.head.accelerate()
+        except Exception as error:  # noqa: BLE001  (fp32 stays: it is always correct)
+            log.warning("bfloat16 products unavailable, staying with fp32: %s", error)
+            return
+        log.info("text generation: large batches in %s (%s)", "bfloat16" if used else "fp32",
+                 ", ".join(f"{name} {value:.2f}" for name, value in (sampler.head.measured or {}).items()))
 
     def _answer(self, job: _Job, samples: list) -> None:
         from models.text.select import best

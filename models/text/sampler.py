@@ -20,6 +20,7 @@ from models.errors import ModelError
 from models.text.config import TextConfig
 from models.text.lexicon import Lexicon
 from models.text.ngram import NGram, NGramState
+from models.text.products import Product
 from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
 
 MAX_CHARS = 280
@@ -80,8 +81,9 @@ class Sampler:
         ]
         self.out_b = arrays["logits/bias"]
         # The output kernel and the top layer's recurrent kernel side by side: both multiply
-        # the top layer's new state, so one matrix product per step serves both.
-        self.head = np.concatenate([arrays["logits/kernel"], self.layers[-1][2]], axis=1)
+        # the top layer's new state, so one matrix product per step serves both (on bfloat16
+        # hardware when `head.accelerate()` measured it faster: models/text/products.py).
+        self.head = Product(np.concatenate([arrays["logits/kernel"], self.layers[-1][2]], axis=1))
         self.writable = np.ones(len(vocab), np.float32)  # 0: never written
         self.writable[[PAD, UNK, BOS]] = 0.0
         self.writable_not_end = self.writable.copy()  # ... and the end, before any character
@@ -141,7 +143,7 @@ class Sampler:
             h_new = np.empty_like(h[i])
             self._gru_step(x_proj, h_proj, h_bias, h[i], *scratch, h_new)
             h[i] = h_new
-        both = h[top] @ self.head  # (rows, vocab + 3 units)
+        both = self.head(h[top])  # (rows, vocab + 3 units)
         vocab = len(self.out_b)
         state.top_recurrent = np.ascontiguousarray(both[:, vocab:])
         return both[:, :vocab] + self.out_b
