@@ -178,7 +178,8 @@ def queue(app: App, page: int = 5) -> Reply:
     if not drafts:
         return Reply("No posts are waiting for review.", ephemeral=True)
     lines = [f"**{len(drafts)} post(s) waiting for review**"]
-    lines += [f"`#{p.id}` ({p.platform}) {p.text}" for p in drafts]
+    lines += [f"`#{p.id}` ({', '.join(d.platform for d in p.deliveries) or 'no platform'}) {p.text}"
+              for p in drafts]
     return Reply("\n".join(lines), ephemeral=True, review_post_ids=tuple(p.id for p in drafts))
 
 

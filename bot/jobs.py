@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from sqlalchemy import func, select
 
-from bot import outbox
+from bot import publishing
 from bot.app import App
 from bot.core import drawing, posts, training
 from bot.core.children import run_cli, run_training
@@ -143,19 +143,20 @@ def train_requested() -> bool | None:
 
 
 @_job
-def campaign_post() -> list[int]:
+def campaign_post() -> int:
     """Write a campaign post (with a new image when a GAN serves) for each publishing platform."""
-    return [post.id for post in posts.make_campaign_post(current())]  # each logged as prepared
+    return posts.make_campaign_post(current()).id  # logged as prepared
 
 
 @_job
 def process_outbox() -> list[int]:
-    """Reconcile posts whose outcome is unknown, then publish approved posts that are due."""
+    """Reconcile deliveries whose outcome is unknown, then publish approved deliveries that are
+    due; returns the ids of the deliveries tried."""
     runtime = current()
     sessions = runtime.app.sessions
-    outbox.mark_interrupted(sessions, older_than=outbox.STALE_PUBLISHING)
-    outbox.reconcile(sessions, runtime.publishers)
-    return [post.id for post in outbox.publish_due(sessions, runtime.publishers)]
+    publishing.mark_interrupted(sessions, older_than=publishing.STALE_PUBLISHING)
+    publishing.reconcile(sessions, runtime.publishers)
+    return [delivery.id for delivery in publishing.publish_due(sessions, runtime.publishers)]
 
 
 def _post_count(app: App) -> int:

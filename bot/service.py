@@ -19,7 +19,7 @@ from typing import TypeVar
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import exc, select
 
-from bot import jobs, outbox
+from bot import jobs, publishing
 from bot.app import App
 from bot.config import Settings
 from bot.core.children import stop_children
@@ -78,7 +78,7 @@ def campaign_image_set(app: App) -> str | None:
 def start_scheduler(runtime: Runtime, specs: Sequence[JobSpec]) -> BackgroundScheduler:
     """Lead: settle posts a dead leader left mid-publish, then run the jobs (missed runs within
     the grace time run once now)."""
-    stranded = outbox.mark_interrupted(runtime.app.sessions)
+    stranded = publishing.mark_interrupted(runtime.app.sessions)
     if stranded:
         log.warning("%d post(s) were left mid-publish; they will be reconciled", stranded)
     scheduler = build_scheduler(runtime.app, BackgroundScheduler)

@@ -54,9 +54,10 @@ def train(app: App, minutes: float) -> None:
 
 
 def prepare_posts(runtime: Runtime) -> None:
-    """One post published, drafts waiting (one of them for X, with its weighted counter)."""
+    """One post published, drafts waiting (one of them for X, Mastodon and Bluesky, with each
+    version and the weighted counter)."""
     app = runtime.app
-    first = posts.make_campaign_post(runtime)[0]
+    first = posts.make_campaign_post(runtime)
     posts.review(app, runtime.generator, first.id, "approve", "dashboard")
     jobs.configure(runtime)
     try:
@@ -67,7 +68,7 @@ def prepare_posts(runtime: Runtime) -> None:
     text = generation.generate_post_text(app, DEMO_PERSONA, [])
     image = posts.save_image(runtime, DEMO_IMAGE_SET, 1, kind="image")
     with app.sessions.begin() as session:
-        outbox.create_post(session, platform="x", text=text.text, hashtag=app.settings.campaign_hashtag,
+        outbox.create_post(session, platforms=["x", "mastodon", "bluesky"], text=text.text, hashtag=app.settings.campaign_hashtag,
                            review=True, campaign=DEMO_PERSONA, image_item_id=image)
 
 

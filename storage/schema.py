@@ -3,12 +3,13 @@
 from storage.base import Base
 from storage.corpus import CollectionCursor, Persona, Tweet
 from storage.imagesets import Image, ImageSet
-from storage.outbox import GeneratedItem, Post
+from storage.outbox import Delivery, GeneratedItem, Post
 from storage.registry import ModelVersion, TrainingRun
 
 __all__ = [
     "Base",
     "CollectionCursor",
+    "Delivery",
     "GeneratedItem",
     "Image",
     "ImageSet",

@@ -58,5 +58,5 @@ def train_demo(app: App) -> Demo:
 def new_draft(demo: Demo, platform: str = "local", text: str = "Course notes are online") -> int:
     """A campaign draft for `platform` with the demo's image; returns its id."""
     with demo.runtime.app.sessions.begin() as session:
-        return outbox.create_post(session, platform=platform, text=text, hashtag="#siggraphNOW",
+        return outbox.create_post(session, platforms=[platform], text=text, hashtag="#siggraphNOW",
                                   review=True, campaign="siggraph", image_item_id=demo.image_id).id

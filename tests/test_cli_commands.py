@@ -60,7 +60,8 @@ def test_post_now_prepares_a_draft_at_once(sqlite_app: App, monkeypatch: pytest.
     assert "post 1 waits for review: `nowbot queue approve 1` or the dashboard" in made.output
     with sqlite_app.sessions() as session:
         post = session.get_one(Post, 1)
-        assert (post.status, post.platform, post.campaign) == (PostStatus.DRAFT, "local", "ada")
+        assert (post.status, [d.platform for d in post.deliveries], post.campaign) == (
+            PostStatus.DRAFT, ["local"], "ada")
         assert post.text == "Launch window opens at dawn #siggraphNOW"
     assert asked == ["ada"]
     nobody = nowbot("post", "now", "--persona", "nobody")

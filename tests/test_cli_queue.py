@@ -10,7 +10,7 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 
-from bot import outbox
+from bot import publishing
 from bot.app import App
 from conftest import cli_runner
 from storage.base import as_utc, utcnow
@@ -49,7 +49,7 @@ def test_schedule_takes_a_delay_or_an_iso_time_and_refuses_the_past(app: App) ->
     assert scheduled.exit_code == 0 and "approved, to be published at" in scheduled.output
     when = as_utc(status(app, post.id).publish_at)
     assert timedelta(minutes=119) < when - utcnow() <= timedelta(hours=2)
-    outbox.publish_due(app.sessions, {"x": (publisher := StubPublisher())})
+    publishing.publish_due(app.sessions, {"x": (publisher := StubPublisher())})
     assert publisher.sent == []  # not before its time
     listed = nowbot("queue", "list")
     assert "publishes at" in listed.output and f"{when:%H:%M}" in listed.output  # a narrow table
@@ -65,7 +65,7 @@ def test_schedule_takes_a_delay_or_an_iso_time_and_refuses_the_past(app: App) ->
 def test_export_writes_published_posts_as_csv_or_json(app: App, tmp_path: Path) -> None:
     nowbot = cli_runner(app)
     sent, waiting = add(app, "Talks at nine", review=False), add(app, "Demos at ten")
-    outbox.publish_due(app.sessions, {"x": StubPublisher()})
+    publishing.publish_due(app.sessions, {"x": StubPublisher()})
     as_csv = nowbot("queue", "export", "--format", "csv")
     assert as_csv.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))

@@ -17,8 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from service_harness import StubGenerator
 
-from bot import outbox
+from bot import outbox, publishing
 from bot.app import App
+from bot.platforms.base import NEVER, Outgoing
 from bot.config import ConfigError, load_settings
 from bot.dashboard import CSRF, DashboardError, DashboardPortInUse, create_dashboard, start_dashboard
 from bot.core.runtime import Runtime
@@ -46,7 +47,7 @@ def browse(runtime: Runtime, visit: Callable[[TestClient], Awaitable[Any]]) -> A
 
 def draft(app: App, text: str = "Course notes are online", image_id: int | None = None) -> int:
     with app.sessions.begin() as session:
-        return outbox.create_post(session, platform="x", text=text, hashtag="#siggraphNOW",
+        return outbox.create_post(session, platforms=["x"], text=text, hashtag="#siggraphNOW",
                                   review=True, image_item_id=image_id).id
 
 
@@ -135,7 +136,7 @@ def test_published_post_shows_its_image(app: App, tmp_path: Path) -> None:
         inside_id, outside_id = items[0].id, items[1].id
     post_id = draft(app, "Fresh samples", image_id=inside_id)
     outbox.approve(app.sessions, post_id, reviewer="ana")
-    outbox.publish_due(app.sessions, {"x": _Accepting()})
+    publishing.publish_due(app.sessions, {"x": _Accepting()})
 
     async def visit(client: TestClient) -> tuple[str, bytes, int, int]:
         page = await (await client.get("/published")).text()
@@ -155,8 +156,9 @@ def test_published_post_shows_its_image(app: App, tmp_path: Path) -> None:
 class _Accepting:
     platform, cost_per_post_usd = "x", 0.015
     monthly_budget_usd: float | None = None
+    resend_safe_for = NEVER
 
-    def publish(self, post_id: int, text: str, image: Path | None) -> str:
+    def publish(self, item: Outgoing) -> str:
         return "42"
 
     def recent_posts(self, limit: int) -> list[Any]:
@@ -239,7 +241,7 @@ def test_undo_approval_and_schedule_for_a_time(app: App) -> None:
     with app.sessions() as session:
         post = session.get_one(Post, post_id)
     assert post.status == PostStatus.APPROVED and post.publish_at is not None
-    assert outbox.publish_due(app.sessions, {"x": _Accepting()}) == []  # not before its time
+    assert publishing.publish_due(app.sessions, {"x": _Accepting()}) == []  # not before its time
 
 
 def test_refusal_notes_cannot_be_forged_by_a_link(app: App) -> None:

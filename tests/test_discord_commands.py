@@ -363,7 +363,7 @@ def test_a_persona_past_the_autocomplete_limit_is_still_known(sqlite_app: App) -
 
 def test_queue_is_refused_to_members_who_are_not_admins(sqlite_app: App, seeded: dict) -> None:
     with sqlite_app.sessions.begin() as session:
-        outbox.create_post(session, platform="x", text="a secret draft", hashtag=None, review=True)
+        outbox.create_post(session, platforms=["x"], text="a secret draft", hashtag=None, review=True)
 
     async def scenario(fake: FakeDiscord, client: Any) -> None:
         sent = await fake.send_interaction(fake.command("queue", Member()))

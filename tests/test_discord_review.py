@@ -19,7 +19,7 @@ from storage.outbox import GeneratedItem, Post, PostStatus
 
 def draft(app: App, text: str) -> int:
     with app.sessions.begin() as session:
-        return outbox.create_post(session, platform="x", text=text, hashtag=None, review=True).id
+        return outbox.create_post(session, platforms=["x"], text=text, hashtag=None, review=True).id
 
 
 def status_of(app: App, post_id: int) -> str:

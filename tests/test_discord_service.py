@@ -17,6 +17,7 @@ from bot.app import App
 from bot.cli import app as cli
 from bot.config import ConfigError, get_settings, load_settings
 from bot.core.runtime import Runtime
+from bot.platforms.base import Outgoing
 from bot.platforms.discord.client import ShardedNowbotClient, build_client, start_discord
 from fake_discord import FakeDiscord, Member, logged_in
 from test_discord_commands import discord_app
@@ -56,7 +57,9 @@ def test_campaign_posts_go_to_the_configured_channel(sqlite_app: App, tmp_path: 
             while "discord" not in publishers or not publishers["discord"].client.is_ready():
                 await asyncio.sleep(0.01)
             publisher = publishers["discord"]
-            message_id = await asyncio.to_thread(publisher.publish, 7, "Join us #siggraphNOW", image)
+            item = Outgoing(delivery_id=7, post_id=7, text="Join us #siggraphNOW", image=image,
+                            alt="An orange grid")
+            message_id = await asyncio.to_thread(publisher.publish, item)
             recent = await asyncio.to_thread(publisher.recent_posts, 5)
             [mine] = recent  # the bot's own message, with the time Discord gives it
             assert (mine.external_id, mine.text) == (message_id, "Join us #siggraphNOW")
@@ -71,6 +74,7 @@ def test_campaign_posts_go_to_the_configured_channel(sqlite_app: App, tmp_path: 
     [post] = fake.calls_to(rf"/channels/{fake.channel_id}/messages")[:1]
     assert post.method == "POST" and post.json["content"] == "Join us #siggraphNOW"
     assert [(f.filename, f.data) for f in post.files] == [("post.png", b"\x89PNG fake image bytes")]
+    assert post.json["attachments"][0]["description"] == "An orange grid"  # the image's alt text
     assert publishers == {}  # unregistered when the adapter stops
 
 

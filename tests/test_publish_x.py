@@ -19,11 +19,11 @@ from pydantic import SecretStr
 from fake_x import FakeX, attach
 from PIL import Image
 
-from bot import outbox
+from bot import outbox, publishing
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.platforms.x.publisher import XPublisher
-from storage.outbox import GeneratedItem, Post, PostStatus
+from storage.outbox import Delivery, GeneratedItem, Post, PostStatus
 
 REPO = Path(__file__).resolve().parents[1]
 CREATE, UPLOAD = "POST /2/tweets", "POST /2/media/upload"
@@ -58,20 +58,23 @@ def queue(app: App, text: str, image: Path | None = None) -> int:
             session.add(item)
             session.flush()
             image_id = item.id
-        post = outbox.create_post(session, platform="x", text=text, hashtag="#siggraphNOW",
+        post = outbox.create_post(session, platforms=["x"], text=text, hashtag="#siggraphNOW",
                                   review=False, image_item_id=image_id)
         return post.id
 
 
-def load(app: App, post_id: int) -> Post:
+def load(app: App, post_id: int) -> Delivery:
+    """The post's delivery to X, as stored now."""
     with app.sessions() as session:
-        return session.get_one(Post, post_id)
+        delivery = session.get_one(Post, post_id).delivery("x")
+    assert delivery is not None
+    return delivery
 
 
 def test_text_post_is_published_with_its_x_id_and_cost(app: App, fake: FakeX) -> None:
     publisher = publisher_for(fake, app.settings)
     post_id = queue(app, "Real-time rendering keynote in hall B")
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     post = load(app, post_id)
     assert post.status == PostStatus.PUBLISHED
     assert [t.text for t in fake.posted] == ["Real-time rendering keynote in hall B #siggraphNOW"]
@@ -84,7 +87,7 @@ def test_post_with_image_uploads_it_with_v2_media_upload(app: App, fake: FakeX, 
     Image.new("RGB", (8, 8), "orange").save(image)
     publisher = publisher_for(fake, app.settings)
     post_id = queue(app, "Fresh samples from the GAN", image)
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     assert load(app, post_id).status == PostStatus.PUBLISHED
     [media_id] = fake.media
     assert fake.media[media_id]["bytes"] == image.read_bytes()
@@ -97,11 +100,11 @@ def test_rate_limit_waits_for_reset_without_sending(app: App, fake: FakeX) -> No
     publisher = publisher_for(fake, app.settings)
     post_id = queue(app, "Volunteers meet at the registration desk")
     fake.fail(CREATE, 429, reset_in=120)
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     post = load(app, post_id)
     assert post.status == PostStatus.APPROVED and "rate limit" in (post.error or "")
     assert post.scheduled_for is not None
-    outbox.publish_due(app.sessions, {"x": publisher})  # before the reset: nothing is sent
+    publishing.publish_due(app.sessions, {"x": publisher})  # before the reset: nothing is sent
     assert len(fake.calls(CREATE)) == 1 and fake.posted == []
 
 
@@ -109,11 +112,11 @@ def test_server_error_is_reconciled_then_published_once(app: App, fake: FakeX) -
     publisher = publisher_for(fake, app.settings)
     post_id = queue(app, "Exhibition floor opens at ten")
     fake.fail(CREATE, 503)
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     assert load(app, post_id).status == PostStatus.UNKNOWN
-    outbox.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
+    publishing.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
     assert load(app, post_id).status == PostStatus.APPROVED  # checked: it is not on the account
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     assert load(app, post_id).status == PostStatus.PUBLISHED
     assert len(fake.posted) == 1 and len(fake.calls(CREATE)) == 2
 
@@ -122,10 +125,10 @@ def test_timeout_after_accept_is_found_by_reconciliation_not_reposted(app: App, 
     publisher = publisher_for(fake, app.settings, timeout=0.5)
     post_id = queue(app, "Papers fast forward starts now & runs late")
     fake.fail(CREATE, None, delay=3)  # X creates the post but answers too late
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     assert load(app, post_id).status == PostStatus.UNKNOWN
-    outbox.publish_due(app.sessions, {"x": publisher})
-    outbox.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
+    publishing.publish_due(app.sessions, {"x": publisher})
+    publishing.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
     post = load(app, post_id)
     assert post.status == PostStatus.PUBLISHED
     assert post.external_id == str(fake.posted[0].id)
@@ -147,9 +150,9 @@ def test_an_ssl_error_after_the_request_went_out_is_reconciled_not_resent(
 
     adapter.send = send_then_break
     post_id = queue(app, "Real-Time Live starts in ten minutes")
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     assert load(app, post_id).status == PostStatus.UNKNOWN  # not "certainly not sent"
-    outbox.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
+    publishing.reconcile(app.sessions, {"x": publisher}, settle=timedelta(0))
     assert load(app, post_id).status == PostStatus.PUBLISHED
     assert len(fake.calls(CREATE)) == 1
 
@@ -159,7 +162,7 @@ def test_bad_credentials_fail_without_leaking_secrets(app: App, fake: FakeX) -> 
     publisher = XPublisher(settings)
     attach(publisher.client, fake)
     post_id = queue(app, "Course notes are online")
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     post = load(app, post_id)
     assert post.status == PostStatus.FAILED
     assert "credentials" in (post.error or "") and "s3cret" not in (post.error or "")
@@ -171,7 +174,7 @@ def test_unreachable_x_is_retried_with_backoff_then_left_approved(app: App, fake
     fake.stop()  # nothing listens: the connection is refused before anything is sent
     post_id = queue(app, "Live demo at the booth")
     started = time.monotonic()
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     post = load(app, post_id)
     assert post.status == PostStatus.APPROVED and "could not reach X" in (post.error or "")
     assert post.attempts == 1
@@ -181,18 +184,18 @@ def test_unreachable_x_is_retried_with_backoff_then_left_approved(app: App, fake
 KILLED_PUBLISHER = textwrap.dedent("""
     import sys, types
     from fake_x import attach
-    from bot import outbox
+    from bot import publishing
     from bot.app import open_app
     from bot.config import Settings
     from bot.platforms.x.publisher import XPublisher
 
-    url, base_url, post_id = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    url, base_url, delivery_id = sys.argv[1], sys.argv[2], int(sys.argv[3])
     settings = Settings(database_url=url, x_consumer_key="fake-consumer-key",
                         x_consumer_secret="fake-consumer-secret", x_access_token="fake-access-token",
                         x_access_token_secret="fake-access-secret")
     publisher = XPublisher(settings, timeout=60)
     attach(publisher.client, types.SimpleNamespace(base_url=base_url))
-    outbox.publish_post(open_app(settings).sessions, post_id, publisher)
+    publishing.publish_delivery(open_app(settings).sessions, delivery_id, publisher)
 """)
 
 
@@ -203,7 +206,7 @@ def test_kill_between_request_and_commit_never_posts_twice(sqlite_app: App, fake
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_PUBLISHER, app.settings.resolved_database_url,
-         fake.base_url, str(post_id)], env=env,
+         fake.base_url, str(load(app, post_id).id)], env=env,
     )
     deadline = time.monotonic() + 60
     while not fake.posted and time.monotonic() < deadline and child.poll() is None:
@@ -214,10 +217,10 @@ def test_kill_between_request_and_commit_never_posts_twice(sqlite_app: App, fake
     assert load(app, post_id).status == PostStatus.PUBLISHING
 
     restarted = open_app(app.settings)  # what the leader does on start
-    assert outbox.mark_interrupted(restarted.sessions) == 1
+    assert publishing.mark_interrupted(restarted.sessions) == 1
     publisher = publisher_for(fake, app.settings)
-    outbox.publish_due(restarted.sessions, {"x": publisher})  # unknown: not sent again
-    outbox.reconcile(restarted.sessions, {"x": publisher}, settle=timedelta(0))
+    publishing.publish_due(restarted.sessions, {"x": publisher})  # unknown: not sent again
+    publishing.reconcile(restarted.sessions, {"x": publisher}, settle=timedelta(0))
     post = load(app, post_id)
     assert post.status == PostStatus.PUBLISHED and post.external_id == str(fake.posted[0].id)
     assert len(fake.calls(CREATE)) == 1

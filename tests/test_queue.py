@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import outbox
+from bot import publishing
 from bot.app import App
 from bot.core import posts
 from bot.outbox import BadText, BadTime, OutboxError, PostNotFound, WrongStatus
@@ -20,7 +20,7 @@ from test_outbox import StubPublisher, add, status
 def publish(app: App) -> StubPublisher:
     """One outbox run against an X stand-in; returns it with what it sent."""
     publisher = StubPublisher()
-    outbox.publish_due(app.sessions, {"x": publisher})
+    publishing.publish_due(app.sessions, {"x": publisher})
     return publisher
 
 

@@ -103,9 +103,10 @@ def test_fresh_start_seeds_demo_and_publishes_to_local_outbox(service_app: App) 
         assert tweets == len(demo.demo_posts()) >= 150
         assert session.scalar(select(ImageSet.name)) == "digits"
     post = published(app)[0]
-    assert post.platform == "local" and post.text.endswith("#siggraphNOW")
+    assert [d.platform for d in post.deliveries] == ["local"] and post.text.endswith("#siggraphNOW")
     record = json.loads((app.settings.data_dir / "outbox" / f"post-{post.id}.json").read_text())
     assert record["text"] == post.text
+    assert record["alt"] == post.image_alt and "digits" in record["alt"]  # the image's description
     assert (app.settings.data_dir / "outbox" / record["image"]).is_file()  # the GAN's image
     assert post.text in seen["published"]
     assert seen["health"]["leader"] is True and seen["health"]["scheduler"] == "running"

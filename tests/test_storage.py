@@ -108,3 +108,49 @@ def test_migrations_match_the_models(app: App) -> None:
             connection, opts={"compare_type": True, "include_object": include_object}
         )
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_migration_0007_moves_each_post_to_its_deliveries_and_back(database_url: str) -> None:
+    """Posts of the old shape (one row per platform) become one post with one delivery per
+    platform, none lost; the downgrade splits them again."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from storage.db import alembic_config, upgrade as upgrade_to
+
+    engine = make_engine(database_url)
+    upgrade_to(engine, "0006")
+    when = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    columns = ("platform, status, text, generated_item_id, attempts, cost_usd, external_id, "
+               "updated_at, created_at, reviewed_by")  # ids 1 to 4, in this order
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO generated_items (id, kind, details, created_at) "
+                                "VALUES (1, 'text', '{}', :t), (2, 'text', '{}', :t)"), {"t": when})
+        for row in [("x", "published", "Talks at nine #siggraphNOW", 1, 1, 0.015, "42", "ana"),
+                    ("discord", "failed", "Talks at nine #siggraphNOW", 1, 5, 0.0, None, "ana"),
+                    ("x", "draft", "Demos at ten", 2, 0, 0.0, None, None),
+                    ("local", "approved", "Posters at noon", None, 0, 0.0, None, None)]:
+            connection.execute(text(f"INSERT INTO posts ({columns}) VALUES (:platform, :status, "
+                                    ":text, :item, :attempts, :cost, :external, :t, :t, :reviewer)"),
+                               dict(zip(("platform", "status", "text", "item", "attempts", "cost",
+                                         "external", "reviewer"), row), t=when))
+    upgrade_to(engine)
+    with engine.connect() as connection:
+        posts = connection.execute(text("SELECT id, status, reviewed_by FROM posts ORDER BY id")).all()
+        deliveries = connection.execute(text(
+            "SELECT post_id, platform, status, attempts, cost_usd, external_id FROM deliveries "
+            "ORDER BY post_id, platform")).all()
+    assert [tuple(p) for p in posts] == [(1, "failed", "ana"), (3, "draft", None), (4, "approved", None)]
+    assert [tuple(d) for d in deliveries] == [
+        (1, "discord", "failed", 5, 0.0, None), (1, "x", "published", 1, 0.015, "42"),
+        (3, "x", "draft", 0, 0.0, None), (4, "local", "approved", 0, 0.0, None)]
+    command.downgrade(alembic_config(engine), "0006")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT platform, status, text, attempts, external_id FROM posts "
+                                       "ORDER BY platform, text")).all()
+    assert sorted(tuple(r) for r in rows) == sorted([
+        ("x", "published", "Talks at nine #siggraphNOW", 1, "42"),
+        ("discord", "failed", "Talks at nine #siggraphNOW", 5, None),
+        ("x", "draft", "Demos at ten", 0, None), ("local", "approved", "Posters at noon", 0, None)])
+    engine.dispose()

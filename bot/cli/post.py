@@ -16,7 +16,7 @@ def post_now(
         "--persona", "-p", help="Persona to write as (default: NOWBOT_CAMPAIGN_PERSONA).",
     )] = None,
 ) -> None:
-    """Write a campaign post now, as the scheduled job does: for X or the local outbox, with an
+    """Write a campaign post now, as the scheduled job does: for each configured platform (or the local outbox), with an
     image when an image model serves; with review on it waits in the queue (dashboard, `nowbot
     queue approve ID`), else the running bot publishes it on its next outbox run."""
     from bot import generation
@@ -30,8 +30,7 @@ def post_now(
             check_personas(app, persona)
         runtime = Runtime(app=app, generator=generation, publishers=configured_publishers(app.settings),
                           image_set=campaign_image_set(app))
-        made = make_campaign_post(runtime, persona)  # each logged with its text
-    for item in made:
-        say_plain(f"post {item.id} waits for review: `nowbot queue approve {item.id}` or the dashboard"
-                  if item.status == "draft" else
-                  f"post {item.id} is approved: the running bot publishes it on its next outbox run")
+        item = make_campaign_post(runtime, persona)  # logged with its text
+    say_plain(f"post {item.id} waits for review: `nowbot queue approve {item.id}` or the dashboard"
+              if item.status == "draft" else
+              f"post {item.id} is approved: the running bot publishes it on its next outbox run")

@@ -18,7 +18,7 @@ from bot.cli.groups import queue
 
 if TYPE_CHECKING:
     from bot.core.posts import ReviewAction
-    from storage.outbox import Post
+    from storage.outbox import Delivery
 
 PostId = Annotated[int, typer.Argument(metavar="ID", help="Post id (see 'nowbot queue list').",
                                         show_default=False)]
@@ -26,6 +26,7 @@ WHEN_HELP = ('When to publish: an ISO time such as 2026-12-03T09:30 (UTC unless 
              'such as +02:00), or a delay: "in 45m", "in 2h", "in 1d".')
 EXPORT_FIELDS = ("id", "platform", "status", "campaign", "text", "external_id", "published_at",
                  "publish_at", "reviewed_by", "reviewed_at", "edited_by", "cost_usd", "created_at")
+POST_FIELDS = ("campaign", "publish_at", "reviewed_by", "reviewed_at", "edited_by", "created_at")
 
 
 class ExportFormat(str, Enum):
@@ -49,10 +50,12 @@ def list_posts(
     if not posts:
         console.print("no posts waiting" if not all_posts else "no posts yet")
         return
-    table = Table("id", "platform", "status", "text", "reviewed by", "note")
+    table = Table("id", "status", "platforms", "text", "reviewed by", "note")
     for post in posts:  # texts are shown as written, never read as markup
-        note = post.error or (f"publishes at {_utc(post.publish_at)}" if post.publish_at else "")
-        table.add_row(str(post.id), post.platform, post.status, escape(post.text),
+        where = "\n".join(f"{d.platform}: {d.status}" for d in post.deliveries) or "none"
+        errors = "; ".join(f"{d.platform}: {d.error}" for d in post.deliveries if d.error)
+        note = errors or (f"publishes at {_utc(post.publish_at)}" if post.publish_at else "")
+        table.add_row(str(post.id), post.status, where, escape(post.text),
                       escape(post.reviewed_by or ""), escape(note))
     console.print(table)
 
@@ -98,14 +101,32 @@ def edit(
     post_id: PostId,
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The new text, published as written "
                                         "(quote it).", show_default=False)],
+    platform: Annotated[str | None, typer.Option(
+        "--platform", help="Change only this platform's version (x, mastodon, bluesky, discord, local).",
+    )] = None,
 ) -> None:
-    """Rewrite a draft's text by hand; it must fit the post's platform (X: 280, emoji count 2,
-    links 23). No hashtag is added."""
+    """Rewrite a draft's text by hand; it must fit each platform it goes to (X: 280, emoji count 2,
+    links 23; Mastodon 500; Bluesky 300 graphemes). No hashtag is added."""
     from bot.core import posts
 
     with cli_app() as app:
-        post = posts.edit_text(app, post_id, text, cli_user())
-    say_plain(f"post {post_id}: {post.text}")
+        post = posts.edit_text(app, post_id, text, cli_user(), platform=platform)
+    shown = post.delivery(platform).text if platform and post.delivery(platform) else post.text
+    say_plain(f"post {post_id}{f' on {platform}' if platform else ''}: {shown}")
+
+
+@queue.command("describe")
+def describe(
+    post_id: PostId,
+    alt: Annotated[str, typer.Argument(metavar="TEXT", help="What the image shows, for people who "
+                                       "cannot see it (quote it; empty: none).", show_default=False)],
+) -> None:
+    """Set a draft's image description (alt text), sent with the image to every platform."""
+    from bot.core import posts
+
+    with cli_app() as app:
+        post = posts.edit_alt(app, post_id, alt, cli_user())
+    say_plain(f"post {post_id}: image described as: {post.image_alt or '(none)'}")
 
 
 @queue.command("unapprove")
@@ -137,18 +158,19 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
     all_posts: Annotated[bool, typer.Option("--all", help="Every post, not only the published ones.")] = False,
 ) -> None:
-    """Export published posts (with --all: every post), oldest first: id, platform, status,
-    persona, text, the platform's id, times, who reviewed or edited it, cost."""
+    """Export what was published (with --all: every post), oldest first, one row per post and
+    platform: id, platform, status there, persona, text as it went there, the platform's id,
+    times, who reviewed or edited it, cost."""
     from sqlalchemy import select
 
     from storage.artifacts import atomic_write_bytes
-    from storage.outbox import Post, PostStatus
+    from storage.outbox import Delivery, PostStatus
 
-    query = select(Post).order_by(Post.id)
+    query = select(Delivery).order_by(Delivery.post_id, Delivery.id)
     if not all_posts:
-        query = query.where(Post.status == PostStatus.PUBLISHED)
+        query = query.where(Delivery.status == PostStatus.PUBLISHED)
     with cli_app() as app, app.sessions() as session:
-        rows = [_row(post) for post in session.scalars(query)]
+        rows = [_row(delivery) for delivery in session.scalars(query)]
     data = _csv(rows) if fmt == ExportFormat.csv else json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
     if output is None:
         typer.echo(data, nl=False)
@@ -157,10 +179,12 @@ def export(
     say_plain(f"wrote {len(rows)} posts to {output}")
 
 
-def _row(post: Post) -> dict[str, Any]:
+def _row(delivery: Delivery) -> dict[str, Any]:
     from storage.base import as_utc
 
-    row = {name: getattr(post, name) for name in EXPORT_FIELDS}
+    row = {name: getattr(delivery.post if name in POST_FIELDS else delivery, name)
+           for name in EXPORT_FIELDS}
+    row["id"] = delivery.post_id
     return {name: as_utc(value).isoformat() if hasattr(value, "isoformat") else value
             for name, value in row.items()}
 

@@ -32,9 +32,10 @@ _DELAY = re.compile(r"in\s+(\d{1,5})\s*([mhd])", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def make_campaign_post(runtime: Runtime, persona: str | None = None) -> list[Post]:
-    """Write a campaign post as `persona` (default: the campaign's), with a new image when a
-    GAN serves, for each publishing platform; it waits for review when the settings say so."""
+def make_campaign_post(runtime: Runtime, persona: str | None = None) -> Post:
+    """Write a campaign post as `persona` (default: the campaign's), with a new image (and its
+    description) when a GAN serves, delivered to each publishing platform; it waits for review
+    when the settings say so."""
     app, settings = runtime.app, runtime.app.settings
     persona = persona or settings.campaign_persona
     generated = _new_text(app, runtime.generator, persona)
@@ -48,19 +49,18 @@ def make_campaign_post(runtime: Runtime, persona: str | None = None) -> list[Pos
             log.info("campaign post without an image: %s", error)
     with app.sessions.begin() as session:
         item = _text_item(session, persona, generated)
-        made = [
-            outbox.create_post(session, platform=platform, text=generated.text,
-                               hashtag=settings.campaign_hashtag, review=settings.reviewing,
-                               campaign=persona, generated_item_id=item.id,
-                               image_item_id=image_id)
-            for platform in list(runtime.publishers)  # adapters add and remove theirs
-        ]
+        post = outbox.create_post(
+            session, platforms=list(runtime.publishers),  # adapters add and remove theirs
+            text=generated.text, hashtag=settings.campaign_hashtag, review=settings.reviewing,
+            campaign=persona, generated_item_id=item.id, image_item_id=image_id,
+            image_alt=_alt_text(session, image_id, persona),
+        )
     waiting = "waiting for review" if settings.reviewing else "approved, publishing next"
     image = " with an image" if image_id is not None else ""
-    for post in made:
-        log.info("post %s prepared as %s for %s%s, %s: %s", post.id, persona, post.platform, image,
-                 waiting, post.text)
-    return made
+    where = ", ".join(d.platform for d in post.deliveries) or "no platform yet"
+    log.info("post %s prepared as %s for %s%s, %s: %s", post.id, persona, where, image, waiting,
+             post.text)
+    return post
 
 
 def regenerate(app: App, generator: Generator, post_id: int) -> Post:
@@ -92,11 +92,19 @@ def review(app: App, generator: Generator, post_id: int, action: ReviewAction,
     return post
 
 
-def edit_text(app: App, post_id: int, text: str, editor: str) -> Post:
-    """Replace a draft's text with what `editor` wrote, if it fits the post's platform (X counts
-    its weighted length with links as 23); stored as written, no hashtag added."""
-    post = outbox.edit_text(app.sessions, post_id, text, editor=editor)
-    log.info("post %s: text edited by %s", post_id, editor)
+def edit_text(app: App, post_id: int, text: str, editor: str, platform: str | None = None) -> Post:
+    """Replace a draft's text with what `editor` wrote, on every platform or only on `platform`'s
+    version, if it fits each (X counts its weighted length with links as 23, Bluesky grapheme
+    clusters); stored as written, no hashtag added."""
+    post = outbox.edit_text(app.sessions, post_id, text, editor=editor, platform=platform)
+    log.info("post %s: text%s edited by %s", post_id, f" on {platform}" if platform else "", editor)
+    return post
+
+
+def edit_alt(app: App, post_id: int, alt: str, editor: str) -> Post:
+    """Describe a draft's image as `editor` wrote it (every platform shows it to screen readers)."""
+    post = outbox.edit_alt(app.sessions, post_id, alt, editor=editor)
+    log.info("post %s: image description edited by %s", post_id, editor)
     return post
 
 
@@ -153,6 +161,17 @@ def save_image(runtime: Runtime, image_set: str, count: int, kind: str) -> int:
         session.add(item)
         session.flush()
         return item.id
+
+
+def _alt_text(session: Session, image_id: int | None, persona: str) -> str | None:
+    """A first description of a generated image, for a person to improve in review: what made it."""
+    if image_id is None:
+        return None
+    item = session.get_one(GeneratedItem, image_id)
+    image_set = item.details.get("image_set", "the campaign's images")
+    if item.kind == SKETCH_PAIR:
+        return f"A sketch of a photo from {image_set} beside the drawing the draw model made of it"
+    return f"A picture generated in the style of {image_set}"
 
 
 def _new_text(app: App, generator: Generator, persona: str) -> GeneratedTextLike:

@@ -25,7 +25,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot import outbox
+from bot import publishing
 from bot.core.runtime import Runtime
 from bot.dashboard import access, actions, files, pages
 from bot.dashboard.keys import CSRF, NOTES, RUNTIME
@@ -115,7 +115,7 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         with runtime.app.sessions() as session:
             counts = dict(session.execute(select(Post.status, func.count(Post.id)).group_by(Post.status)).all())
             budgets = {
-                name: {"spent_usd": round(outbox.month_spend(session, name), 4),
+                name: {"spent_usd": round(publishing.month_spend(session, name), 4),
                        "budget_usd": publisher.monthly_budget_usd}
                 for name, publisher in publishers.items() if publisher.monthly_budget_usd is not None
             }

@@ -34,15 +34,16 @@ Form = Mapping[str, Any]  # the posted form's fields
 
 
 def _save_edit(runtime: Runtime, post_id: int, form: Form) -> None:
-    """Store the edit box's text if it differs from the draft's."""
-    text = form.get("text")
-    if not isinstance(text, str):
-        return
+    """Store the edit box's text and the image description if they differ from the draft's."""
+    text, alt = form.get("text"), form.get("alt")
     with runtime.app.sessions() as session:
         post = session.get(Post, post_id)
-        changed = post is not None and post.status == PostStatus.DRAFT and " ".join(text.split()) != post.text
-    if changed:
+    if post is None or post.status != PostStatus.DRAFT:
+        return
+    if isinstance(text, str) and " ".join(text.split()) != post.text:
         posts.edit_text(runtime.app, post_id, text, DASHBOARD_REVIEWER)
+    if isinstance(alt, str) and post.image_item_id and " ".join(alt.split()) != (post.image_alt or ""):
+        posts.edit_alt(runtime.app, post_id, alt, DASHBOARD_REVIEWER)
 
 
 def _schedule(runtime: Runtime, post_id: int, form: Form) -> None:
@@ -66,8 +67,7 @@ ACTIONS: dict[str, Callable[[Runtime, int, Form], None]] = {
     "approve": _review("approve"),
     "reject": _review("reject"),
     "regenerate": _review("regenerate"),
-    "edit": lambda runtime, post_id, form: posts.edit_text(
-        runtime.app, post_id, str(form.get("text", "")), DASHBOARD_REVIEWER),
+    "edit": _save_edit,
     "unapprove": lambda runtime, post_id, form: posts.unapprove(runtime.app, post_id, DASHBOARD_REVIEWER),
     "schedule": _schedule,
 }

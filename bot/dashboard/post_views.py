@@ -1,5 +1,6 @@
-"""What the queue and published pages show of each post: its text with the platform's length
-rule, a preview with its image, the actions its status allows, and where it was published."""
+"""What the queue and published pages show of each post: its text with the tightest platform's
+length rule, each platform's version and state, a preview with its image and its description,
+the actions its status allows, and where it was published."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot import outbox
 from bot.core.runtime import Runtime
 from bot.platforms.catalog import publisher_class
 from storage.base import as_utc
-from storage.outbox import GeneratedItem, Post, PostStatus
+from storage.outbox import Delivery, GeneratedItem, Post, PostStatus
 from storage.registry import ModelVersion
 
 WAITING = (PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.UNKNOWN,
@@ -31,18 +32,18 @@ STATES = {  # a status in words, for the person reading the queue
     PostStatus.APPROVED: "approved: published on the next outbox run",
     PostStatus.PUBLISHING: "being sent now",
     PostStatus.UNKNOWN: "sent, outcome unknown: being checked against the account, never resent blindly",
-    PostStatus.FAILED: "failed",
+    PostStatus.FAILED: "failed: approving it again retries only where it failed",
     PostStatus.PUBLISHED: "published",
     PostStatus.REJECTED: "rejected",
 }
-PLATFORMS = {"x": "X", "discord": "Discord", "local": "Local outbox"}
+PLATFORMS = {"x": "X", "discord": "Discord", "local": "Local outbox", "mastodon": "Mastodon",
+             "bluesky": "Bluesky"}
 
 
 @dataclass(frozen=True)
-class PostView:
-    """One post as a page shows it."""
+class DeliveryView:
+    """One post's version for one platform, and where its delivery is."""
 
-    id: int
     platform: str
     platform_name: str
     status: str
@@ -50,21 +51,58 @@ class PostView:
     text: str
     length: int
     limit: int
+    attempts: int
+    error: str | None
+    external_id: str | None
+    url: str | None  # where the published post can be seen
+    cost_usd: float
+    published_at: datetime | None
+
+    @property
+    def over_limit(self) -> bool:
+        return self.length > self.limit
+
+
+@dataclass(frozen=True)
+class PostView:
+    """One post as a page shows it: written once, with each platform's version."""
+
+    id: int
+    platform: str  # the platform whose limit the edit box counts against (the tightest)
+    platform_name: str  # every platform it goes to, in words
+    status: str
+    state: str
+    text: str
+    length: int
+    limit: int
     image_url: str | None
+    image_alt: str | None
     written_by: str | None  # the model version that wrote the text, or the person who edited it
     reviewed_by: str | None
     created: datetime | None
     publish_at: datetime | None
     published_at: datetime | None
     error: str | None
-    external_id: str | None
-    url: str | None  # where the published post can be seen
     cost_usd: float
+    deliveries: tuple[DeliveryView, ...]
     actions: tuple[str, ...]
 
     @property
     def over_limit(self) -> bool:
         return self.length > self.limit
+
+
+def delivery_view(delivery: Delivery) -> DeliveryView:
+    """`delivery` for a page: its version's length by its platform's rule, and its state."""
+    rules = publisher_class(delivery.platform)
+    return DeliveryView(
+        platform=delivery.platform, platform_name=PLATFORMS.get(delivery.platform, delivery.platform),
+        status=delivery.status, state=STATES.get(PostStatus(delivery.status), delivery.status),
+        text=delivery.text, length=rules.text_length(delivery.text), limit=rules.text_limit,
+        attempts=delivery.attempts, error=delivery.error, external_id=delivery.external_id,
+        url=rules.post_url(delivery.external_id) if delivery.external_id else None,
+        cost_usd=delivery.cost_usd, published_at=as_utc(delivery.published_at),
+    )
 
 
 def _writers(runtime: Runtime, posts: list[Post]) -> dict[int, str]:
@@ -84,18 +122,28 @@ def _writers(runtime: Runtime, posts: list[Post]) -> dict[int, str]:
 
 
 def post_view(post: Post, writer: str | None = None) -> PostView:
-    """`post` for a page: length by its platform's rule and the buttons its status allows."""
-    rules = publisher_class(post.platform)
+    """`post` for a page: each platform's version, the edit box's length by the tightest platform's
+    rule, and the buttons its status allows."""
+    deliveries = tuple(delivery_view(d) for d in post.deliveries)
+    platform = "local"
+    if deliveries:
+        rules = {d.platform: publisher_class(d.platform) for d in deliveries}
+        platform = max(rules, key=lambda name: rules[name].text_length(post.text) / rules[name].text_limit)
+    rules = publisher_class(platform)
+    published = [d.published_at for d in deliveries if d.published_at is not None]
     return PostView(
-        id=post.id, platform=post.platform, platform_name=PLATFORMS.get(post.platform, post.platform),
+        id=post.id, platform=platform,
+        platform_name=", ".join(d.platform_name for d in deliveries) or "no platform",
         status=post.status, state=STATES.get(PostStatus(post.status), post.status), text=post.text,
         length=rules.text_length(post.text), limit=rules.text_limit,
         image_url=f"/items/{post.image_item_id}" if post.image_item_id else None,
+        image_alt=post.image_alt,
         written_by=f"edited by {post.edited_by}" if post.edited_by else writer,
         reviewed_by=post.reviewed_by, created=as_utc(post.created_at), publish_at=as_utc(post.publish_at),
-        published_at=as_utc(post.published_at), error=post.error, external_id=post.external_id,
-        url=rules.post_url(post.external_id) if post.external_id else None,
-        cost_usd=post.cost_usd, actions=ACTIONS.get(PostStatus(post.status), ()),
+        published_at=max(published) if published else None,
+        error="; ".join(f"{d.platform_name}: {d.error}" for d in deliveries if d.error) or None,
+        cost_usd=sum(d.cost_usd for d in deliveries), deliveries=deliveries,
+        actions=ACTIONS.get(PostStatus(post.status), ()),
     )
 
 
@@ -121,8 +169,12 @@ def queue_page(runtime: Runtime) -> dict[str, Any]:
 
 
 def published_page(runtime: Runtime) -> dict[str, Any]:
-    """The newest published posts, with their images and links."""
-    published = outbox.posts(runtime.app.sessions, PostStatus.PUBLISHED, limit=30)
+    """The newest posts published on at least one platform, with their images, links and each
+    platform's state."""
+    with runtime.app.sessions() as session:
+        published = list(session.scalars(
+            select(Post).where(Post.id.in_(select(Delivery.post_id).where(
+                Delivery.status == PostStatus.PUBLISHED))).order_by(Post.id.desc()).limit(30)))
     return {"posts": _views(runtime, published)}
 
 

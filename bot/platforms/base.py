@@ -7,9 +7,16 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
+
+import regex
+
+
+NEVER = timedelta(0)
+ALWAYS = timedelta.max
+_URLS = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
 class PublishError(Exception):
@@ -37,6 +44,24 @@ class OutcomeUnknown(PublishError):
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """One post's delivery to one platform, as its publisher is handed it.
+
+    `key` is the delivery's own, the same on every attempt: a platform that can deduplicate
+    (Mastodon's Idempotency-Key, Bluesky's record key) derives its key from it. `alt` describes
+    the image for screen readers.
+    """
+
+    delivery_id: int
+    post_id: int
+    text: str
+    image: Path | None = None
+    alt: str | None = None
+    key: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class RemotePost:
     """A post as the platform shows it (`created_at`: when the platform says it was made)."""
 
@@ -55,8 +80,11 @@ class Publisher(Protocol):
     platform: str
     cost_per_post_usd: float
     monthly_budget_usd: float | None
+    resend_safe_for: timedelta
+    """How long after an attempt the platform itself recognises the same delivery sent again by
+    its key (`timedelta(0)`: never; `ALWAYS`: the publisher looks it up before creating it)."""
 
-    def publish(self, post_id: int, text: str, image: Path | None) -> str:
+    def publish(self, item: Outgoing) -> str:
         """Create the post; return its id on the platform. Raises a `PublishError` subclass."""
         ...
 
@@ -95,13 +123,15 @@ def no_address(external_id: str) -> None:
 
 
 def fit_with_hashtag(text: str, hashtag: str | None, limit: int,
-                     weight: Callable[[str], int] = lambda char: 1) -> str:
+                     weight: Callable[[str], int] = lambda unit: 1,
+                     units: Callable[[str], list[str]] = list) -> str:
     """`text` with runs of whitespace made single spaces and `hashtag` appended unless already
-    present, shortened at a word (with an ellipsis) so that its length, the sum of each character's
-    `weight`, fits `limit`."""
+    present, shortened at a word (with an ellipsis) so that its length, the sum of the `weight`
+    of each of its `units` (characters by default; grapheme clusters for some platforms, so that
+    none is cut in two), fits `limit`."""
 
     def length(part: str) -> int:
-        return sum(weight(char) for char in part)
+        return sum(weight(unit) for unit in units(part))
 
     text = " ".join(text.split())
     suffix = ""
@@ -110,11 +140,11 @@ def fit_with_hashtag(text: str, hashtag: str | None, limit: int,
     room = limit - length(suffix)
     if length(text) > room:
         kept, used = [], 0
-        for char in text:
-            if used + weight(char) > room - length("…"):
+        for unit in units(text):
+            if used + weight(unit) > room - length("…"):
                 break
-            kept.append(char)
-            used += weight(char)
+            kept.append(unit)
+            used += weight(unit)
         cut = "".join(kept)
         if " " in cut[len(cut) // 2:]:
             cut = cut[: cut.rindex(" ")]
@@ -126,3 +156,20 @@ def collapsed(text: str) -> str:
     """`text` in Unicode NFC with runs of whitespace made single spaces: a platform that shows a
     post as it was sent needs no more to compare texts."""
     return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def graphemes(text: str) -> int:
+    """The number of user-perceived characters (extended grapheme clusters) in `text`: a flag,
+    an emoji with a skin tone or a letter with combining accents is one."""
+    return len(clusters(text))
+
+
+def clusters(text: str) -> list[str]:
+    """`text` split into its extended grapheme clusters."""
+    return regex.findall(r"\X", text)
+
+
+def linked_length(text: str, link_length: int, count: Callable[[str], int]) -> int:
+    """`text`'s length with every link counted as `link_length` and the rest by `count`."""
+    links = _URLS.findall(text)
+    return count(_URLS.sub("", text)) + link_length * len(links)

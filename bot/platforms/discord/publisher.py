@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import discord
 
-from bot.platforms.base import NotSent, OutcomeUnknown, Rejected, RemotePost, collapsed, no_address
+from bot.platforms.base import (NEVER, NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost,
+                                collapsed, no_address)
 from bot.platforms.discord import text as discord_text
 from storage.base import utcnow
 
@@ -32,6 +32,7 @@ class DiscordPublisher:
     platform = "discord"
     cost_per_post_usd = 0.0
     monthly_budget_usd: float | None = None
+    resend_safe_for = NEVER  # an unknown message is looked for in the channel's history
     fit_text = staticmethod(discord_text.fit_text)
     text_limit = discord_text.MESSAGE_CHARS
     text_length = staticmethod(len)
@@ -56,13 +57,14 @@ class DiscordPublisher:
         future = asyncio.run_coroutine_threadsafe(coroutine, self.client.loop)
         return future.result(TIMEOUT_S)
 
-    def publish(self, post_id: int, text: str, image: Path | None) -> str:
-        """Send the post to the campaign channel; return the message id."""
+    def publish(self, item: Outgoing) -> str:
+        """Send the post to the campaign channel (the image with its description); return the
+        message id."""
         channel = self.client.get_partial_messageable(self.channel_id)
-        file = discord.File(image) if image is not None else None
+        file = discord.File(item.image, description=item.alt) if item.image is not None else None
         try:
             message = self._run(channel.send(
-                discord_text.defuse(text), allowed_mentions=discord.AllowedMentions.none(),
+                discord_text.defuse(item.text), allowed_mentions=discord.AllowedMentions.none(),
                 **({"file": file} if file else {}),
             ))
         except discord.RateLimited as error:

@@ -11,7 +11,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.platforms.base import RemotePost, collapsed, fit_with_hashtag, no_address
+from bot.platforms.base import ALWAYS, Outgoing, RemotePost, collapsed, fit_with_hashtag, no_address
 from storage.artifacts import atomic_write_bytes
 from storage.base import utcnow
 
@@ -24,6 +24,7 @@ class LocalPublisher:
     platform = "local"
     cost_per_post_usd = 0.0
     monthly_budget_usd: float | None = None
+    resend_safe_for = ALWAYS  # publishing again rewrites the same file
     normalized = staticmethod(collapsed)  # the files hold the text as sent
     text_limit = POST_LIMIT
     text_length = staticmethod(len)
@@ -36,10 +37,12 @@ class LocalPublisher:
     def fit_text(text: str, hashtag: str | None) -> str:
         return fit_with_hashtag(text, hashtag, POST_LIMIT)
 
-    def publish(self, post_id: int, text: str, image: Path | None) -> str:
+    def publish(self, item: Outgoing) -> str:
+        post_id, image = item.post_id, item.image
         external_id = f"local-{post_id}"
         record: dict[str, str | None] = {
-            "id": external_id, "text": text, "published_at": utcnow().isoformat(), "image": None,
+            "id": external_id, "text": item.text, "published_at": utcnow().isoformat(),
+            "image": None, "alt": item.alt,
         }
         if image is not None:
             target = self.folder / f"post-{post_id}{image.suffix}"

@@ -26,7 +26,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 from urllib3.exceptions import NewConnectionError
 
 from bot.config import Settings
-from bot.platforms.base import NotSent, OutcomeUnknown, Rejected, RemotePost
+from bot.platforms.base import NEVER, NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost
 from bot.platforms.x import text as x_text
 from storage.base import utcnow
 
@@ -69,6 +69,7 @@ class XPublisher:
     """Posts to the X account whose user credentials are in the settings."""
 
     platform = "x"
+    resend_safe_for = NEVER  # X has no idempotency key: an unknown post is matched by its text
     fit_text = staticmethod(x_text.fit_text)
     text_limit = x_text.POST_LIMIT
     text_length = staticmethod(x_text.post_length)
@@ -105,11 +106,13 @@ class XPublisher:
 
     # -- publishing ----------------------------------------------------------------------------
 
-    def publish(self, post_id: int, text: str, image: Path | None) -> str:
-        """Create the post (with `image` uploaded first); returns the X post id."""
+    def publish(self, item: Outgoing) -> str:
+        """Create the post (with its image uploaded first); returns the X post id."""
         with self._lock:
-            media_ids = [self._with_retries(self._upload)(image)] if image is not None else None
-            return self._with_retries(self._create)(text, media_ids)
+            media_ids = None
+            if item.image is not None:
+                media_ids = [self._with_retries(self._upload)(item.image)]
+            return self._with_retries(self._create)(item.text, media_ids)
 
     def _check_rate_limit(self) -> None:
         if self._blocked_until and utcnow() < self._blocked_until:
