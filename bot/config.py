@@ -126,6 +126,20 @@ class Settings(BaseSettings):
     x_monthly_budget_usd: float = Field(
         5.0, ge=0, description="Most estimated X posting cost per calendar month; 0 stops posting."
     )
+    mastodon_instance_url: str | None = Field(
+        None, description="Address of the Mastodon server the campaign account is on (https://...)."
+    )
+    mastodon_access_token: SecretStr | None = Field(
+        None, description="Access token of the campaign's Mastodon account (scope write:statuses "
+        "write:media read:accounts read:statuses)."
+    )
+    bluesky_handle: str | None = Field(None, description="Handle of the campaign's Bluesky account.")
+    bluesky_app_password: SecretStr | None = Field(
+        None, description="An app password of that Bluesky account (Settings > App passwords)."
+    )
+    bluesky_service_url: str = Field(
+        "https://bsky.social", description="The Bluesky (PDS) service to log in to."
+    )
     outbox_interval_seconds: int = Field(
         60, ge=5, le=3600, description="How often approved posts are published and unknowns reconciled."
     )
@@ -240,6 +254,16 @@ class Settings(BaseSettings):
             self.x_consumer_key, self.x_consumer_secret, self.x_access_token,
             self.x_access_token_secret,
         )
+
+    @property
+    def mastodon_configured(self) -> bool:
+        """True when the Mastodon instance and access token are set."""
+        return self.mastodon_instance_url is not None and self.mastodon_access_token is not None
+
+    @property
+    def bluesky_configured(self) -> bool:
+        """True when the Bluesky handle and app password are set."""
+        return self.bluesky_handle is not None and self.bluesky_app_password is not None
 
     @property
     def campaign_crons(self) -> list[str]:

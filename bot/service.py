@@ -58,12 +58,22 @@ def configured_adapters(settings: Settings) -> list[Adapter]:
 
 
 def configured_publishers(settings: Settings) -> dict[str, Publisher]:
-    """X when its user credentials are set; otherwise the local outbox folder."""
+    """X, Mastodon and Bluesky where their credentials are set; the local outbox folder when none
+    is (Discord adds itself when its client connects)."""
+    publishers: dict[str, Publisher] = {}
     if settings.x_post_configured:
         from bot.platforms.x.publisher import XPublisher
 
-        return {"x": XPublisher(settings)}
-    return {"local": LocalPublisher(settings.data_dir / "outbox")}
+        publishers["x"] = XPublisher(settings)
+    if settings.mastodon_configured:
+        from bot.platforms.mastodon.publisher import MastodonPublisher
+
+        publishers["mastodon"] = MastodonPublisher(settings)
+    if settings.bluesky_configured:
+        from bot.platforms.bluesky.publisher import BlueskyPublisher
+
+        publishers["bluesky"] = BlueskyPublisher(settings)
+    return publishers or {"local": LocalPublisher(settings.data_dir / "outbox")}
 
 
 def campaign_image_set(app: App) -> str | None:

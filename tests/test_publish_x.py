@@ -50,7 +50,9 @@ def publisher_for(fake: FakeX, settings: Settings, **options: float) -> XPublish
     return publisher
 
 
-def queue(app: App, text: str, image: Path | None = None) -> int:
+def queue(app: App, text: str, image: Path | None = None, *, platforms: tuple[str, ...] = ("x",),
+          alt: str | None = None) -> int:
+    """An approved post for `platforms` (with `image` and its description); its id."""
     with app.sessions.begin() as session:
         image_id = None
         if image is not None:
@@ -58,8 +60,8 @@ def queue(app: App, text: str, image: Path | None = None) -> int:
             session.add(item)
             session.flush()
             image_id = item.id
-        post = outbox.create_post(session, platforms=["x"], text=text, hashtag="#siggraphNOW",
-                                  review=False, image_item_id=image_id)
+        post = outbox.create_post(session, platforms=platforms, text=text, hashtag="#siggraphNOW",
+                                  review=False, image_item_id=image_id, image_alt=alt)
         return post.id
 
 

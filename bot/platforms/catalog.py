@@ -16,6 +16,14 @@ def publisher_class(platform: str) -> type[Publisher]:
         from bot.platforms.discord.publisher import DiscordPublisher
 
         return DiscordPublisher
+    if platform == "mastodon":
+        from bot.platforms.mastodon.publisher import MastodonPublisher
+
+        return MastodonPublisher
+    if platform == "bluesky":
+        from bot.platforms.bluesky.publisher import BlueskyPublisher
+
+        return BlueskyPublisher
     if platform == "local":
         from bot.platforms.local.publisher import LocalPublisher
 

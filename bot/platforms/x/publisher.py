@@ -23,10 +23,10 @@ import requests
 import tweepy
 from requests_oauthlib import OAuth1
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
-from urllib3.exceptions import NewConnectionError
 
 from bot.config import Settings
 from bot.platforms.base import NEVER, NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost
+from bot.platforms.transport import never_sent
 from bot.platforms.x import text as x_text
 from storage.base import utcnow
 
@@ -44,16 +44,6 @@ class _TimeoutSession(requests.Session):
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
         return super().request(*args, **kwargs)
-
-
-def _never_sent(error: requests.RequestException) -> bool:
-    """True when the request cannot have reached the server (no connection was made). An
-    `SSLError` is not among them: urllib3 raises it after the request went out too."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    if isinstance(error, requests.ConnectionError) and error.args:
-        return isinstance(getattr(error.args[0], "reason", None), NewConnectionError)
-    return False
 
 
 def _detail(error: tweepy.HTTPException) -> str:
@@ -139,7 +129,7 @@ class XPublisher:
         except tweepy.HTTPException as error:
             raise Rejected(f"X refused the post ({_detail(error)})") from None
         except requests.RequestException as error:
-            if _never_sent(error):
+            if never_sent(error):
                 raise NotSent(f"could not reach X: {type(error).__name__}") from None
             raise OutcomeUnknown(f"no answer from X after sending: {type(error).__name__}") from None
         return str(response.data["id"])

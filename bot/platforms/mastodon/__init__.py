@@ -1,0 +1,1 @@
+"""Mastodon: the campaign publisher (`publisher.py`, Mastodon.py) and Mastodon's text rules (`text.py`)."""
