@@ -4,7 +4,8 @@ A stream of mixed prompted requests (`--clients` concurrent callers, each asking
 as it is answered, with one of many prompts and temperatures) runs for `--seconds` through:
 
 - `engine`: `bot.chat.engine.GenerationEngine`, every waiting request's candidates stepped in one
-  batch by one thread (what the Discord adapter uses);
+  batch by one thread (what the Discord adapter uses), its large products in bfloat16 where that
+  measured faster (reported); `engine_fp32`: the same without that;
 - `per_request`: the path before it, which the adapter used until this benchmark's first run:
   equal requests coalesced by `bot.chat.batching.Batcher`, each call `bot.generation
   .generate_tweets` in a pool of two model threads.
@@ -43,6 +44,7 @@ from bot.chat.engine import GenerationEngine
 from bot.commands import TweetRequest
 from bot.config import Settings
 from bot.generation import GeneratedText
+from bot.service import INFERENCE_THREADS
 
 RESULTS = Path(__file__).with_name("results")
 TEMPERATURES = (0.7, 0.8, 0.9, 1.0)
@@ -98,24 +100,34 @@ async def stream(get: Any, clients: int, seconds: float) -> dict[str, Any]:
     }
 
 
-async def both_sides(app: App, clients: int, seconds: float) -> dict[str, Any]:
-    engine = GenerationEngine(app)
+async def all_sides(app: App, clients: int, seconds: float) -> dict[str, Any]:
+    """The engine (bfloat16 products where they measured faster), the engine in fp32 only, and
+    the per-request path, one after another on the same model."""
+    engines = {"engine": GenerationEngine(app), "engine_fp32": GenerationEngine(app, accelerate=False)}
     per_request, pool = per_request_path(app)
-
-    async def engine_get(request: TweetRequest) -> GeneratedText:
-        return (await engine.tweets(request, 1))[0]
-
+    head = generation.serving_generator(app, PERSONA)[1].head
+    sides: dict[str, Any] = {name: partial(_one, engine) for name, engine in engines.items()}
+    sides["per_request"] = per_request
+    result: dict[str, Any] = {}
     try:
-        await stream(engine_get, 4, 2)  # warm-up: load the version, compile
-        await stream(per_request, 4, 2)
-        result = {"engine": await stream(engine_get, clients, seconds),
-                  "per_request": await stream(per_request, clients, seconds)}
+        await stream(sides["engine"], 4, 2)  # warm-up: load the version, compile, measure
+        while head.measured is None:
+            await asyncio.sleep(0.2)
+        result["bfloat16"] = {"used": head.accelerate(), "measured_ms": head.measured}
+        for name, get in sides.items():
+            await stream(get, 4, 1)
+            result[name] = await stream(get, clients, seconds)
     finally:
-        engine.close()
+        for engine in engines.values():
+            engine.close()
         pool.shutdown()
     result["engine_vs_per_request"] = round(
         result["engine"]["tweets_per_s"] / max(result["per_request"]["tweets_per_s"], 1e-9), 2)
     return result
+
+
+async def _one(engine: GenerationEngine, request: TweetRequest) -> GeneratedText:
+    return (await engine.tweets(request, 1))[0]
 
 
 def main() -> None:
@@ -125,17 +137,19 @@ def main() -> None:
     parser.add_argument("--first-train-minutes", type=float, default=0.5)
     service = Settings()
     args = parser.parse_args()
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):  # as `nowbot run` caps them
+        os.environ.setdefault(name, str(INFERENCE_THREADS))
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "var"
         app = open_app(Settings(data_dir=data_dir))
         seed(app)
         train_text(data_dir, args.first_train_minutes, wait=True)
-        idle = asyncio.run(both_sides(app, args.clients, args.seconds))
+        idle = asyncio.run(all_sides(app, args.clients, args.seconds))
         procs, load = start_load("train", data_dir, app, service.train_niceness,
                                  service.training_threads)
         try:
-            training = asyncio.run(both_sides(app, args.clients, args.seconds))
+            training = asyncio.run(all_sides(app, args.clients, args.seconds))
         finally:
             load_alive = stop(procs)
         app.engine.dispose()
