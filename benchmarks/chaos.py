@@ -65,13 +65,15 @@ from benchmarks.text_common import save
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from fake_bluesky import FakeBluesky  # noqa: E402
+from fake_mastodon import FakeMastodon  # noqa: E402
 from fake_x import FakeX, _Tweet  # noqa: E402
 
 from bot import outbox  # noqa: E402
 from bot.app import open_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.demo import seed_demo  # noqa: E402
-from storage.outbox import Post, PostStatus  # noqa: E402
+from storage.outbox import Delivery, PostStatus  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CREATE = "POST /2/tweets"
@@ -88,7 +90,7 @@ import bot.jobs
 import bot.platforms.x.publisher as xp
 from bot.cli import app
 
-BASE_URL, TIMEOUT = os.environ["CHAOS_X_URL"], float(os.environ["CHAOS_X_TIMEOUT"])
+BASE_URL, TIMEOUT = os.environ.get("CHAOS_X_URL", ""), float(os.environ["CHAOS_X_TIMEOUT"])
 _init = xp.XPublisher.__init__
 
 def _on_fake(self, settings, **options):
@@ -102,6 +104,20 @@ def _no_training(runtime, args, log_name, minutes):
 
 xp.XPublisher.__init__ = _on_fake
 bot.jobs.run_training = _no_training
+
+def _with_timeout(cls):
+    init = cls.__init__
+
+    def patched(self, settings, **options):
+        options.setdefault("timeout", TIMEOUT)
+        init(self, settings, **options)
+
+    cls.__init__ = patched
+
+import bot.platforms.bluesky.publisher as bp
+import bot.platforms.mastodon.publisher as mp
+_with_timeout(mp.MastodonPublisher)
+_with_timeout(bp.BlueskyPublisher)
 
 def run_service():
     try:
@@ -210,6 +226,51 @@ class ChaosX(FakeX):
                 else:
                     delay = self.rng.uniform(0.0, self.latency)
         return status, extra, payload, delay
+
+
+class _Late:
+    """A share of successful creates answered after `late_delay` s (made, answered too late), the
+    rest after up to `latency` s."""
+
+    rng: random.Random
+    latency: float
+    late_share: float
+    late_delay: float
+    late_answers: int
+    lock: Any
+
+    def _delay(self, ok: bool) -> float | None:
+        if not ok:
+            return None
+        with self.lock:
+            if self.rng.random() < self.late_share:
+                self.late_answers += 1
+                return self.late_delay
+            return self.rng.uniform(0.0, self.latency)
+
+
+class ChaosMastodon(_Late, FakeMastodon):
+    def __init__(self, rng: random.Random, latency: float, late_share: float, late_delay: float) -> None:
+        self.rng, self.latency, self.late_share, self.late_delay = rng, latency, late_share, late_delay
+        self.late_answers = 0
+        super().__init__(processing_polls=1)
+
+    def _answer(self, route, match, headers, fields):  # type: ignore[no-untyped-def]
+        status, extra, payload, delay = super()._answer(route, match, headers, fields)
+        late = self._delay(route == "POST /api/v1/statuses" and status == 200)
+        return status, extra, payload, delay if late is None else late
+
+
+class ChaosBluesky(_Late, FakeBluesky):
+    def __init__(self, rng: random.Random, latency: float, late_share: float, late_delay: float) -> None:
+        self.rng, self.latency, self.late_share, self.late_delay = rng, latency, late_share, late_delay
+        self.late_answers = 0
+        super().__init__()
+
+    def _answer(self, name, headers, params, body):  # type: ignore[no-untyped-def]
+        status, extra, payload, delay = super()._answer(name, headers, params, body)
+        late = self._delay(name == "com.atproto.repo.createRecord" and status == 200)
+        return status, extra, payload, delay if late is None else late
 
 
 # -- the database ----------------------------------------------------------------------------
@@ -421,7 +482,7 @@ class Chaos:
         """Post counts by status (read directly, not through the proxy); the timeline keeps changes."""
         try:
             with self.engine.connect() as connection:
-                rows = connection.execute(select(Post.status, func.count()).group_by(Post.status))
+                rows = connection.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
                 counts = {status: int(n) for status, n in rows}
         except Exception:  # noqa: BLE001  (SQLite busy: try on the next tick)
             self.poll_errors += 1
@@ -482,9 +543,9 @@ class Chaos:
             time.sleep(POLL_S)
 
     def publishing(self) -> set[int]:
-        """Ids of the posts now `publishing` (claimed, outcome not recorded)."""
+        """Ids of the deliveries now `publishing` (claimed, outcome not recorded)."""
         with self.engine.connect() as connection:
-            return set(connection.scalars(select(Post.id).where(Post.status == PostStatus.PUBLISHING)))
+            return set(connection.scalars(select(Delivery.id).where(Delivery.status == PostStatus.PUBLISHING)))
 
     def kill(self, run: Run) -> None:
         self.launcher.signal(run.pid, signal.SIGKILL)
@@ -620,45 +681,70 @@ def scan_logs(logs: Path, post_ids: list[int]) -> tuple[dict[str, int], list[str
     return dict(counts), [f"{n}x {line}" for line, n in errors.most_common(15)], mentions
 
 
-def outcome(engine: Engine, fake: ChaosX) -> dict[str, Any]:
-    """Each post's end state against what X holds."""
-    with fake.lock:
-        on_x = Counter(t.text for t in fake.posted)
-        creates = Counter(json.loads(r.body or b"{}").get("text", "") for r in fake.calls(CREATE))
+def on_platform(fakes: dict[str, Any]) -> dict[str, tuple[Counter[str], set[str]]]:
+    """Per platform: how many times each text is there, and the ids the platform gave."""
+    seen = {}
+    for platform, fake in fakes.items():
+        with fake.lock:
+            if platform == "x":
+                seen[platform] = (Counter(t.text for t in fake.posted), {str(t.id) for t in fake.posted})
+            elif platform == "mastodon":
+                seen[platform] = (Counter(s["text_sent"] for s in fake.statuses),
+                                  {s["url"] for s in fake.statuses})
+            else:
+                seen[platform] = (Counter(fake.posted_texts()), {fake._uri(k) for k in fake.records})
+    return seen
+
+
+def outcome(engine: Engine, fakes: dict[str, Any]) -> dict[str, Any]:
+    """Each delivery's end state against what its platform holds."""
+    x = fakes.get("x")
+    there = on_platform(fakes)
+    creates: Counter[str] = Counter()
+    if x is not None:
+        with x.lock:
+            creates = Counter(json.loads(r.body or b"{}").get("text", "") for r in x.calls(CREATE))
     with engine.connect() as connection:
-        rows = connection.execute(select(Post.id, Post.status, Post.text, Post.attempts,
-                                         Post.error, Post.external_id).order_by(Post.id)).all()
-    lost = [row for row in rows if row.status != PostStatus.PUBLISHED and not on_x[row.text]]
-    twice = [row for row in rows if on_x[row.text] > 1]
-    unresolved = [row for row in rows if row.status != PostStatus.PUBLISHED and on_x[row.text]]
-    phantom = [row for row in rows if row.status == PostStatus.PUBLISHED and not on_x[row.text]]
-    x_ids = {str(t.id) for t in fake.posted}
-    wrong_id = [row for row in rows if row.status == PostStatus.PUBLISHED and row.external_id
-                not in x_ids]
+        rows = connection.execute(select(
+            Delivery.id, Delivery.post_id, Delivery.platform, Delivery.status, Delivery.text,
+            Delivery.attempts, Delivery.error, Delivery.external_id).order_by(Delivery.id)).all()
+    rows = [row for row in rows if row.platform in there]
+    times = {row.id: there[row.platform][0][row.text] for row in rows}
+    lost = [row for row in rows if row.status != PostStatus.PUBLISHED and not times[row.id]]
+    twice = [row for row in rows if times[row.id] > 1]
+    unresolved = [row for row in rows if row.status != PostStatus.PUBLISHED and times[row.id]]
+    phantom = [row for row in rows if row.status == PostStatus.PUBLISHED and not times[row.id]]
+    wrong_id = [row for row in rows if row.status == PostStatus.PUBLISHED
+                and row.external_id not in there[row.platform][1]]
 
     def describe(row: Any) -> dict[str, Any]:
-        return {"id": row.id, "status": row.status, "attempts": row.attempts, "error": row.error,
-                "external_id": row.external_id, "times_on_x": on_x[row.text],
-                "creates_sent": creates[row.text], "text": row.text}
+        return {"id": row.post_id, "delivery": row.id, "platform": row.platform, "status": row.status,
+                "attempts": row.attempts, "error": row.error, "external_id": row.external_id,
+                "times_there": times[row.id], "text": row.text}
 
+    by_platform = {platform: dict(Counter(str(r.status) for r in rows if r.platform == platform))
+                   for platform in there}
     return {
         "lost": [describe(r) for r in lost],
         "twice": [describe(r) for r in twice],
-        "on_x_but_not_published": [describe(r) for r in unresolved],
-        "published_but_not_on_x": [describe(r) for r in phantom],
-        "published_with_unknown_x_id": [describe(r) for r in wrong_id],
+        "on_platform_but_not_published": [describe(r) for r in unresolved],
+        "published_but_not_on_platform": [describe(r) for r in phantom],
+        "published_with_unknown_id": [describe(r) for r in wrong_id],
         "states": dict(Counter(str(r.status) for r in rows)),
-        "x": {"creates_received": sum(creates.values()), "posts_created": len(fake.posted),
-              "answered_late": fake.late_answers, "duplicates_created": fake.duplicates_created,
+        "states_by_platform": by_platform,
+        "x": {"creates_received": sum(creates.values()), "posts_created": len(x.posted),
+              "answered_late": x.late_answers, "duplicates_created": x.duplicates_created,
               "resends": sum(n - 1 for n in creates.values() if n > 1),
-              "connection_errors": dict(fake.connection_errors)},
+              "connection_errors": dict(x.connection_errors)} if x is not None else None,
+        "late_answers": {platform: fake.late_answers for platform, fake in fakes.items()},
     }
 
 
 # -- setup -----------------------------------------------------------------------------------
 
-def queue_posts(settings: Settings, count: int, tag: str) -> None:
-    """Migrate the schema, seed the demo (as a first start would) and queue `count` approved posts."""
+def queue_posts(settings: Settings, count: int, tag: str, platforms: list[str]) -> None:
+    """Migrate the schema, seed the demo (as a first start would) and queue `count` approved posts,
+    each for every one of `platforms`."""
     app = open_app(settings)
     try:
         seed_demo(app)
@@ -667,7 +753,7 @@ def queue_posts(settings: Settings, count: int, tag: str) -> None:
         with app.sessions.begin() as session:
             for number in range(1, count + 1):
                 outbox.create_post(
-                    session, platform="x", review=False, hashtag=None,
+                    session, platforms=platforms, review=False, hashtag=None,
                     text=f"Chaos post {number:03d} of {count}: {topics[number % len(topics)]} "
                          f"update, run {tag}",
                 )
@@ -675,16 +761,26 @@ def queue_posts(settings: Settings, count: int, tag: str) -> None:
         app.engine.dispose()
 
 
-def child_env(db: Database, data_dir: Path, fake: ChaosX, x_timeout: float) -> dict[str, str]:
-    """The service's environment: no NOWBOT_* of ours, the fake's credentials, quiet jobs."""
+def child_env(db: Database, data_dir: Path, fakes: dict[str, Any], x_timeout: float) -> dict[str, str]:
+    """The service's environment: no NOWBOT_* of ours, the fakes' credentials, quiet jobs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOWBOT_")}
+    if "x" in fakes:
+        fake = fakes["x"]
+        env.update({"NOWBOT_X_CONSUMER_KEY": fake.consumer_key,
+                    "NOWBOT_X_CONSUMER_SECRET": fake.consumer_secret,
+                    "NOWBOT_X_ACCESS_TOKEN": fake.access_token,
+                    "NOWBOT_X_ACCESS_TOKEN_SECRET": fake.access_token_secret,
+                    "CHAOS_X_URL": fake.base_url})
+    if "mastodon" in fakes:
+        env.update({"NOWBOT_MASTODON_INSTANCE_URL": fakes["mastodon"].base_url,
+                    "NOWBOT_MASTODON_ACCESS_TOKEN": fakes["mastodon"].token})
+    if "bluesky" in fakes:
+        env.update({"NOWBOT_BLUESKY_HANDLE": fakes["bluesky"].handle,
+                    "NOWBOT_BLUESKY_APP_PASSWORD": fakes["bluesky"].password,
+                    "NOWBOT_BLUESKY_SERVICE_URL": fakes["bluesky"].base_url})
     env.update({
         "NOWBOT_DATABASE_URL": db.service_url,
         "NOWBOT_DATA_DIR": str(data_dir),
-        "NOWBOT_X_CONSUMER_KEY": fake.consumer_key,
-        "NOWBOT_X_CONSUMER_SECRET": fake.consumer_secret,
-        "NOWBOT_X_ACCESS_TOKEN": fake.access_token,
-        "NOWBOT_X_ACCESS_TOKEN_SECRET": fake.access_token_secret,
         "NOWBOT_REVIEW_MODE": "false",
         "NOWBOT_OUTBOX_INTERVAL_SECONDS": "5",  # the smallest the settings allow
         "NOWBOT_TRAIN_TEXT_EVERY_MINUTES": "525600",
@@ -694,7 +790,6 @@ def child_env(db: Database, data_dir: Path, fake: ChaosX, x_timeout: float) -> d
         "NOWBOT_LOG_LEVEL": "INFO",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
         "PYTHONUNBUFFERED": "1",
-        "CHAOS_X_URL": fake.base_url,
         "CHAOS_X_TIMEOUT": str(x_timeout),
     })
     return env
@@ -721,6 +816,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cut-max", type=float, default=10.0)
     parser.add_argument("--sqlite", action="store_true", help="use SQLite even if PostgreSQL answers")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--platforms", default="x",
+                        help="comma-separated platforms every post goes to: x, mastodon, bluesky "
+                        "(each a fake with the same latency and late answers)")
     return parser.parse_args(argv)
 
 
@@ -732,15 +830,21 @@ def main(argv: list[str] | None = None) -> None:
     logs, data_dir = workdir / "logs", workdir / "var"
     logs.mkdir()
     wall = time.monotonic()
-    fake = ChaosX(random.Random(seed + 1), args.x_latency, args.late_share, args.late_delay)
+    platforms = [name.strip() for name in args.platforms.split(",") if name.strip()]
+    kinds = {"x": ChaosX, "mastodon": ChaosMastodon, "bluesky": ChaosBluesky}
+    unknown = [name for name in platforms if name not in kinds]
+    if unknown or not platforms:
+        raise SystemExit(f"--platforms: give some of {', '.join(kinds)} (not {', '.join(unknown)})")
+    fakes = {name: kinds[name](random.Random(seed + 1 + i), args.x_latency, args.late_share,
+                               args.late_delay) for i, name in enumerate(platforms)}
     launcher: Launcher | None = None
     try:
         with database(workdir, not args.sqlite) as db:
             setup = time.monotonic()
             queue_posts(Settings(data_dir=data_dir, database_url=db.direct_url, review_mode=False,
-                                 _env_file=None), args.posts, f"{seed}")
+                                 _env_file=None), args.posts, f"{seed}", platforms)
             engine = create_engine(db.direct_url)
-            env = child_env(db, data_dir, fake, args.x_timeout)
+            env = child_env(db, data_dir, fakes, args.x_timeout)
             launcher = (ForkLauncher(env, workdir, logs / "fork-helper.log") if args.start == "fork"
                         else ExecLauncher(env, workdir))
             setup_s = time.monotonic() - setup
@@ -750,15 +854,16 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 launcher.close()
                 launcher = None
-            end = outcome(engine, fake)
+            end = outcome(engine, fakes)
             engine.dispose()
             cuts = (db.proxy.cuts, db.proxy.connections_cut, db.proxy.accepted) if db.proxy else (0, 0, 0)
     finally:
         if launcher is not None:
             launcher.close()
-        fake.stop()
-    problem_ids = sorted({p["id"] for key in ("lost", "twice", "on_x_but_not_published",
-                                              "published_but_not_on_x", "published_with_unknown_x_id")
+        for fake in fakes.values():
+            fake.stop()
+    problem_ids = sorted({p["id"] for key in ("lost", "twice", "on_platform_but_not_published",
+                                              "published_but_not_on_platform", "published_with_unknown_id")
                           for p in end[key]})
     log_counts, error_lines, mentions = scan_logs(logs, problem_ids)
     runs, final = chaos.runs, ran["final"]
@@ -766,8 +871,8 @@ def main(argv: list[str] | None = None) -> None:
     leading = [r.led - r.started for r in runs if r.led is not None]
     unprompted = [{"run": r.number, "exit_code": r.exit_code, "log": str(r.log)}
                   for r in runs if r.exited_by_itself]
-    for key in ("lost", "twice", "on_x_but_not_published", "published_but_not_on_x",
-                "published_with_unknown_x_id"):
+    for key in ("lost", "twice", "on_platform_but_not_published", "published_but_not_on_platform",
+                "published_with_unknown_id"):
         for post in end[key]:
             post["log_lines"] = mentions.get(post["id"], [])
     result = {
@@ -777,7 +882,11 @@ def main(argv: list[str] | None = None) -> None:
         "posts": args.posts,
         "lost": len(end["lost"]),
         "published_twice": len(end["twice"]),
-        "all_published": end["states"].get(PostStatus.PUBLISHED, 0) == args.posts,
+        "platforms": platforms,
+        "deliveries": args.posts * len(platforms),
+        "all_published": end["states"].get(PostStatus.PUBLISHED, 0) == args.posts * len(platforms),
+        "states_by_platform": end["states_by_platform"],
+        "late_answers": end["late_answers"],
         "states": end["states"],
         "kills": ran["kills"],
         "kills_target_met": ran["kills"] >= args.kills,
@@ -806,9 +915,9 @@ def main(argv: list[str] | None = None) -> None:
         "wall_s": round(time.monotonic() - wall, 1),
         "log_counts": log_counts,
         "error_lines": error_lines,
-        "problems": {key: end[key] for key in ("lost", "twice", "on_x_but_not_published",
-                                               "published_but_not_on_x",
-                                               "published_with_unknown_x_id") if end[key]},
+        "problems": {key: end[key] for key in ("lost", "twice", "on_platform_but_not_published",
+                                               "published_but_not_on_platform",
+                                               "published_with_unknown_id") if end[key]},
         "publish_timeline": [[round(t, 2), p, o] for t, p, o in chaos.timeline][:400],
         "logs": str(logs),
     }
