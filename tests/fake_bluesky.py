@@ -23,8 +23,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from fake_http import json_handler
 from urllib.parse import parse_qsl, urlsplit
 
 BLOB_LIMIT = 2_000_000
@@ -63,7 +65,7 @@ class FakeBluesky:
         self.faults: dict[str, deque[Fault]] = {}
         self._serial = itertools.count(1)
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), json_handler(self.answer, self._stopping))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -191,35 +193,4 @@ class FakeBluesky:
     def posted_texts(self) -> list[str]:
         with self.lock:
             return [record.get("text", "") for record in self.records.values()]
-
-
-def _handler_for(fake: FakeBluesky) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _respond(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, payload, delay = fake.answer(self.command, self.path, headers, body)
-            if delay and fake._stopping.wait(delay):
-                return
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in extra.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        do_GET = do_POST = _respond
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    return Handler
 

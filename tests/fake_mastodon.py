@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from fake_http import json_handler
 from urllib.parse import parse_qsl, urlsplit
 
 ROUTES = [
@@ -73,7 +75,7 @@ class FakeMastodon:
         self.faults: dict[str, deque[Fault]] = {}
         self._ids = itertools.count(110_000_000_000_000_000)
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), json_handler(self.handle, self._stopping))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.account = {"id": "109000000000000001", "username": "nowbot", "acct": "nowbot",
@@ -235,34 +237,3 @@ def _fields(content_type: str, body: bytes) -> dict[str, Any]:
         else:
             found[name] = value
     return found
-
-
-def _handler_for(fake: FakeMastodon) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _respond(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, payload, delay = fake.handle(self.command, self.path, headers, body)
-            if delay and fake._stopping.wait(delay):
-                return
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up: what was done stays done
-
-        do_GET = do_POST = _respond
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    return Handler

@@ -31,8 +31,10 @@ from datetime import datetime, timedelta, timezone
 from email.parser import BytesParser
 from email.policy import HTTP
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from fake_http import json_handler
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -126,7 +128,7 @@ class FakeX:
         self._clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
         self._stopping = threading.Event()
         self.me = self.add_user(me)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), json_handler(self.handle, self._stopping))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -378,37 +380,6 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, Any]:
     if content_type.startswith("application/json"):
         return json.loads(body or b"{}")
     return dict(parse_qsl(body.decode()))
-
-
-def _handler_for(fake: FakeX) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _respond(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, payload, delay = fake.handle(self.command, self.path, headers, body)
-            if delay and fake._stopping.wait(delay):
-                return
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json; charset=utf-8")
-                self.send_header("content-length", str(len(data)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout): what was done stays done, as on X
-
-        do_GET = do_POST = do_DELETE = _respond
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass  # keep test output quiet
-
-    return Handler
 
 
 class _Redirect(BaseAdapter):
