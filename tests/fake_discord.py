@@ -301,7 +301,7 @@ class FakeDiscord:
 
     # -- REST ----------------------------------------------------------------------------------
 
-    async def wait_for(self, predicate: Callable[[Call], bool], timeout: float = 5.0) -> Call:
+    async def wait_for(self, predicate: Callable[[Call], bool], timeout: float = 15.0) -> Call:
         """The first recorded call matching `predicate`, waiting for it if needed."""
         async def found() -> Call:
             async with self._changed:
