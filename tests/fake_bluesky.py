@@ -23,10 +23,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from fake_http import json_handler
+from fake_http import LoopbackServer
 from urllib.parse import parse_qsl, urlsplit
 
 BLOB_LIMIT = 2_000_000
@@ -48,7 +47,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class FakeBluesky:
+class FakeBluesky(LoopbackServer):
     """A running fake PDS; state is plain attributes guarded by `lock`."""
 
     def __init__(self, handle: str = "nowbot.test", password: str = "fake-app-password",
@@ -64,27 +63,7 @@ class FakeBluesky:
         self.calls: list[tuple[str, int]] = []
         self.faults: dict[str, deque[Fault]] = {}
         self._serial = itertools.count(1)
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), json_handler(self.answer, self._stopping))
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-bluesky", daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeBluesky:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        self._listen(self.answer, "fake-bluesky")
 
     def fail(self, method: str, status: int | None = None, *, times: int = 1, reset_in: float = 0.0,
              delay: float = 0.0) -> None:

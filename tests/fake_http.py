@@ -1,13 +1,14 @@
-"""The HTTP side every loopback fake shares: read a request, let the fake answer it (status, extra
-headers, JSON body, delay), wait the delay (cut short when the fake stops), send the JSON."""
+"""The HTTP side every loopback fake shares: a server on 127.0.0.1 in its own thread that reads a
+request, lets the fake answer it (status, extra headers, JSON body, delay), waits the delay (cut
+short when the fake stops) and sends the JSON."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
 
 Answer = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], Any, float]]
 
@@ -43,3 +44,34 @@ def json_handler(answer: Answer, stopping: threading.Event) -> type[BaseHTTPRequ
             pass  # keep test output quiet
 
     return Handler
+
+
+class LoopbackServer:
+    """A fake API's server side: `_listen(answer, name)` starts it on a free 127.0.0.1 port;
+    `stop()` (or leaving the `with` block) ends it, cutting delayed answers short."""
+
+    port: int
+
+    def _listen(self, answer: Answer, name: str) -> None:
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), json_handler(answer, self._stopping))
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         name=name, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving; delayed responses still pending are cut short."""
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from fake_http import json_handler
+from fake_http import LoopbackServer
 from urllib.parse import parse_qsl, urlsplit
 
 ROUTES = [
@@ -62,7 +61,7 @@ class Recorded:
     status: int
 
 
-class FakeMastodon:
+class FakeMastodon(LoopbackServer):
     """A running fake Mastodon server; state is plain attributes guarded by `lock`."""
 
     def __init__(self, token: str = "fake-mastodon-token", processing_polls: int = 1) -> None:
@@ -74,30 +73,10 @@ class FakeMastodon:
         self.requests: list[Recorded] = []
         self.faults: dict[str, deque[Fault]] = {}
         self._ids = itertools.count(110_000_000_000_000_000)
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), json_handler(self.handle, self._stopping))
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
+        self._listen(self.handle, "fake-mastodon")
         self.account = {"id": "109000000000000001", "username": "nowbot", "acct": "nowbot",
                         "display_name": "nowbot", "url": f"{self.base_url}/@nowbot",
                         "created_at": "2026-01-01T00:00:00.000Z", "note": "", "bot": True}
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-mastodon", daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeMastodon:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
     def fail(self, route: str, status: int | None = None, *, times: int = 1, reset_in: float = 0.0,
              delay: float = 0.0) -> None:

@@ -31,10 +31,9 @@ from datetime import datetime, timedelta, timezone
 from email.parser import BytesParser
 from email.policy import HTTP
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from fake_http import json_handler
+from fake_http import LoopbackServer
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -102,7 +101,7 @@ class _Tweet:
         return data
 
 
-class FakeX:
+class FakeX(LoopbackServer):
     """A running fake X API. State is plain attributes, guarded by `lock` when the server is busy."""
 
     def __init__(
@@ -126,31 +125,8 @@ class FakeX:
         self.faults: dict[str, deque[Fault]] = {}
         self._ids = itertools.count(1_800_000_000_000_000_000)
         self._clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        self._stopping = threading.Event()
         self.me = self.add_user(me)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), json_handler(self.handle, self._stopping))
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        """Stop serving; delayed responses still pending are cut short."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeX:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        self._listen(self.handle, "fake-x")
 
     # --- state -------------------------------------------------------------------------------
 
