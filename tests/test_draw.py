@@ -213,29 +213,13 @@ def test_train_draw_checks_the_set_before_tensorflow(sqlite_app: App) -> None:
     assert "bad image set name" in bad and "no image set 'nope'" in missing
 
 
-RUN_FOREVER = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    from bot.app import open_app
-    from bot.config import Settings
-    from corpora.imagesets import load_pixels
-    from models.draw.run import train_draw
-    from models.registry import Registry
-    app = open_app(Settings(data_dir=Path(sys.argv[1])))
-    with app.sessions() as session:
-        pixels = load_pixels(session, "tiny")
-    train_draw(Registry(app.sessions, app.artifacts_dir), app.artifacts_dir, "tiny", pixels,
-               epochs=100000, overrides=eval(sys.argv[2]), progress=False)
-""")
-
-
 def test_training_resumes_after_kill(sqlite_app: App, tmp_path: Path) -> None:
     from models.draw.run import checkpoint_dir
 
     pixels = _tiny_digits(sqlite_app)
     checkpoint = checkpoint_dir(sqlite_app.artifacts_dir, "tiny") / "checkpoint.npz"
-    saved_steps = kill_after_checkpoint(RUN_FOREVER, [str(sqlite_app.settings.data_dir), repr(TINY)],
-                                        checkpoint, tmp_path)
+    saved_steps = kill_after_checkpoint("models.draw.run:train_draw", sqlite_app.settings.data_dir, TINY, checkpoint,
+                                        tmp_path)
     assert saved_steps >= 2
     target_epochs = saved_steps // 2 + 2
     outcome = _train(sqlite_app, pixels, epochs=target_epochs)

@@ -3,7 +3,6 @@ serving version, the progress GIF, and resuming after the training process is ki
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -96,29 +95,13 @@ def test_untrained_generator_is_vetoed(sqlite_app: App) -> None:
     assert registry.serving("gan", "tiny") is None
 
 
-RUN_FOREVER = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    from bot.app import open_app
-    from bot.config import Settings
-    from corpora.imagesets import load_pixels
-    from models.gan.run import train_gan
-    from models.registry import Registry
-    app = open_app(Settings(data_dir=Path(sys.argv[1])))
-    with app.sessions() as session:
-        pixels = load_pixels(session, "tiny")
-    train_gan(Registry(app.sessions, app.artifacts_dir), app.artifacts_dir, "tiny", pixels,
-              epochs=100000, overrides=eval(sys.argv[2]), progress=False)
-""")
-
-
 def test_training_resumes_after_kill(sqlite_app: App, tmp_path: Path) -> None:
     from models.gan.run import checkpoint_dir
 
     pixels = _tiny_set(sqlite_app)
     checkpoint = checkpoint_dir(sqlite_app.artifacts_dir, "tiny") / "checkpoint.npz"
-    saved_steps = kill_after_checkpoint(RUN_FOREVER, [str(sqlite_app.settings.data_dir), repr(TINY)],
-                                        checkpoint, tmp_path)
+    saved_steps = kill_after_checkpoint("models.gan.run:train_gan", sqlite_app.settings.data_dir, TINY, checkpoint,
+                                        tmp_path)
     assert saved_steps >= 2
     target_epochs = saved_steps // 2 + 2
     outcome = _train(sqlite_app, pixels, epochs=target_epochs)
