@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.core.logs import last_lines
 from bot.core.runtime import Runtime
 from bot.core.schedule import next_runs
-from bot.dashboard import model_views, post_views
+from bot.dashboard import draw_page, model_views, post_views
 from bot.dashboard.access import ACCESS
 from bot.dashboard.keys import CSRF, RUNTIME
 from bot.dashboard.notices import notice
@@ -46,6 +46,7 @@ PAGES = (
     Page("/published", "Published", "published.html", post_views.published_page),
     Page("/models", "Models", "models.html", model_views.models_page),
     Page("/images", "Images", "images.html", model_views.images_page),
+    Page("/draw", "Draw", "draw.html", draw_page.draw_page),
     Page("/system", "Jobs & logs", "system.html", system_page),
 )
 PATHS = frozenset(page.path for page in PAGES)  # where an action may send the browser back to
