@@ -10,6 +10,7 @@ import typer
 
 from bot.cli.common import cli_app, console
 from bot.cli.groups import generate, train
+from bot.cli.training_options import Fresh, Minutes, RunId, budget
 from bot.errors import NowbotError
 
 MODE_HELP = "sketch: pen lines in; labels: regions painted in the palette's colours."
@@ -19,14 +20,10 @@ MODE_HELP = "sketch: pen lines in; labels: regions painted in the palette's colo
 def train_draw_command(
     set_name: Annotated[str, typer.Option("--set", "-s", help="Image set to learn from.")],
     mode: Annotated[str, typer.Option(help=MODE_HELP)] = "sketch",
-    minutes: Annotated[float | None, typer.Option(help="Training budget in minutes (10 when no budget is given).", min=0.01)] = None,
+    minutes: Minutes = None,
     epochs: Annotated[int | None, typer.Option(help="Training budget in passes over the set.", min=1)] = None,
-    fresh: Annotated[bool, typer.Option(
-        "--fresh", help="Start from random weights (no resuming, no fine-tuning of the serving version).",
-    )] = False,
-    run_id: Annotated[int | None, typer.Option(
-        "--run-id", hidden=True, help="The requested training run this is (the service's).",
-    )] = None,
+    fresh: Fresh = False,
+    run_id: RunId = None,
 ) -> None:
     """Train the draw model of a set on pairs made from its images (sketches or label maps);
     the new version serves only if its Frechet distance is no worse and it follows the
@@ -35,10 +32,7 @@ def train_draw_command(
     from corpora.imagesets import get_set, load_pixels
     from models.registry import Registry
 
-    if minutes is None and epochs is None:
-        minutes = 10.0
-    if minutes is not None and epochs is not None:
-        raise typer.BadParameter("give --minutes or --epochs, not both")
+    minutes, epochs = budget(minutes, epochs)
     with cli_app() as app:
         checked = check_request(set_name, mode)  # before TensorFlow is imported
         with app.sessions() as session:

@@ -13,6 +13,7 @@ from bot.cli.common import check_image_set, cli_app, console, err_console
 from bot.cli.deletion import RetireModels, Yes, delete_named
 from bot.cli.groups import generate, images, train
 from bot.cli.report import FRECHET, Serving, budget_words, outcome_line, say
+from bot.cli.training_options import Fresh, Minutes, RunId, budget
 from corpora.names import NAME_RULE, check_name
 
 if TYPE_CHECKING:
@@ -92,22 +93,15 @@ def _ensure_digits(app: App) -> None:
 @train.command("gan")
 def train_gan_command(
     set_name: Annotated[str, typer.Option("--set", "-s", help="Image set to learn from.")] = DEFAULT_SET,
-    minutes: Annotated[float | None, typer.Option(help="Training budget in minutes (10 when no budget is given).", min=0.01)] = None,
+    minutes: Minutes = None,
     epochs: Annotated[int | None, typer.Option(help="Training budget in passes over the set.", min=1)] = None,
-    fresh: Annotated[bool, typer.Option(
-        "--fresh", help="Start from random weights (no resuming, no fine-tuning of the serving version).",
-    )] = False,
-    run_id: Annotated[int | None, typer.Option(
-        "--run-id", hidden=True, help="The requested training run this is (the service's).",
-    )] = None,
+    fresh: Fresh = False,
+    run_id: RunId = None,
 ) -> None:
     """Train the image model on a set; the new version serves only if its Frechet distance is no
     worse and it has not collapsed. An interrupted run resumes; otherwise the serving version is
     fine-tuned. The set 'digits' is drawn on first use if missing."""
-    if minutes is None and epochs is None:
-        minutes = 10.0
-    if minutes is not None and epochs is not None:
-        raise typer.BadParameter("give --minutes or --epochs, not both")
+    minutes, epochs = budget(minutes, epochs)
     from corpora.imagesets import load_pixels
     from models.registry import Registry
 

@@ -10,6 +10,7 @@ import typer
 from bot.cli.common import check_personas, cli_app, console, err_console, say_plain
 from bot.cli.groups import generate, train
 from bot.cli.report import BITS_PER_CHAR, ProgressLines, Serving, budget_words, outcome_line, say
+from bot.cli.training_options import Fresh, Minutes, RunId, budget
 
 if TYPE_CHECKING:
     from models.registry import TrainingOutcome
@@ -30,10 +31,7 @@ def train_text_command(
         bool,
         typer.Option("--together", help="One model of all these personas (needed for --blend)."),
     ] = False,
-    minutes: Annotated[
-        float | None,
-        typer.Option(help="Wall-clock budget for all the models (default 10).", min=0.01),
-    ] = None,
+    minutes: Minutes = None,
     epochs: Annotated[
         float | None,
         typer.Option(help="Passes over the tweets instead of a time budget.", min=0.01),
@@ -41,13 +39,8 @@ def train_text_command(
     preset: Annotated[
         Preset, typer.Option(help="Model size for a new model: cpu, or gpu for an accelerator.")
     ] = Preset.cpu,
-    fresh: Annotated[
-        bool, typer.Option("--fresh", help="Start from scratch instead of the serving version.")
-    ] = False,
-    run_id: Annotated[
-        int | None,
-        typer.Option("--run-id", hidden=True, help="The requested training run this is."),
-    ] = None,
+    fresh: Fresh = False,
+    run_id: RunId = None,
 ) -> None:
     """Train text models (resumes an interrupted run; fine-tunes the serving version).
 
@@ -55,9 +48,7 @@ def train_text_command(
     measured better per persona than one model of them all (benchmarks/text_fidelity.py).
     --together trains one model that speaks as every persona, which blends need.
     """
-    if minutes is not None and epochs is not None:
-        err_console.print("[red]error:[/red] give --minutes or --epochs, not both")
-        raise typer.Exit(2)
+    minutes, epochs = budget(minutes, epochs)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from models.registry import Registry
@@ -71,8 +62,7 @@ def train_text_command(
         registry = Registry(app.sessions, app.artifacts_dir)
         names = persona or persona_names(app.sessions)
         groups = [persona or []] if together or len(names) < 2 else [[name] for name in names]
-        budget = minutes if minutes is not None or epochs is not None else 10.0
-        share = budget / len(groups) if budget is not None else None
+        share = minutes / len(groups) if minutes is not None else None
         for group in groups:
             target = target_name(group)
             served = registry.serving("text", target)
