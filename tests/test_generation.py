@@ -37,7 +37,8 @@ def test_tweets_come_from_the_serving_version_and_respect_the_blocklist(sqlite_a
     _train_text(sqlite_app)
     serving = Registry(sqlite_app.sessions, sqlite_app.artifacts_dir).serving("text", "all")
     assert serving is not None
-    tweets = generation.generate_tweets(sqlite_app, "ada", count=3, temperature=1.0)
+    # A model this undertrained copies or repeats itself often: 64 candidates make 3 acceptable.
+    tweets = generation.generate_tweets(sqlite_app, "ada", count=3, temperature=1.0, candidates=64)
     assert len(tweets) == 3 and all(t.model_version_id == serving.id for t in tweets)
     assert all(0 < len(t.text) <= 280 and t.score < 0 for t in tweets)
     mashup = generation.generate_tweets(sqlite_app, "ada", blend_with="bob")
@@ -50,7 +51,7 @@ def test_tweets_come_from_the_serving_version_and_respect_the_blocklist(sqlite_a
         update={"text_blocklist_words": ",".join(sorted(words))}
     ))
     try:
-        again = generation.generate_tweets(blocked, "ada", count=3, temperature=1.0)
+        again = generation.generate_tweets(blocked, "ada", count=3, temperature=1.0, candidates=64)
     except ModelError as error:
         assert "blocked word" in str(error)
     else:
