@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -25,17 +25,23 @@ log = logging.getLogger("nowbot.cli")
 
 
 @contextmanager
-def cli_app() -> Iterator[App]:
-    """Open the app for one command; known errors become a one-line message and exit code 1."""
+def cli_app(tensorflow: bool = False) -> Iterator[App]:
+    """Open the app for one command; known errors become a one-line message and exit code 1.
+    `tensorflow`: the command may load TensorFlow, whose native start-up lines then go to
+    `DATA_DIR/logs/stderr.log` instead of the console."""
     from bot.app import open_app
     from bot.errors import USER_ERRORS
+    from bot.logs import native_stderr_to
 
     try:
         app = open_app()
     except USER_ERRORS as error:
         fail(error)
     try:
-        yield app
+        with ExitStack() as stack:
+            if tensorflow:
+                stack.enter_context(native_stderr_to(app.settings.data_dir / "logs"))
+            yield app
     except USER_ERRORS as error:
         fail(error)
     finally:

@@ -33,7 +33,7 @@ def train_draw_command(
     from models.registry import Registry
 
     minutes, epochs = budget(minutes, epochs)
-    with cli_app() as app:
+    with cli_app(tensorflow=True) as app:
         checked = check_request(set_name, mode)  # before TensorFlow is imported
         with app.sessions() as session:
             image_set, pixels = get_set(session, set_name), load_pixels(session, set_name)
@@ -66,7 +66,7 @@ def generate_draw_command(
     from bot.core.drawing import check_request, check_size, draw
     from storage.artifacts import atomic_write_bytes
 
-    with cli_app() as app:
+    with cli_app(tensorflow=True) as app:
         check_request(set_name, mode)
         if not input_path.is_file():
             raise NowbotError(f"{input_path}: no such file")

@@ -105,7 +105,7 @@ def train_gan_command(
     from corpora.imagesets import load_pixels
     from models.registry import Registry
 
-    with cli_app() as app:
+    with cli_app(tensorflow=True) as app:
         check_name("image set", set_name)
         if set_name == DEFAULT_SET:
             _ensure_digits(app)
@@ -143,10 +143,9 @@ def generate_image_command(
     seed: Annotated[int | None, typer.Option(help="Latent seed, for repeatable images.")] = None,
 ) -> None:
     """Draw new images with the serving image model and save them as one PNG grid."""
-    from bot.logs import native_stderr_to
     from models.registry import Registry
 
-    with cli_app() as app, native_stderr_to(app.settings.data_dir / "logs"):
+    with cli_app(tensorflow=True) as app:
         check_name("image set", set_name)
         check_image_set(app, set_name)
         from models.gan.grids import save_png

@@ -22,10 +22,9 @@ def post_now(
     from bot import generation
     from bot.core.posts import make_campaign_post
     from bot.core.runtime import Runtime
-    from bot.logs import native_stderr_to
     from bot.service import campaign_image_set, configured_publishers
 
-    with cli_app() as app, native_stderr_to(app.settings.data_dir / "logs"):  # TensorFlow's lines
+    with cli_app(tensorflow=True) as app:
         if persona is not None:
             check_personas(app, persona)
         runtime = Runtime(app=app, generator=generation, publishers=configured_publishers(app.settings),

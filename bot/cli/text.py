@@ -53,7 +53,7 @@ def train_text_command(
 
     from models.registry import Registry
 
-    with cli_app() as app:
+    with cli_app(tensorflow=True) as app:
         check_personas(app, *(persona or ()))
         from models.text.config import TextConfig  # TensorFlow: only once the names are known
         from models.text.data import persona_names
