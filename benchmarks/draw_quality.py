@@ -4,7 +4,7 @@ beta1 0.5, batch 1) at the same CPU budget, and against a nearest-neighbour base
 photo whose drawing is closest), on held-out photos: apple varieties never seen in training
 (the varieties are frames of one rotating apple each, so frames of one variety are not
 independent) and the last 2,000 MNIST test digits. Sample sheets (drawing | output | photo) go to
-benchmarks/results/draw_quality-<set>-<mode>-<side>.png.
+benchmarks/results/draw_quality-<set>-<mode>-<side>.png (not committed: they hold the data's photos).
 
 - follows the drawing: edge F1 (2 px tolerance) of the output's own lines against the sketch, or
   mean IoU of the output re-quantised to the palette against the label map; the real photo is
