@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -134,6 +135,7 @@ def _skip_reason(error: Exception) -> str:
     if isinstance(error, _Refused):
         return str(error)
     said = str(error).strip().partition("\n")[0] or type(error).__name__
+    said = re.sub(r"\s*<[^<>]* at 0x[0-9a-f]+>", "", said)  # Pillow names the stream it read
     return f"unreadable image ({said[:200]})"
 
 

@@ -181,7 +181,8 @@ def test_generate_draw_refuses_bad_inputs_in_one_line(sqlite_app: App, tmp_path:
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     cases = [
-        (["--set", "tiny", "--input", str(text)], "not a usable image"),
+        (["--set", "tiny", "--input", str(text)],
+         "not a usable image: unreadable image (cannot identify image file)\n"),
         (["--set", "tiny", "--input", str(empty)], "not an image: the file is empty"),
         (["--set", "tiny", "--input", str(SEEDS / "huge-header.png")], "too large"),
         (["--set", "tiny", "--input", str(tmp_path / "missing.png")], "no such file"),
