@@ -20,10 +20,13 @@ helpers). Targets: at least 300 selected tweets per second idle, 150 while train
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `bot` sets it for the service, before NumPy loads
+
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
