@@ -6,9 +6,9 @@ as it is answered, with one of many prompts and temperatures) runs for `--second
 - `engine`: `bot.chat.engine.GenerationEngine`, every waiting request's candidates stepped in one
   batch by one thread (what the Discord adapter uses), its large products in bfloat16 where that
   measured faster (reported); `engine_fp32`: the same without that;
-- `per_request`: the path before it, which the adapter used until this benchmark's first run:
-  equal requests coalesced by `bot.chat.batching.Batcher`, each call `bot.generation
-  .generate_tweets` in a pool of two model threads.
+- `per_request`: one `bot.generation.generate_tweets` call per request in a pool of two model
+  threads, as the adapter worked before the engine (it also coalesced equal requests, which this
+  stream of mixed prompts rarely has).
 
 Both select each tweet from the chat's 16 candidates (`NOWBOT_TEXT_CANDIDATES_CHAT`), idle and
 then while `nowbot train text` runs in a child process (as the service starts it), both sides
@@ -42,7 +42,6 @@ import numpy as np
 from benchmarks.discord_latency import PERSONA, WORDS, seed, start_load, stop, train_text
 from bot import generation
 from bot.app import App, open_app
-from bot.chat.batching import Batcher
 from bot.chat.engine import GenerationEngine
 from bot.commands import TweetRequest
 from bot.config import Settings
@@ -60,15 +59,16 @@ def prompts(count: int = 40) -> list[str]:
 
 
 def per_request_path(app: App) -> tuple[Any, ThreadPoolExecutor]:
-    """The adapter's generation before the engine: a Batcher in front of two model threads."""
+    """The adapter's generation before the engine: a call per request in two model threads."""
     pool = ThreadPoolExecutor(2, thread_name_prefix="per-request")
 
-    async def generate(request: TweetRequest, count: int) -> list[GeneratedText]:
-        return await asyncio.get_running_loop().run_in_executor(pool, partial(
+    async def generate(request: TweetRequest) -> GeneratedText:
+        [text] = await asyncio.get_running_loop().run_in_executor(pool, partial(
             generation.generate_tweets, app, request.persona, prompt=request.prompt,
-            temperature=request.temperature, count=count, blend_with=request.blend_with))
+            temperature=request.temperature, blend_with=request.blend_with))
+        return text
 
-    return Batcher(generate).get, pool
+    return generate, pool
 
 
 async def stream(get: Any, clients: int, seconds: float) -> dict[str, Any]:

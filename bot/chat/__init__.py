@@ -1,1 +1,1 @@
-"""Chat-neutral pieces every chat platform can use: the ready-tweet pool and request batching."""
+"""Chat-neutral pieces every chat platform can use: the ready-tweet pool and the generation engine."""

@@ -1,11 +1,13 @@
 """Where a chat adapter's tweets come from: a small pool of ready tweets for requests without a
-prompt, and batched generation for the rest.
+prompt, and the generation engine for the rest.
 
 Sampling a tweet takes the model a while (hundreds of steps), far longer than a chat user should
 wait when many ask at once. Requests without a prompt are answered from tweets the serving model
 wrote moments earlier for the same persona and temperature, each shown once; the pool refills in
 the background after use. Pooled tweets expire after `max_age_s` and are dropped when a newer model
-version answers, so a promotion shows up at once. Everything else goes through the `Batcher`.
+version answers, so a promotion shows up at once. Everything else is generated at once: the
+engine (`bot/chat/engine.py`) samples every waiting request in one batch, each tweet the best of
+its own candidates.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from bot.chat.batching import Batcher
 from bot.commands import TweetRequest
 from bot.generation import GeneratedText
 
@@ -28,10 +29,8 @@ class TweetSupply:
     """`get(request)` returns one tweet: from the pool when it can, else freshly generated."""
 
     def __init__(self, generate: Generate, *, pool_size: int = 32, refill_chunk: int = 8,
-                 refill_delay_s: float = 1.0, max_age_s: float = 600.0,
-                 max_batch: int = 16) -> None:
+                 refill_delay_s: float = 1.0, max_age_s: float = 600.0) -> None:
         self._generate = generate
-        self._batcher: Batcher[TweetRequest, GeneratedText] = Batcher(generate, max_batch=max_batch)
         self._pool_size = pool_size
         self._refill_chunk = refill_chunk
         self._refill_delay_s = refill_delay_s
@@ -47,7 +46,7 @@ class TweetSupply:
 
     async def get(self, request: TweetRequest) -> GeneratedText:
         if request.prompt:
-            return await self._batcher.get(request)
+            return await self._one(request)
         pool = self._fresh(request)
         refill = self._refill_if_low(request)
         if not pool and refill is not None:  # wait for the refill's first tweets, not all of them
@@ -56,7 +55,10 @@ class TweetSupply:
                 await changed.wait_for(lambda: bool(self._fresh(request)) or refill.done())
         if pool:
             return pool.popleft()[1]
-        return await self._batcher.get(request)  # the refill failed: generation says why
+        return await self._one(request)  # the refill failed: generation says why
+
+    async def _one(self, request: TweetRequest) -> GeneratedText:
+        return (await self._generate(request, 1))[0]  # one or a one-line error
 
     def _fresh(self, request: TweetRequest) -> deque[tuple[float, GeneratedText]]:
         pool = self._pools.setdefault(request, deque())
