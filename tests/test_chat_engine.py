@@ -21,7 +21,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> App:
     from bot.app import open_app
     from bot.config import Settings
 
-    app = open_app(Settings(data_dir=tmp_path_factory.mktemp("engine")))
+    # More candidates than the chat's default: this undertrained model copies itself often.
+    app = open_app(Settings(data_dir=tmp_path_factory.mktemp("engine"), text_candidates_chat=48))
     _train_text(app)
     return app
 
@@ -66,3 +67,20 @@ def test_a_bad_request_fails_alone_and_close_ends_the_thread(trained: App) -> No
     assert isinstance(unknown, NoServingModel)
     assert len(fine) == 1 and fine[0].text
     assert not any(t.name == "nowbot-engine" for t in threading.enumerate())
+
+
+def test_a_caller_that_gives_up_does_not_stop_the_engine(trained: App) -> None:
+    engine = GenerationEngine(trained)
+
+    async def give_up_then_ask() -> list:
+        for wait in (0.0, 0.05):  # before it joins a batch, and while it is being sampled
+            impatient = asyncio.ensure_future(engine.tweets(TweetRequest("ada", prompt="The")))
+            await asyncio.sleep(wait)
+            impatient.cancel()
+        return await engine.tweets(TweetRequest("bob"))
+
+    try:
+        answer = asyncio.run(give_up_then_ask())
+    finally:
+        engine.close()
+    assert len(answer) == 1 and answer[0].text

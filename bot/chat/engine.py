@@ -116,6 +116,8 @@ class GenerationEngine:
         rows = sum(len(batch) for batch in batches.values())
         while waiting and rows < self.max_rows:
             job = waiting.popleft()
+            if job.future.done():  # its caller gave up (cancelled) before it started
+                continue
             try:
                 request = job.request
                 job.rules = tweet_rules(self.app)
@@ -132,7 +134,7 @@ class GenerationEngine:
                                   mentions=job.rules.allow_mentions), tag=job)
                 rows += n
             except Exception as error:  # noqa: BLE001  (the caller gets it, as from a direct call)
-                job.future.set_exception(error)
+                _fail([job], error)
         for version_id in [v for v, batch in batches.items() if not batch.waiting]:
             del batches[version_id]  # a version no longer asked for (say, replaced) is let go
 
@@ -157,13 +159,15 @@ class GenerationEngine:
         from models.text.select import best
 
         assert job.rules is not None and job.editor is not None and job.version is not None
+        if job.future.done():  # cancelled while it was sampled
+            return
         try:
             chosen = best(samples, job.editor, job.count, rules=job.rules,
                           persona=job.request.persona)
             job.future.set_result(
                 [GeneratedText(s.text, s.mean_logprob, job.version.id) for s in chosen])
         except Exception as error:  # noqa: BLE001
-            job.future.set_exception(error)
+            _fail([job], error)
 
     def _fail_all(self, waiting: deque[_Job], batches: dict[int, Batch]) -> None:
         from models.errors import ModelError

@@ -115,7 +115,6 @@ class Batch:
         persona = s.persona_input(request.persona, request.blend, request.mix)
         n, rid = request.n, self._next_id
         self._next_id += 1
-        self._requests[rid] = (tag, request, [None] * n)
         prompt = np.asarray(s.vocab.encode(request.prompt), np.int64)
         constrained = request.real_words and s.lexicon is not None
         bits = s.lexicon.bits(request.persona, *filter(None, [request.blend])) if constrained else 0
@@ -144,6 +143,7 @@ class Batch:
         self.length = np.concatenate([self.length, np.zeros(n, np.int64)])
         self.total = np.concatenate([self.total, np.zeros(n)])
         self.inputs = np.concatenate([self.inputs, np.full(n, BOS)])
+        self._requests[rid] = (tag, request, [None] * n)  # last: a request is whole or absent
 
     def step(self) -> list[tuple[Hashable, list[Sample]]]:
         """Advance every row one symbol; returns the requests whose last row ended, with their
