@@ -10,6 +10,7 @@ import typer
 
 from bot.cli.common import cli_app, console
 from bot.cli.groups import generate, train
+from bot.cli.report import FRECHET, Serving, budget_words, outcome_line, say, start_words
 from bot.cli.training_options import Fresh, Minutes, RunId, budget
 from bot.errors import NowbotError
 
@@ -37,21 +38,23 @@ def train_draw_command(
         checked = check_request(set_name, mode)  # before TensorFlow is imported
         with app.sessions() as session:
             image_set, pixels = get_set(session, set_name), load_pixels(session, set_name)
-        from models.draw.run import train_draw
+        from models.draw.run import draw_target, train_draw
 
+        registry, target = Registry(app.sessions, app.artifacts_dir), draw_target(set_name, checked)
+        served = registry.serving("draw", target)
+        before = Serving(served.version, served.metrics) if served else None
+        say(f"draw {target}: training started ({budget_words(minutes, epochs)})")
         outcome = train_draw(
-            Registry(app.sessions, app.artifacts_dir), app.artifacts_dir, set_name, pixels, mode=checked,
+            registry, app.artifacts_dir, set_name, pixels, mode=checked,
             minutes=minutes, epochs=epochs, fresh=fresh, image_set_id=image_set.id, run_id=run_id,
         )
-        start = (f"resumed at step {outcome.resumed_from_step}" if outcome.resumed_from_step is not None
-                 else f"fine-tuned v{outcome.finetuned_from}" if outcome.finetuned_from
-                 else "from scratch")
         metrics = outcome.metrics
         console.print(
-            f"draw/{set_name} ({checked}) v{outcome.version} ({start}, {metrics['steps']} steps, "
+            f"draw/{set_name} ({checked}) v{outcome.version} ({start_words(outcome)}, {metrics['steps']} steps, "
             f"{metrics['seconds']:.0f} s): fid {metrics['fid']:.2f}, follows {metrics['follow']:.2f} "
-            f"(photos {metrics['follow_real']:.2f}); {outcome.verdict.reason}", highlight=False,
+            f"(photos {metrics['follow_real']:.2f})", highlight=False,
         )
+        say(outcome_line("draw", target, outcome, FRECHET, before))
 
 
 @generate.command("draw")

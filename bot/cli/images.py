@@ -12,7 +12,7 @@ from rich.markup import escape
 from bot.cli.common import check_image_set, cli_app, console, err_console
 from bot.cli.deletion import RetireModels, Yes, delete_named
 from bot.cli.groups import generate, images, train
-from bot.cli.report import FRECHET, Serving, budget_words, outcome_line, say
+from bot.cli.report import FRECHET, Serving, budget_words, outcome_line, say, start_words
 from bot.cli.training_options import Fresh, Minutes, RunId, budget
 from corpora.names import NAME_RULE, check_name
 
@@ -123,12 +123,9 @@ def train_gan_command(
             registry, app.artifacts_dir, set_name, pixels,
             minutes=minutes, epochs=epochs, fresh=fresh, image_set_id=image_set.id, run_id=run_id,
         )
-        start = (f"resumed at step {outcome.resumed_from_step}" if outcome.resumed_from_step is not None
-                 else f"fine-tuned v{outcome.finetuned_from}" if outcome.finetuned_from
-                 else "from scratch")
         metrics = outcome.metrics
         console.print(
-            f"gan/{set_name} v{outcome.version} ({start}, {metrics['steps']} steps, "
+            f"gan/{set_name} v{outcome.version} ({start_words(outcome)}, {metrics['steps']} steps, "
             f"{metrics['seconds']:.0f} s): fid {metrics['fid']:.2f}, diversity "
             f"{metrics['diversity']:.2f}", highlight=False,
         )

@@ -75,6 +75,15 @@ def outcome_line(kind: str, target: str, outcome: TrainingOutcome, metric: Metri
     return f"{name} not promoted ({why}): {value}; {serving}"
 
 
+def start_words(outcome: TrainingOutcome) -> str:
+    """Where a training run started: `resumed at step 400`, `fine-tuned from v2`, `from scratch`."""
+    if outcome.resumed_from_step is not None:
+        return f"resumed at step {outcome.resumed_from_step}"
+    if outcome.finetuned_from is not None:
+        return f"fine-tuned from v{outcome.finetuned_from}"
+    return "from scratch"
+
+
 def budget_words(minutes: float | None, passes: float | None) -> str:
     """`2 min`, `3.33 min`, `1 pass`, `4 passes`."""
     if minutes is not None:

@@ -9,7 +9,7 @@ import typer
 
 from bot.cli.common import check_personas, cli_app, console, err_console, say_plain
 from bot.cli.groups import generate, train
-from bot.cli.report import BITS_PER_CHAR, ProgressLines, Serving, budget_words, outcome_line, say
+from bot.cli.report import BITS_PER_CHAR, ProgressLines, Serving, budget_words, outcome_line, say, start_words
 from bot.cli.training_options import Fresh, Minutes, RunId, budget
 
 if TYPE_CHECKING:
@@ -89,14 +89,10 @@ def train_text_command(
 
 
 def _report(outcome: TrainingOutcome) -> None:
-    start = (f"resumed from the checkpoint at step {outcome.resumed_from_step}"
-             if outcome.resumed_from_step is not None
-             else f"fine-tuned from v{outcome.finetuned_from}" if outcome.finetuned_from is not None
-             else "from scratch")
     m = outcome.metrics
     console.print(
         f"v{outcome.version}: held-out {m['bpc']:.3f} bits/char after {m['steps']} steps "
-        f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min, {start})",
+        f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min, {start_words(outcome)})",
         soft_wrap=True, highlight=False,
     )
 
