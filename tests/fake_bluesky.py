@@ -22,10 +22,9 @@ import json
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
-from fake_http import LoopbackServer
+from fake_http import Fault, LoopbackServer
 from urllib.parse import parse_qsl, urlsplit
 
 BLOB_LIMIT = 2_000_000
@@ -34,13 +33,6 @@ RECORD_CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
 METHODS = {"com.atproto.server.createSession", "com.atproto.server.refreshSession",
            "com.atproto.repo.uploadBlob", "com.atproto.repo.createRecord",
            "com.atproto.repo.getRecord", "com.atproto.repo.listRecords"}
-
-
-@dataclass
-class Fault:
-    status: int | None = None
-    reset_in: float = 0.0
-    delay: float = 0.0
 
 
 def _b64(data: bytes) -> str:

@@ -7,8 +7,23 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+
+
+@dataclass
+class Fault:
+    """What a fake does to the next matching request instead of (or after) serving it: `status`
+    answers with that error (a 429 carries a reset `reset_in` seconds from now, in the platform's
+    own header); `status=None` with `delay` serves the request (a post is created) but answers
+    `delay` seconds late."""
+
+    status: int | None = None
+    reset_in: float = 0.0
+    delay: float = 0.0
+
 
 Answer = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], Any, float]]
 

@@ -29,7 +29,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from fake_http import LoopbackServer
+from fake_http import Fault, LoopbackServer
 from urllib.parse import parse_qsl, urlsplit
 
 ROUTES = [
@@ -43,13 +43,6 @@ ROUTES = [
 ]
 PUBLIC = {"GET /api/v1/instance", "GET /api/v2/instance"}
 LIMIT = 500
-
-
-@dataclass
-class Fault:
-    status: int | None = None
-    reset_in: float = 0.0
-    delay: float = 0.0
 
 
 @dataclass(frozen=True)

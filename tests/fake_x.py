@@ -33,7 +33,7 @@ from email.policy import HTTP
 from http import HTTPStatus
 from typing import Any
 
-from fake_http import LoopbackServer
+from fake_http import Fault, LoopbackServer
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -65,19 +65,6 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     status: int
-
-
-@dataclass
-class Fault:
-    """What to do to the next matching request instead of (or after) serving it.
-
-    `status` answers with that error (429 carries `x-rate-limit-reset` = now + `reset_in`);
-    `status=None` with `delay` serves the request (a post is created) but answers `delay` seconds late.
-    """
-
-    status: int | None = None
-    reset_in: float = 0.0
-    delay: float = 0.0
 
 
 @dataclass
