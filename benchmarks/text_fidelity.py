@@ -7,7 +7,9 @@
 2. With that model, 200 tweets per persona written through the product's path (sampling with
    the word constraint, then selection and the editor's ranking, fixed seeds), the same number
    written "before" (no word constraint, mentions written then cut out, ranked by ending and
-   character likelihood alone), and the persona's held-out real tweets, all measured the same way:
+   character likelihood alone), the same path with the candidates thinned as they write (as the
+   chat's generation engine samples them: `after_thinned`), and the persona's held-out real
+   tweets, all measured the same way:
    real-word rate, attribution by a character n-gram classifier of the three personas, how well
    a classifier tells generated from real (cross-validated AUC), copies of 40-character runs,
    distinct word bigrams, dangling endings, lower-case starts, mean length.
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.text_common import ROOT, corpus_files, load_corpus, save
+from bot.chat.engine import THIN_TO
 from corpora.cleaning import DANGLING
 from models.text import artifact
 from models.text.config import TextConfig
@@ -73,11 +76,12 @@ def kneser_ney_bpc(train_part: list[PersonaTweet], val: list[PersonaTweet]) -> f
     return model.bpc([vocab.encode(t) + [EOS] for _, t in val])
 
 
-def write_after(folder: Path, persona: str, n: int) -> list[Sample]:
-    """Tweets through the product's path: `write_tweets` with the chat rules."""
+def write_after(folder: Path, persona: str, n: int, thin: int = 0) -> list[Sample]:
+    """Tweets through the product's path: `write_tweets` with the chat rules (`thin`: the
+    candidates thinned as they write, as the chat's generation engine does)."""
     sampler, editor = artifact.load(folder)
     return [write_tweets(sampler, editor, persona, rules=CHAT, temperature=0.8,
-                         seed=SEEDS + i)[0] for i in range(n)]
+                         seed=SEEDS + i, thin=thin)[0] for i in range(n)]
 
 
 def write_before(folder: Path, persona: str, n: int) -> list[Sample]:
@@ -199,6 +203,7 @@ def main() -> None:
         sets = {
             "after": [s.text for s in write_after(folder, name, args.tweets)],
             "before": [s.text for s in write_before(folder, name, args.tweets)],
+            "after_thinned": [s.text for s in write_after(folder, name, args.tweets, THIN_TO)],
             "real": real_texts,
         }
         entry = {}
@@ -209,6 +214,7 @@ def main() -> None:
                 entry[side]["auc"] = distinguishability(texts, real_texts)
         entry["targets"] = targets(entry["after"], entry["before"], entry["real"])
         entry["target_met"] = all(entry["targets"].values())
+        entry["thinning_auc_change"] = entry["after_thinned"]["auc"] - entry["after"]["auc"]
         results[name] = entry
         first_five[name] = {"before": sets["before"][:5], "after": sets["after"][:5]}
     save("text_fidelity", {

@@ -38,7 +38,7 @@ def test_a_burst_of_different_requests_is_one_batch(trained: App, monkeypatch: p
     monkeypatch.setattr(batch_module.Batch, "step", step)
     requests = [TweetRequest("ada"), TweetRequest("bob", prompt="The", temperature=0.9),
                 TweetRequest("ada", blend_with="bob"), TweetRequest("bob", temperature=1.2)]
-    engine = GenerationEngine(trained)
+    engine = GenerationEngine(trained, threads=1)
 
     async def burst() -> list:
         return await asyncio.gather(*(engine.tweets(r, count) for r, count in zip(requests, [1, 1, 1, 3])))
@@ -51,6 +51,29 @@ def test_a_burst_of_different_requests_is_one_batch(trained: App, monkeypatch: p
     assert answers[1][0].text.startswith("The")
     candidates = trained.settings.text_candidates_chat
     assert largest[0] > 2 * candidates  # the requests' candidates were stepped together
+
+
+def test_a_burst_is_spread_over_the_stepping_threads(trained: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: set[int] = set()
+    real_step = batch_module.Batch.step
+
+    def step(self: batch_module.Batch) -> list:
+        threads.add(threading.get_ident())
+        return real_step(self)
+
+    monkeypatch.setattr(batch_module.Batch, "step", step)
+    engine = GenerationEngine(trained, threads=2)
+
+    async def burst() -> list:
+        return await asyncio.gather(*(engine.tweets(TweetRequest(persona, prompt="The"))
+                                      for persona in ["ada", "bob"] * 3))
+
+    try:
+        answers = asyncio.run(burst())
+    finally:
+        engine.close()
+    assert all(len(a) == 1 and a[0].text.startswith("The") for a in answers)
+    assert len(threads) == 2
 
 
 def test_a_bad_request_fails_alone_and_close_ends_the_thread(trained: App) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from models.errors import ModelError
-from models.text.batch import Batch, Request
+from models.text.batch import THIN_AT, Batch, Request
 from models.text.config import TextConfig
 from models.text.lexicon import Lexicon, split_words
 from models.text.ngram import NGram
@@ -93,7 +93,7 @@ def test_a_short_request_is_answered_while_a_long_one_goes_on(sampler: Sampler) 
 def test_bad_requests_are_refused_before_joining(sampler: Sampler) -> None:
     batch = Batch(sampler)
     for request in (Request("ada", temperature=0.0), Request("ada", prompt="x" * 300),
-                    Request("ada", 0), Request("zed")):
+                    Request("ada", 0), Request("ada", thin=-1), Request("zed")):
         with pytest.raises(ModelError):
             batch.add(request)
     assert len(batch) == 0 and batch.waiting == 0
@@ -107,3 +107,20 @@ def test_each_row_samples_at_its_own_temperature(sampler: Sampler) -> None:
     while batch.waiting:
         got.update((tag, {s.text for s in samples}) for tag, samples in batch.step())
     assert len(got["cold"]) <= 2 and len(got["hot"]) >= 6  # near-greedy, and nearly all different
+
+
+def test_a_thinned_request_halves_its_writing_rows_and_returns_the_rest(sampler: Sampler) -> None:
+    batch = Batch(sampler, np.random.default_rng(3))
+    batch.add(Request("ada", 16, prompt="The", stop_at_end=False, max_chars=80, thin=4), tag="thin")
+    batch.add(Request("bob", 16, stop_at_end=False, max_chars=80), tag="whole")
+    assert len(batch) == 2 and batch.rows == 32  # one row reads for each request's candidates
+    rows, got = [], {}
+    while batch.waiting:
+        got.update(batch.step())
+        rows.append(len(batch))
+    assert rows[0] == 17  # "whole" has split; "thin" still reads its prompt
+    read = len("The")  # steps before "thin" samples its first character
+    assert rows[read] == 32
+    assert rows[read + THIN_AT[0] - 1] == 16 + 8 and rows[read + THIN_AT[1] - 1] == 16 + 4
+    assert len(got["whole"]) == 16 and len(got["thin"]) == 4
+    assert all(s.text.startswith("The") for s in got["thin"])

@@ -2,16 +2,19 @@
 
 Every request a chat adapter makes (any persona, prompt, temperature or blend, any number of
 tweets) becomes rows of the `Batch` of the model version that serves it
-(`models/text/batch.py`), stepped by one thread together with every other waiting request: a
-burst of fifty different prompts costs about one batch, not fifty. A request joins at the next
-step and is answered (its candidates chosen as `write_tweets` chooses) as soon as its last
-candidate ends. The event loop only hands requests over and awaits their futures.
+(`models/text/batch.py`), stepped together with every other waiting request: a burst of fifty
+different prompts costs about one batch, not fifty. There is one stepping thread per core, each
+with its own batches (a step's products and compiled passes release the GIL), and a request
+goes to the least busy. It joins at the next step and is answered (its candidates chosen as
+`write_tweets` chooses) as soon as its last candidate ends. The event loop only hands requests
+over and awaits their futures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import threading
 import time
@@ -31,7 +34,9 @@ if TYPE_CHECKING:
     from storage.registry import ModelVersion
 
 log = logging.getLogger("nowbot.engine")
-MAX_ROWS = 1024  # rows stepped at once; later requests wait for rows to end
+MAX_ROWS = 1024  # rows stepped at once by all threads; later requests wait for rows to end
+MAX_THREADS = 4  # stepping threads at most: beyond a few, Python's share of a step contends
+THIN_TO = 4  # a chat request's candidates are halved twice as they write, down to this many
 VERSION_TTL_S = 1.0  # how long the serving version found for a persona is reused (a promotion
                      # shows up within this); looking it up each time cost 5% of the thread
 
@@ -46,46 +51,71 @@ class _Job:
     editor: Editor | None = None
 
 
+def default_threads() -> int:
+    """One stepping thread per core this process may use (a training child runs at a lower
+    priority, so it yields them when chat is busy), at most `MAX_THREADS`."""
+    return max(1, min(MAX_THREADS, len(os.sched_getaffinity(0))))
+
+
+@dataclass(eq=False)
+class _Stepper:
+    """One stepping thread, its inbox and how many jobs it holds (a new job goes to the least
+    busy); each has its own batches, so threads share nothing but the versions found."""
+
+    inbox: queue.SimpleQueue[_Job | None]
+    thread: threading.Thread | None = None
+    jobs: int = 0
+
+
 class GenerationEngine:
-    """`await tweets(request, count)`: `count` different tweets for `request`, sampled in the
-    engine's thread together with everything else that is waiting. `close()` stops the thread;
+    """`await tweets(request, count)`: `count` different tweets for `request`, sampled in one of
+    the engine's `threads` together with everything else that is waiting. `close()` stops them;
     requests still waiting then fail. With `accelerate`, each version's large products move to
     bfloat16 where that measures faster (`models/text/products.py`)."""
 
-    def __init__(self, app: App, *, max_rows: int = MAX_ROWS, accelerate: bool = True) -> None:
-        self.app, self.max_rows, self.accelerate = app, max_rows, accelerate
-        self._inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+    def __init__(self, app: App, *, max_rows: int = MAX_ROWS, accelerate: bool = True,
+                 threads: int | None = None) -> None:
+        self.app, self.accelerate = app, accelerate
+        count = threads or default_threads()
+        self.max_rows = max(1, max_rows // count)  # per thread
+        self._steppers = [_Stepper(queue.SimpleQueue()) for _ in range(count)]
         self._lock = threading.Lock()
         self._versions: dict[tuple[str, str | None], tuple[float, ModelVersion, Sampler, Editor]] = {}
 
     async def tweets(self, request: TweetRequest, count: int = 1) -> list[GeneratedText]:
         job = _Job(request, count, Future())
-        self._start()
-        self._inbox.put(job)
+        with self._lock:
+            stepper = min(self._steppers, key=lambda s: s.jobs)
+            stepper.jobs += 1
+            if stepper.thread is None:
+                stepper.thread = threading.Thread(target=self._run, args=(stepper.inbox,),
+                                                  name="nowbot-engine", daemon=True)
+                stepper.thread.start()
+        job.future.add_done_callback(lambda _: self._done(stepper))
+        stepper.inbox.put(job)
         return await asyncio.wrap_future(job.future)
 
-    def close(self) -> None:
-        """Stop the thread once it has handed back what it holds (as errors)."""
+    def _done(self, stepper: _Stepper) -> None:
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._inbox.put(None)
+            stepper.jobs -= 1
+
+    def close(self) -> None:
+        """Stop the threads once they have handed back what they hold (as errors)."""
+        with self._lock:
+            running = [(s.inbox, s.thread) for s in self._steppers if s.thread is not None]
+            for stepper in self._steppers:
+                stepper.thread = None
+        for inbox, thread in running:
+            inbox.put(None)
             thread.join()
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="nowbot-engine", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
+    def _run(self, inbox: queue.SimpleQueue[_Job | None]) -> None:
         batches: dict[int, Batch] = {}
         waiting: deque[_Job] = deque()
         try:
             while True:
                 busy = any(len(batch) for batch in batches.values())
-                if not self._take(waiting, block=not busy and not waiting):
+                if not _take(inbox, waiting, block=not busy and not waiting):
                     return
                 self._admit(waiting, batches)
                 for version_id, batch in list(batches.items()):
@@ -102,25 +132,13 @@ class GenerationEngine:
                         # to 1.8-2.5 s (benchmarks.discord_latency).
                         self._answer(job, samples)  # type: ignore[arg-type]
         finally:
-            self._fail_all(waiting, batches)
-
-    def _take(self, waiting: deque[_Job], block: bool) -> bool:
-        """Move the inbox into `waiting` (waiting for one job when `block`); False on close."""
-        try:
-            job = self._inbox.get(block=block)
-            while True:
-                if job is None:
-                    return False
-                waiting.append(job)
-                job = self._inbox.get_nowait()
-        except queue.Empty:
-            return True
+            _fail_all(inbox, waiting, batches)
 
     def _admit(self, waiting: deque[_Job], batches: dict[int, Batch]) -> None:
         """Give waiting jobs rows in their version's batch while rows are free."""
         from models.text.batch import Batch, Request
 
-        rows = sum(len(batch) for batch in batches.values())
+        rows = sum(batch.rows for batch in batches.values())
         while waiting and rows < self.max_rows:
             job = waiting.popleft()
             if job.future.done():  # its caller gave up (cancelled) before it started
@@ -137,7 +155,8 @@ class GenerationEngine:
                 batch.add(Request(request.persona, n, prompt=request.prompt,
                                   temperature=request.temperature, blend=request.blend_with,
                                   real_words=job.rules.real_words,
-                                  mentions=job.rules.allow_mentions), tag=job)
+                                  mentions=job.rules.allow_mentions,
+                                  thin=max(job.count, THIN_TO)), tag=job)
                 rows += n
             except Exception as error:  # noqa: BLE001  (the caller gets it, as from a direct call)
                 _fail([job], error)
@@ -151,7 +170,7 @@ class GenerationEngine:
         found = self._versions.get(key)
         if found is None or found[0] < now:
             found = (now + VERSION_TTL_S, *serving_generator(self.app, *key))
-            self._versions[key] = found
+            self._versions[key] = found  # one dict assignment: safe between threads
         return found[1:]
 
     def _accelerate(self, sampler: Sampler) -> None:
@@ -185,17 +204,32 @@ class GenerationEngine:
         except Exception as error:  # noqa: BLE001
             _fail([job], error)
 
-    def _fail_all(self, waiting: deque[_Job], batches: dict[int, Batch]) -> None:
-        from models.errors import ModelError
 
-        jobs = list(waiting)
-        for batch in batches.values():
-            jobs += batch.tags()
-        while not self._inbox.empty():
-            job = self._inbox.get_nowait()
-            if job is not None:
-                jobs.append(job)
-        _fail(jobs, ModelError("the generation engine stopped"))
+def _take(inbox: queue.SimpleQueue[_Job | None], waiting: deque[_Job], block: bool) -> bool:
+    """Move `inbox` into `waiting` (waiting for one job when `block`); False on close."""
+    try:
+        job = inbox.get(block=block)
+        while True:
+            if job is None:
+                return False
+            waiting.append(job)
+            job = inbox.get_nowait()
+    except queue.Empty:
+        return True
+
+
+def _fail_all(inbox: queue.SimpleQueue[_Job | None], waiting: deque[_Job],
+              batches: dict[int, Batch]) -> None:
+    from models.errors import ModelError
+
+    jobs = list(waiting)
+    for batch in batches.values():
+        jobs += batch.tags()
+    while not inbox.empty():
+        job = inbox.get_nowait()
+        if job is not None:
+            jobs.append(job)
+    _fail(jobs, ModelError("the generation engine stopped"))
 
 
 def _fail(jobs: list, error: Exception) -> None:

@@ -3,7 +3,11 @@
 Each request (a persona or a blend, a prompt, a temperature, how many candidates) adds its rows
 to the batch; every `step` advances every row one symbol with one GRU product and one compiled
 pass each for the n-gram mixture, the word constraint and the draw. A row first reads its start
-symbol and its prompt, then samples; it leaves the batch when it ends, and a request is returned
+symbol and its prompt, then samples; a request's rows read alike, so one row reads for all of
+them and splits into `n` as sampling starts. A request may be thinned: at `THIN_AT` sampled
+characters its rows still writing are halved, the most likely so far kept (a burst's rows, and
+its wait for its longest candidate, shrink by half and more while each tweet is still chosen
+among all its candidates' starts). A row leaves the batch when it ends; a request is returned
 as soon as its last row has left, while other requests go on and new ones join at any step (in
 the manner of continuous batching in LLM servers). `Sampler.generate` is one request in a batch
 of its own, so there is one sampling loop.
@@ -31,7 +35,9 @@ class Request:
 
     `real_words`: only words of the persona(s) and their language(s), when the version has a
     word tree; `mentions` False: no @ is written (a mention cut out later would leave a sentence
-    without its start); `stop_at_end` False: rows go on to `max_chars` (for measuring speed)."""
+    without its start); `stop_at_end` False: rows go on to `max_chars` (for measuring speed);
+    `thin`: halve the rows still writing at `THIN_AT` characters, never below `thin` of them
+    (0: never), so fewer than `n` samples may come back."""
 
     persona: str
     n: int = 1
@@ -45,6 +51,7 @@ class Request:
     real_words: bool = True
     mentions: bool = True
     stop_at_end: bool = True
+    thin: int = 0
 
     def check(self) -> None:
         """A one-line `ModelError` for settings no sampler can use."""
@@ -54,9 +61,13 @@ class Request:
             raise ModelError(f"prompt is {len(self.prompt)} characters; the limit is {self.max_chars}")
         if self.n < 1:
             raise ModelError("need at least one sample")
+        if self.thin < 0:
+            raise ModelError("thin needs a count of rows >= 0")
 
 
 _NOT_END, _NO_AT = 1, 2  # bits of a row's base mask: no end yet, no @
+THIN_AT = (24, 48)  # sampled characters at which a thinned request's writing rows are halved
+_THINNED = Sample("", -math.inf, False)  # the place of a row thinned out
 
 
 class Batch:
@@ -76,6 +87,7 @@ class Batch:
         )
         self.request = np.empty(0, np.int64)  # request id of each row
         self.index = np.empty(0, np.int64)  # the row's place among its request's samples
+        self.copies = np.empty(0, np.int64)  # rows this one becomes when it starts sampling
         self.persona = np.empty((0, width), np.float32)
         self.inverse_t = np.empty(0, np.float64)  # 1 / temperature
         self.base = np.empty(0, np.int64)  # _NOT_END | _NO_AT
@@ -87,7 +99,8 @@ class Batch:
         self.read = np.empty(0, np.int64)  # how many of them the row has read
         self.limit = np.empty(0, np.int64)  # symbols the row may sample
         self.stop_at_end = np.empty(0, bool)
-        self.out = np.empty((0, 0), np.int64)  # sampled symbols
+        self.thin = np.empty(0, np.int64)
+        self.out = np.empty((0, 0), np.int32)  # sampled symbols
         self.length = np.empty(0, np.int64)
         self.total = np.empty(0, np.float64)  # log-probability of the sampled symbols
         self.inputs = np.empty(0, np.int64)  # each row's next GRU input
@@ -100,6 +113,11 @@ class Batch:
         return len(self.request)
 
     @property
+    def rows(self) -> int:
+        """Rows stepped now and once every request has split into its samples."""
+        return int(self.copies.sum())
+
+    @property
     def waiting(self) -> int:
         """Requests not finished yet."""
         return len(self._requests)
@@ -109,11 +127,12 @@ class Batch:
         return [tag for tag, _, _ in self._requests.values()]
 
     def add(self, request: Request, tag: Hashable = None) -> None:
-        """Add `request.n` rows; `step` returns them under `tag` once all have ended."""
+        """Add a row that becomes `request.n`; `step` returns them under `tag` once all have
+        ended."""
         request.check()
         s = self.sampler
         persona = s.persona_input(request.persona, request.blend, request.mix)
-        n, rid = request.n, self._next_id
+        n, rid = 1, self._next_id
         self._next_id += 1
         prompt = np.asarray(s.vocab.encode(request.prompt), np.int64)
         constrained = request.real_words and s.lexicon is not None
@@ -127,6 +146,7 @@ class Batch:
                                                   np.repeat(self._start_context, n, axis=0)])
         self.request = np.concatenate([self.request, np.full(n, rid)])
         self.index = np.concatenate([self.index, np.arange(n)])
+        self.copies = np.concatenate([self.copies, [request.n]])
         self.persona = np.concatenate([self.persona, np.broadcast_to(persona, (n, len(persona)))])
         self.inverse_t = np.concatenate([self.inverse_t, np.full(n, 1.0 / request.temperature)])
         base = (0 if request.prompt else _NOT_END) | (0 if request.mentions else _NO_AT)
@@ -139,11 +159,12 @@ class Batch:
         self.read = np.concatenate([self.read, np.zeros(n, np.int64)])
         self.limit = np.concatenate([self.limit, np.full(n, limit)])
         self.stop_at_end = np.concatenate([self.stop_at_end, np.full(n, request.stop_at_end)])
-        self.out = _append_rows(self.out, np.zeros((n, limit), np.int64))
+        self.thin = np.concatenate([self.thin, np.full(n, request.thin)])
+        self.out = _append_rows(self.out, np.zeros((n, limit), np.int32))
         self.length = np.concatenate([self.length, np.zeros(n, np.int64)])
         self.total = np.concatenate([self.total, np.zeros(n)])
         self.inputs = np.concatenate([self.inputs, np.full(n, BOS)])
-        self._requests[rid] = (tag, request, [None] * n)  # last: a request is whole or absent
+        self._requests[rid] = (tag, request, [None] * request.n)  # last: whole or absent
 
     def step(self) -> list[tuple[Hashable, list[Sample]]]:
         """Advance every row one symbol; returns the requests whose last row ended, with their
@@ -152,9 +173,17 @@ class Batch:
             return []
         s = self.sampler
         probs = s.next_probs(s.step(self.inputs, self.persona, self.state), self.counts)
+        reading = self.read < self.prompt_len
+        split = np.where(reading, 1, self.copies)
+        if (split > 1).any():  # rows that have read their prompt become their request's samples
+            at = np.repeat(np.arange(len(self)), split)
+            first = np.repeat(np.cumsum(split) - split, split)
+            self.copies[split > 1] = 1
+            self._take(at)
+            self.index += np.arange(len(at)) - first
+            probs, reading = probs[at], reading[at]
         rows = np.arange(len(self))
         chosen = self._draw(probs, self._allowed())
-        reading = self.read < self.prompt_len
         if reading.any():
             chosen = np.where(reading, self.forced[rows, np.minimum(self.read, self.forced.shape[1] - 1)],
                               chosen)
@@ -166,11 +195,12 @@ class Batch:
         self.length[sampled] += 1
         self.base[sampled] &= ~_NOT_END
         ended = sampling & (((chosen == EOS) & self.stop_at_end) | (self.length >= self.limit))
-        if ended.any():
-            finished = self._finish(ended)
-            going = ~ended
+        leaving = ended | self._thinned(ended)
+        if leaving.any():
+            finished = self._finish(ended, leaving)
+            going = ~leaving
             chosen = chosen[going]
-            self._keep(going)
+            self._take(going)
         else:
             finished = []
         if self.counts is not None:
@@ -200,29 +230,48 @@ class Batch:
                 weights[rows] = _truncate(weights[rows] * allowed[rows], request.top_k, request.top_p)
         return self._compiled.draw(weights, allowed, self.rng.random(len(weights)))
 
-    def _finish(self, ended: np.ndarray) -> list[tuple[Hashable, list[Sample]]]:
+    def _thinned(self, ended: np.ndarray) -> np.ndarray:
+        """The rows thinned out this step: of each thinned request whose writing rows have just
+        reached a `THIN_AT` length (they split together, so all have), all but the most likely
+        half (mean log-probability so far), and never below its `thin`."""
+        out = np.zeros(len(self), bool)
+        due = np.flatnonzero((self.thin > 0) & ~ended & np.isin(self.length, THIN_AT))
+        if not len(due):
+            return out
+        rid = self.request[due]
+        order = np.lexsort((-self.total[due] / self.length[due], rid))  # by request, best first
+        due, rid = due[order], rid[order]
+        starts = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
+        sizes = np.diff(np.r_[starts, len(due)])
+        rank = np.arange(len(due)) - np.repeat(starts, sizes)
+        keep = np.maximum(self.thin[due[starts]], (sizes + 1) // 2)
+        out[due[rank >= np.repeat(keep, sizes)]] = True
+        return out
+
+    def _finish(self, ended: np.ndarray, leaving: np.ndarray) -> list[tuple[Hashable, list[Sample]]]:
         decode, done = self.sampler.vocab.decode, []
-        for r in np.flatnonzero(ended):
+        for r in np.flatnonzero(leaving):
             tag, request, samples = self._requests[int(self.request[r])]
             row = self.out[r, : self.length[r]]
             samples[int(self.index[r])] = Sample(
                 request.prompt + decode(row[row != EOS]),
                 float(self.total[r] / max(self.length[r], 1)),
                 bool((row == EOS).any()),
-            )
+            ) if ended[r] else _THINNED
             if all(sample is not None for sample in samples):
                 del self._requests[int(self.request[r])]
-                done.append((tag, samples))
+                done.append((tag, [sample for sample in samples if sample is not _THINNED]))
         return done  # type: ignore[return-value]
 
-    def _keep(self, going: np.ndarray) -> None:
-        self.state.keep(going)
+    def _take(self, rows: np.ndarray) -> None:
+        """Keep only `rows` (a mask, or indices that may repeat a row) of every row's state."""
+        self.state.keep(rows)
         if self.counts is not None:
-            self.counts.keep(going)
-        for name in ("request", "index", "persona", "inverse_t", "base", "constrained", "node",
-                     "bits", "forced", "prompt_len", "read", "limit", "stop_at_end", "out",
-                     "length", "total"):
-            setattr(self, name, getattr(self, name)[going])
+            self.counts.keep(rows)
+        for name in ("request", "index", "copies", "persona", "inverse_t", "base", "constrained",
+                     "node", "bits", "forced", "prompt_len", "read", "limit", "stop_at_end", "thin",
+                     "out", "length", "total", "inputs"):
+            setattr(self, name, getattr(self, name)[rows])
         if len(self):  # no wider than the rows left need
             self.forced = self.forced[:, : self.prompt_len.max()]
             self.out = self.out[:, : self.limit.max()]

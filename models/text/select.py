@@ -159,18 +159,21 @@ def _clean(text: str, rules: Rules) -> str:
 
 def choose(
     samples: Sequence[Sample], editor: Editor, rules: Rules, recent: Sequence[str] = (),
-    persona: str = "",
+    persona: str = "", limit: int | None = None,
 ) -> tuple[list[Sample], Counter[str]]:
-    """The acceptable samples, best first (`Editor.rank`), and why the others were not."""
+    """The acceptable samples, best first (`Editor.rank`), and why the others were not. With
+    `limit`, the checks stop at the best `limit` acceptable ones (ranked first, checked in that
+    order: the copy checks are most of choosing's time)."""
     blocked = (
         re.compile(r"\b(?:" + "|".join(map(re.escape, rules.blocklist)) + r")\b", re.IGNORECASE)
         if rules.blocklist else None
     )
     recent_index = CopyIndex.build(recent)
     recent_texts = {" ".join(text.casefold().split()) for text in recent}
+    cleaned = [replace(sample, text=_clean(sample.text, rules)) for sample in samples]
     accepted, rejected = [], Counter[str]()
-    for sample in samples:
-        text = _clean(sample.text, rules)
+    for sample in editor.rank(cleaned, persona, rules):
+        text = sample.text
         if len(text) < rules.min_chars:
             rejected["too short"] += 1
         elif blocked is not None and blocked.search(text):
@@ -180,8 +183,10 @@ def choose(
         elif text.casefold() in recent_texts or recent_index.copies(text):
             rejected["repeats a recent post"] += 1
         else:
-            accepted.append(replace(sample, text=text))
-    return editor.rank(accepted, persona, rules), rejected
+            accepted.append(sample)
+            if len(accepted) == limit:
+                break
+    return accepted, rejected
 
 
 def best(
@@ -190,11 +195,11 @@ def best(
 ) -> list[Sample]:
     """The `n` best acceptable of `samples` (`choose`), or a one-line `ModelError` saying why
     none was."""
-    accepted, rejected = choose(samples, editor, rules, recent, persona)
+    accepted, rejected = choose(samples, editor, rules, recent, persona, limit=n)
     if not accepted:
         reasons = ", ".join(f"{count} {reason}" for reason, count in rejected.most_common())
         raise ModelError(f"no acceptable tweet among {len(samples)} candidates ({reasons})")
-    return accepted[:n]
+    return accepted
 
 
 def write_tweets(
