@@ -124,3 +124,18 @@ def test_a_thinned_request_halves_its_writing_rows_and_returns_the_rest(sampler:
     assert rows[read + THIN_AT[0] - 1] == 16 + 8 and rows[read + THIN_AT[1] - 1] == 16 + 4
     assert len(got["whole"]) == 16 and len(got["thin"]) == 4
     assert all(s.text.startswith("The") for s in got["thin"])
+
+
+def test_a_cold_temperature_still_writes_only_allowed_symbols(sampler: Sampler) -> None:
+    # At 1/20 the power of a float32 probability under about 1% of its row's largest is 0: the
+    # draw scales each row first, so that a row whose allowed symbols are all that unlikely
+    # still draws one of them.
+    words = {w for t in TEXTS for w in split_words(t)}
+    batch = Batch(sampler, np.random.default_rng(4))
+    batch.add(Request("ada", 32, temperature=0.05, max_chars=60), tag="cold")
+    got = []
+    while batch.waiting:
+        got += [s for _, samples in batch.step() for s in samples]
+    assert len(got) == 32
+    written = [split_words(s.text)[: None if s.ended else -1] for s in got]  # a cut word aside
+    assert all(set(w) <= words for w in written) and all(np.isfinite(s.mean_logprob) for s in got)

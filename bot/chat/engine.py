@@ -187,8 +187,11 @@ class GenerationEngine:
         except Exception as error:  # noqa: BLE001  (fp32 stays: it is always correct)
             log.warning("bfloat16 products unavailable, staying with fp32: %s", error)
             return
-        log.info("text generation: large batches in %s (%s)", "bfloat16" if used else "fp32",
-                 ", ".join(f"{name} {value:.2f}" for name, value in (sampler.head.measured or {}).items()))
+        head = sampler.head
+        log.info("text generation: %s (ms per product, fp32 / bfloat16: %s)",
+                 f"bfloat16 from {head.min_rows} rows" if used else "fp32",
+                 ", ".join(f"{rows} rows {fp32:.2f} / {bf16:.2f}"
+                           for rows, (fp32, bf16) in (head.measured or {}).items()))
 
     def _answer(self, job: _Job, samples: list) -> None:
         from models.text.select import best

@@ -1,11 +1,12 @@
 """The sampler's one large matrix product per step, on the fastest path this machine measures.
 
-At a few rows NumPy's fp32 product is fastest (a TensorFlow call costs about 0.2 ms). At hundreds
-of rows (a burst of requests in one batch) the product is most of a step, and CPUs with a
+At a few rows NumPy's fp32 product is fastest (a TensorFlow call costs about 0.1-0.2 ms). At
+hundreds of rows (a burst of requests in one batch) the product is most of a step, and CPUs with a
 bfloat16 matrix engine (AMX) run it in TensorFlow two to three times as fast as NumPy's fp32
 (`../shared/INTEGRATIONS.md`; 0.97 against 2.54 ms for 800x256x830 on this project's machine).
-`accelerate()` imports TensorFlow, measures both on the weights at hand and keeps bfloat16 only
-where it measured faster, so machines without the engine keep the fp32 path. The inputs are
+`accelerate()` imports TensorFlow, measures both on the weights at hand at a few batch sizes and
+keeps bfloat16 only from the size where it measured faster (a TensorFlow call's own cost sets
+how small), so machines without the engine keep the fp32 path. The inputs are
 rounded to bfloat16 (8 bits of mantissa) and the sums kept in fp32: logits move by about 1%,
 well inside sampling's own noise.
 """
@@ -18,8 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-MIN_ROWS = 128  # fewer rows: NumPy's product, whatever was measured
-MEASURE_ROWS = 512
+SIZES = (512, 256, 128, 64, 32)  # rows measured, largest first
 GAIN_TO_SWITCH = 1.3  # bfloat16 must measure at least this much faster to be used
 
 
@@ -30,25 +30,31 @@ class Product:
         self.weights = weights
         self._fast: Callable[[np.ndarray], np.ndarray] | None = None
         self._lock = threading.Lock()
-        self.measured: dict[str, float] | None = None  # ms per product of MEASURE_ROWS rows
+        self.measured: dict[int, tuple[float, float]] | None = None  # rows: fp32, bf16 ms
+        self.min_rows: int | None = None  # the fewest rows bfloat16 is used for
 
     def __call__(self, h: np.ndarray) -> np.ndarray:
         fast = self._fast
-        if fast is not None and len(h) >= MIN_ROWS:
+        if fast is not None and len(h) >= self.min_rows:  # type: ignore[operator]
             return fast(h)
         return h @ self.weights
 
     def accelerate(self) -> bool:
-        """Use TensorFlow's bfloat16 product for large batches if it measures faster here
-        (measured once; later calls return the decision). Blocks for TensorFlow's import."""
+        """Use TensorFlow's bfloat16 product from the fewest rows where it measures faster here,
+        measured from `SIZES[0]` rows down until it does not (once; later calls return the
+        decision). Blocks for TensorFlow's import."""
         with self._lock:
             if self.measured is None:
                 fast = _bfloat16_product(self.weights)
-                h = np.random.default_rng(0).uniform(-1, 1, (MEASURE_ROWS, len(self.weights)))
-                h = h.astype(np.float32)
-                self.measured = {"fp32_numpy_ms": _best_ms(lambda: h @ self.weights),
-                                 "bf16_tensorflow_ms": _best_ms(lambda: fast(h))}
-                if self.measured["bf16_tensorflow_ms"] * GAIN_TO_SWITCH < self.measured["fp32_numpy_ms"]:
+                self.measured, rng = {}, np.random.default_rng(0)
+                for rows in SIZES:
+                    h = rng.uniform(-1, 1, (rows, len(self.weights))).astype(np.float32)
+                    times = _best_ms(lambda: h @ self.weights), _best_ms(lambda: fast(h))
+                    self.measured[rows] = times
+                    if times[1] * GAIN_TO_SWITCH >= times[0]:
+                        break
+                    self.min_rows = rows
+                if self.min_rows is not None:
                     self._fast = fast
             return self._fast is not None
 

@@ -153,7 +153,7 @@ class Sampler:
         """`n` tweets sampled together, each starting with `options["prompt"]` (unknown
         characters in it are read as the unknown symbol and kept as typed); the options are
         those of `models.text.batch.Request`: prompt, temperature, top_k, top_p, blend, mix,
-        max_chars, real_words, mentions, stop_at_end."""
+        max_chars, real_words, mentions, stop_at_end, thin."""
         from models.text.batch import Batch, Request
 
         batch = Batch(self, np.random.default_rng(seed))
