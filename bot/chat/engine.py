@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nowbot.engine")
 MAX_ROWS = 1024  # rows stepped at once by all threads; later requests wait for rows to end
 MAX_THREADS = 4  # stepping threads at most: beyond a few, Python's share of a step contends
-THIN_TO = 4  # a chat request's candidates are halved twice as they write, down to this many
+THIN_TO = 6  # a chat request's candidates are halved twice as they write, down to this many
 VERSION_TTL_S = 1.0  # how long the serving version found for a persona is reused (a promotion
                      # shows up within this); looking it up each time cost 5% of the thread
 
