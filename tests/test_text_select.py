@@ -100,3 +100,14 @@ def test_word_model_prefers_the_personas_word_order() -> None:
     assert defects("The roCket is ready.", True, words, "ada") == ["odd capitals inside a word"]
     cased = WordModel.fit([("ada", "SpaceX is ready.")])
     assert defects("SpaceX flies.", True, cased, "ada") == []  # the persona writes it so
+
+
+def test_candidates_are_not_sampled_far_past_a_personas_usual_length() -> None:
+    short = [("ada", "Short and sweet, as ever " + str(i)) for i in range(99)]  # 26-27 chars
+    words = WordModel.fit([*short, ("ada", "x" * 250), ("bob", "y" * 150)])
+    editor = Editor(CopyIndex.build([]), words)
+    assert words.usual_max_length("ada") == 40  # 99% within the 20-39 bucket; the outlier aside
+    assert editor.length_limit(["ada"]) == 40
+    assert editor.length_limit(["ada"], prompt="p" * 30) == 70  # room to write after a prompt
+    assert editor.length_limit(["ada", "bob"]) == 160  # a blend: the longer of the two
+    assert editor.length_limit(["nobody"]) == Editor(CopyIndex.build([])).length_limit(["ada"]) == 280

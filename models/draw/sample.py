@@ -14,6 +14,7 @@ from models.draw.config import DrawConfig
 from models.draw.inputs import read_drawing
 from models.draw.render import side_by_side
 from models.gan.grids import to_uint8
+from models.gan.sample import inference
 
 _PREDICT = threading.Lock()  # one forward pass at a time: callers come from a thread pool
 
@@ -29,13 +30,18 @@ def load_generator(folder: Path):  # type: ignore[no-untyped-def]
     return config, generator
 
 
+@lru_cache(maxsize=4)
+def _forward(folder: Path):  # type: ignore[no-untyped-def]
+    return inference(load_generator(folder)[1])
+
+
 def translate(folder: Path, drawings: np.ndarray) -> np.ndarray:
     """uint8 outputs (n, size, size, channels) for uint8 drawings of the version in `folder`."""
     from models.draw.train import condition_tensor
 
-    config, generator = load_generator(folder)
+    config, _ = load_generator(folder)
     with _PREDICT:
-        return to_uint8(generator(condition_tensor(drawings, config), training=False).numpy())
+        return to_uint8(_forward(folder)(condition_tensor(drawings, config)).numpy())
 
 
 def draw(folder: Path, picture: Image.Image) -> Image.Image:

@@ -140,6 +140,17 @@ class WordModel:
                                               buckets))
         return np.log((found + 1.0) / (counts.sum() + len(every)))
 
+    def usual_max_length(self, persona: str, share: float = 0.99) -> int:
+        """Characters that `share` of the persona's tweets stay within (to a length bucket's
+        end; `MAX_CHARS` for a persona with no tweets counted)."""
+        every = [str(b) for b in range(MAX_CHARS // LENGTH_BUCKET + 1)]
+        counts = _lookup(*self.lengths, _keys([persona] * len(every), [LENGTH_KEY] * len(every),
+                                               every))
+        if not counts.sum():
+            return MAX_CHARS
+        bucket = int(np.searchsorted(np.cumsum(counts), share * counts.sum()))
+        return min(MAX_CHARS, (bucket + 1) * LENGTH_BUCKET)
+
     def writes_cased(self, persona: str, word: str) -> bool:
         """Whether the persona wrote `word` with these very capitals ("SpaceX", "iPhone")."""
         return bool(_lookup(*self.cased, _keys([persona], [word]))[0])

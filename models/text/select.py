@@ -23,8 +23,9 @@ import numpy as np
 from corpora.cleaning import normalize, strip_links, strip_mentions
 from models.errors import ModelError
 from models.text.editor import WordModel, defects
-from models.text.sampler import Sample, Sampler
+from models.text.sampler import MAX_CHARS, Sample, Sampler
 
+MIN_WRITTEN = 40  # characters a candidate may always write after its prompt
 _BASE = 1_000_003
 _BASE_INV = pow(_BASE, -1, 2**64)  # odd, so invertible modulo 2**64
 
@@ -130,6 +131,14 @@ class Editor:
 
     copies: CopyIndex
     words: WordModel | None = None
+
+    def length_limit(self, personas: Sequence[str], prompt: str = "") -> int:
+        """The most characters worth sampling for `personas`: the length 99% of their tweets
+        stay within (a longer candidate is ranked down by its unusual length, or cut at the
+        limit anyway), and at least `MIN_WRITTEN` past the prompt."""
+        usual = max((self.words.usual_max_length(p) for p in personas), default=MAX_CHARS) \
+            if self.words is not None else MAX_CHARS
+        return min(MAX_CHARS, max(usual, len(prompt) + MIN_WRITTEN))
 
     def rank(self, samples: Sequence[Sample], persona: str, rules: Rules) -> list[Sample]:
         """`samples` best first: fewest defects, then mean character log-likelihood plus
