@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     train_gan_every_minutes: int = Field(120, ge=1, description="Interval between GAN training batches.")
     train_niceness: int = Field(
         10, ge=0, le=19,
-        description="CPU priority of training child processes (`nice -n`; 0: as the service).",
+        description="CPU priority of training child processes (`nice -n`, their session's too; "
+                    "0: as the service).",
     )
     train_threads: int = Field(
         0, ge=0, le=256,
