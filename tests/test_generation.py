@@ -41,7 +41,7 @@ def test_tweets_come_from_the_serving_version_and_respect_the_blocklist(sqlite_a
     tweets = generation.generate_tweets(sqlite_app, "ada", count=3, temperature=1.0, candidates=64)
     assert len(tweets) == 3 and all(t.model_version_id == serving.id for t in tweets)
     assert all(0 < len(t.text) <= 280 and t.score < 0 for t in tweets)
-    mashup = generation.generate_tweets(sqlite_app, "ada", blend_with="bob")
+    mashup = generation.generate_tweets(sqlite_app, "ada", blend_with="bob", candidates=64)
     assert mashup[0].model_version_id == serving.id
 
     # Block every word the model just wrote: what it writes next uses none of them (or nothing

@@ -101,7 +101,7 @@ class Batch:
         self.limit = np.empty(0, np.int64)  # symbols the row may sample
         self.stop_at_end = np.empty(0, bool)
         self.thin = np.empty(0, np.int64)
-        self._thinning = False  # any row is thinned
+        self._thinning = False  # a thinned request has joined (thinning is then checked)
         self.out = np.empty((0, 0), np.int32)  # sampled symbols
         self.length = np.empty(0, np.int64)
         self.total = np.empty(0, np.float64)  # log-probability of the sampled symbols
