@@ -3,6 +3,8 @@ in one batch, joining while others run, each answered as if it had been alone.""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -126,16 +128,24 @@ def test_a_thinned_request_halves_its_writing_rows_and_returns_the_rest(sampler:
     assert all(s.text.startswith("The") for s in got["thin"])
 
 
-def test_a_cold_temperature_still_writes_only_allowed_symbols(sampler: Sampler) -> None:
-    # At 1/20 the power of a float32 probability under about 1% of its row's largest is 0: the
-    # draw scales each row first, so that a row whose allowed symbols are all that unlikely
-    # still draws one of them.
+def test_a_cold_temperature_draws_allowed_symbols_where_the_model_wants_a_forbidden_one(
+    sampler: Sampler,
+) -> None:
+    # The GRU alone (no n-gram lending other symbols mass), all but certain of a letter that
+    # starts no word: each allowed symbol is about e^-40 as likely, and its 1/0.05 power is 0
+    # even in float64, unless the draw first scales each row by its likeliest allowed symbol.
+    [y] = VOCAB.encode("y")
+    keen = copy.copy(sampler)
+    keen.ngram, keen.out_b = None, sampler.out_b.copy()
+    keen.out_b[y] += 40.0
     words = {w for t in TEXTS for w in split_words(t)}
-    batch = Batch(sampler, np.random.default_rng(4))
+    batch = Batch(keen, np.random.default_rng(4))
     batch.add(Request("ada", 32, temperature=0.05, max_chars=60), tag="cold")
     got = []
     while batch.waiting:
         got += [s for _, samples in batch.step() for s in samples]
     assert len(got) == 32
-    written = [split_words(s.text)[: None if s.ended else -1] for s in got]  # a cut word aside
-    assert all(set(w) <= words for w in written) and all(np.isfinite(s.mean_logprob) for s in got)
+    for sample in got:  # whole words, and a word cut at the limit begins one
+        *whole, last = split_words(sample.text)
+        assert set(whole) <= words and np.isfinite(sample.mean_logprob)
+        assert last in words or (not sample.ended and any(w.startswith(last) for w in words))

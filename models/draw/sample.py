@@ -30,18 +30,13 @@ def load_generator(folder: Path):  # type: ignore[no-untyped-def]
     return config, generator
 
 
-@lru_cache(maxsize=4)
-def _forward(folder: Path):  # type: ignore[no-untyped-def]
-    return inference(load_generator(folder)[1])
-
-
 def translate(folder: Path, drawings: np.ndarray) -> np.ndarray:
     """uint8 outputs (n, size, size, channels) for uint8 drawings of the version in `folder`."""
     from models.draw.train import condition_tensor
 
-    config, _ = load_generator(folder)
+    config, generator = load_generator(folder)
     with _PREDICT:
-        return to_uint8(_forward(folder)(condition_tensor(drawings, config)).numpy())
+        return to_uint8(inference(generator)(condition_tensor(drawings, config)).numpy())
 
 
 def draw(folder: Path, picture: Image.Image) -> Image.Image:

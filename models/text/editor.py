@@ -133,23 +133,25 @@ class WordModel:
         """Log-probability of each text's length among the persona's tweets (add-one over
         the length buckets)."""
         buckets = [str(len(t) // LENGTH_BUCKET) for t in texts]
-        every = [str(b) for b in range(MAX_CHARS // LENGTH_BUCKET + 1)]
-        counts = _lookup(*self.lengths, _keys([persona] * len(every), [LENGTH_KEY] * len(every),
-                                               every))
+        counts = self._length_counts(persona)
         found = _lookup(*self.lengths, _keys([persona] * len(texts), [LENGTH_KEY] * len(texts),
                                               buckets))
-        return np.log((found + 1.0) / (counts.sum() + len(every)))
+        return np.log((found + 1.0) / (counts.sum() + len(counts)))
 
     def usual_max_length(self, persona: str, share: float = 0.99) -> int:
         """Characters that `share` of the persona's tweets stay within (to a length bucket's
         end; `MAX_CHARS` for a persona with no tweets counted)."""
-        every = [str(b) for b in range(MAX_CHARS // LENGTH_BUCKET + 1)]
-        counts = _lookup(*self.lengths, _keys([persona] * len(every), [LENGTH_KEY] * len(every),
-                                               every))
+        counts = self._length_counts(persona)
         if not counts.sum():
             return MAX_CHARS
         bucket = int(np.searchsorted(np.cumsum(counts), share * counts.sum()))
         return min(MAX_CHARS, (bucket + 1) * LENGTH_BUCKET)
+
+    def _length_counts(self, persona: str) -> np.ndarray:
+        """The persona's tweets per length bucket, every bucket up to `MAX_CHARS`."""
+        every = [str(b) for b in range(MAX_CHARS // LENGTH_BUCKET + 1)]
+        return _lookup(*self.lengths, _keys([persona] * len(every), [LENGTH_KEY] * len(every),
+                                            every))
 
     def writes_cased(self, persona: str, word: str) -> bool:
         """Whether the persona wrote `word` with these very capitals ("SpaceX", "iPhone")."""

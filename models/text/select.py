@@ -136,8 +136,9 @@ class Editor:
         """The most characters worth sampling for `personas`: the length 99% of their tweets
         stay within (a longer candidate is ranked down by its unusual length, or cut at the
         limit anyway), and at least `MIN_WRITTEN` past the prompt."""
-        usual = max((self.words.usual_max_length(p) for p in personas), default=MAX_CHARS) \
-            if self.words is not None else MAX_CHARS
+        usual = MAX_CHARS
+        if self.words is not None:
+            usual = max((self.words.usual_max_length(p) for p in personas), default=MAX_CHARS)
         return min(MAX_CHARS, max(usual, len(prompt) + MIN_WRITTEN))
 
     def rank(self, samples: Sequence[Sample], persona: str, rules: Rules) -> list[Sample]:
