@@ -48,14 +48,14 @@ def generate_tweets(
     top_p: float = 1.0,
     seed: int | None = None,
 ) -> list[GeneratedText]:
-    """Best `count` of `candidates` tweets sampled for `persona` (optionally blended with
-    `blend_with`, `mix` of it). Defaults come from the settings: the chat's number of
+    """`count` tweets for `persona` (optionally blended with `blend_with`, `mix` of it), each
+    the best of `candidates` of its own. Defaults come from the settings: the chat's number of
     candidates, the blocklist (`block` adds words to it) and whether only real words are written."""
-    from models.text.select import write_tweets
+    from models.text.writing import write
 
     version, sampler, editor = serving_generator(app, persona, blend_with)
     rules = tweet_rules(app, candidates=candidates, block=block, real_words=real_words)
-    samples = write_tweets(
+    samples = write(
         sampler, editor, persona, count, rules=rules, recent=recent, prompt=prompt,
         temperature=temperature, blend=blend_with, mix=mix, top_k=top_k, top_p=top_p, seed=seed,
     )

@@ -45,10 +45,10 @@ def sampler() -> Sampler:
 
 
 REQUESTS = [
-    Request("ada", 3, top_k=1),
-    Request("bob", 2, prompt="Hello", top_k=1, max_chars=60),
-    Request("ada", 1, blend="bob", mix=0.3, top_k=1, temperature=0.5, mentions=False),
-    Request("bob", 4, prompt="The", top_k=1, real_words=False),
+    Request("ada", 1, 3, top_k=1),
+    Request("bob", 1, 2, prompt="Hello", top_k=1, max_chars=60),
+    Request("ada", 1, 1, blend="bob", mix=0.3, top_k=1, temperature=0.5, mentions=False),
+    Request("bob", 1, 4, prompt="The", top_k=1, real_words=False),
 ]
 
 
@@ -56,7 +56,7 @@ def _alone(sampler: Sampler, request: Request) -> list[str]:
     batch = Batch(sampler, np.random.default_rng(0))
     batch.add(request)
     while True:
-        for _, samples in batch.step():
+        for _, [samples] in batch.step():
             return [s.text for s in samples]
 
 
@@ -67,11 +67,11 @@ def test_each_request_in_a_mixed_batch_gets_what_it_would_alone(sampler: Sampler
     batch.add(REQUESTS[0], tag=0)
     batch.add(REQUESTS[1], tag=1)
     for _ in range(3):  # the others join while these are running
-        got.update((tag, [s.text for s in samples]) for tag, samples in batch.step())
+        got.update((tag, [s.text for s in samples]) for tag, [samples] in batch.step())
     batch.add(REQUESTS[2], tag=2)
     batch.add(REQUESTS[3], tag=3)
     while batch.waiting:
-        got.update((tag, [s.text for s in samples]) for tag, samples in batch.step())
+        got.update((tag, [s.text for s in samples]) for tag, [samples] in batch.step())
     assert len(batch) == 0
     assert got == {tag: _alone(sampler, request) for tag, request in enumerate(REQUESTS)}
     assert got[1][0].startswith("Hello") and got[3][0].startswith("The")
@@ -80,11 +80,11 @@ def test_each_request_in_a_mixed_batch_gets_what_it_would_alone(sampler: Sampler
 
 def test_a_short_request_is_answered_while_a_long_one_goes_on(sampler: Sampler) -> None:
     batch = Batch(sampler)
-    batch.add(Request("ada", 2, stop_at_end=False, max_chars=200), tag="long")
-    batch.add(Request("bob", 2, stop_at_end=False, max_chars=20), tag="short")
+    batch.add(Request("ada", 1, 2, stop_at_end=False, max_chars=200), tag="long")
+    batch.add(Request("bob", 1, 2, stop_at_end=False, max_chars=20), tag="short")
     done_at = {}
     for step in range(1, 300):
-        for tag, samples in batch.step():
+        for tag, [samples] in batch.step():
             done_at[tag] = step
             assert all(len(s.text) <= (200 if tag == "long" else 20) for s in samples)
         if not batch.waiting:
@@ -103,22 +103,22 @@ def test_bad_requests_are_refused_before_joining(sampler: Sampler) -> None:
 
 def test_each_row_samples_at_its_own_temperature(sampler: Sampler) -> None:
     batch = Batch(sampler, np.random.default_rng(2))
-    batch.add(Request("ada", 8, temperature=0.005, max_chars=40), tag="cold")
-    batch.add(Request("ada", 8, temperature=5.0, max_chars=40), tag="hot")
+    batch.add(Request("ada", 1, 8, temperature=0.005, max_chars=40), tag="cold")
+    batch.add(Request("ada", 1, 8, temperature=5.0, max_chars=40), tag="hot")
     got = {}
     while batch.waiting:
-        got.update((tag, {s.text for s in samples}) for tag, samples in batch.step())
+        got.update((tag, {s.text for s in samples}) for tag, [samples] in batch.step())
     assert len(got["cold"]) <= 2 and len(got["hot"]) >= 6  # near-greedy, and nearly all different
 
 
 def test_a_thinned_request_halves_its_writing_rows_and_returns_the_rest(sampler: Sampler) -> None:
     batch = Batch(sampler, np.random.default_rng(3))
-    batch.add(Request("ada", 16, prompt="The", stop_at_end=False, max_chars=80, thin=4), tag="thin")
-    batch.add(Request("bob", 16, stop_at_end=False, max_chars=80), tag="whole")
-    assert len(batch) == 2 and batch.rows == 32  # one row reads for each request's candidates
+    batch.add(Request("ada", 1, 16, prompt="The", stop_at_end=False, max_chars=80, thin=4), tag="thin")
+    batch.add(Request("bob", 1, 16, stop_at_end=False, max_chars=80), tag="whole")
+    assert len(batch) == 2 and batch.planned == 32  # one row reads for each request's candidates
     rows, got = [], {}
     while batch.waiting:
-        got.update(batch.step())
+        got.update((tag, samples) for tag, [samples] in batch.step())
         rows.append(len(batch))
     assert rows[0] == 17  # "whole" has split; "thin" still reads its prompt
     read = len("The")  # steps before "thin" samples its first character
@@ -140,10 +140,10 @@ def test_a_cold_temperature_draws_allowed_symbols_where_the_model_wants_a_forbid
     keen.out_b[y] += 40.0
     words = {w for t in TEXTS for w in split_words(t)}
     batch = Batch(keen, np.random.default_rng(4))
-    batch.add(Request("ada", 32, temperature=0.05, max_chars=60), tag="cold")
+    batch.add(Request("ada", 1, 32, temperature=0.05, max_chars=60), tag="cold")
     got = []
     while batch.waiting:
-        got += [s for _, samples in batch.step() for s in samples]
+        got += [s for _, [samples] in batch.step() for s in samples]
     assert len(got) == 32
     for sample in got:  # whole words, and a word cut at the limit begins one
         *whole, last = split_words(sample.text)

@@ -7,7 +7,8 @@ import pytest
 from models.errors import ModelError
 from models.text.sampler import Sample
 from models.text.editor import WordModel, defects
-from models.text.select import CopyIndex, Editor, Rules, choose, write_tweets
+from models.text.select import CopyIndex, Editor, Rules, choose
+from models.text.writing import choose_each
 
 LONG = "We are going to build the biggest rocket ever made and fly it to Mars next year"
 
@@ -62,12 +63,9 @@ def test_copy_index_round_trips(tmp_path) -> None:
 
 
 def test_no_acceptable_candidate_is_a_clear_error() -> None:
-    class Copycat:
-        def generate(self, persona: str, n: int, **_: object) -> list[Sample]:
-            return _samples(*[LONG] * n)
-
-    with pytest.raises(ModelError, match="no acceptable tweet among 16 candidates.*copies"):
-        write_tweets(Copycat(), Editor(CopyIndex.build([LONG])), "ada")  # type: ignore[arg-type]
+    groups = [_samples(*[LONG] * 16), _samples(*[LONG] * 16)]
+    with pytest.raises(ModelError, match="no acceptable tweet among 32 candidates.*copies"):
+        choose_each(groups, Editor(CopyIndex.build([LONG])), Rules())
 
 
 PERSONA_TWEETS = [("ada", text) for text in [

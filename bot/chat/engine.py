@@ -5,8 +5,8 @@ tweets) becomes rows of the `Batch` of the model version that serves it
 (`models/text/batch.py`), stepped together with every other waiting request: a burst of fifty
 different prompts costs about one batch, not fifty. There is one stepping thread per core, each
 with its own batches (a step's products and compiled passes release the GIL), and a request
-goes to the least busy. It joins at the next step and is answered (its candidates chosen as
-`write_tweets` chooses) as soon as its last candidate ends. The event loop only hands requests
+goes to the least busy. It joins at the next step and is answered (each tweet chosen from its
+own candidates, as `models.text.writing.write` chooses) as soon as its last candidate ends. The event loop only hands requests
 over and awaits their futures.
 """
 
@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.app import App
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nowbot.engine")
 MAX_ROWS = 1024  # rows stepped at once by all threads; later requests wait for rows to end
 MAX_THREADS = 4  # stepping threads at most: beyond a few, Python's share of a step contends
-THIN_TO = 6  # a chat request's candidates are halved twice as they write, down to this many
+THIN_TO = 6  # each chat tweet's candidates are halved twice as they write, down to this many
 VERSION_TTL_S = 1.0  # how long the serving version found for a persona is reused (a promotion
                      # shows up within this); looking it up each time cost 5% of the thread
 
@@ -126,42 +126,38 @@ class GenerationEngine:
                         del batches[version_id]
                         _fail(batch.tags(), error)
                         continue
-                    for job, samples in finished:
+                    for job, groups in finished:
                         # Choosing here, not in a thread beside the stepping: with one core
                         # free (a model training) that thread took a 50-tweet burst from 1.5-1.6 s
                         # to 1.8-2.5 s (benchmarks.discord_latency).
-                        self._answer(job, samples)  # type: ignore[arg-type]
+                        self._answer(job, groups)  # type: ignore[arg-type]
         finally:
             _fail_all(inbox, waiting, batches)
 
     def _admit(self, waiting: deque[_Job], batches: dict[int, Batch]) -> None:
         """Give waiting jobs rows in their version's batch while rows are free."""
-        from models.text.batch import Batch, Request
+        from models.text.batch import Batch
+        from models.text.writing import guide_of
+        from models.text.writing import request as request_for
 
-        rows = sum(batch.rows for batch in batches.values())
+        rows = sum(batch.planned for batch in batches.values())
         while waiting and rows < self.max_rows:
             job = waiting.popleft()
             if job.future.done():  # its caller gave up (cancelled) before it started
                 continue
             try:
                 request = job.request
-                job.rules = tweet_rules(self.app)
+                job.rules = replace(tweet_rules(self.app), thin=THIN_TO)
                 job.version, sampler, job.editor = self._serving(request)
                 batch = batches.get(job.version.id)
                 if batch is None:
-                    batch = batches[job.version.id] = Batch(sampler)
+                    batch = batches[job.version.id] = Batch(sampler, guide=guide_of(sampler, job.editor))
                     self._accelerate(sampler)
-                n = max(job.count, job.rules.candidates)
-                # Candidates stop at the persona's usual longest length: on the benchmark
-                # corpora that changed none of 600 tweets chosen and saved up to 22% of the time.
-                personas = [request.persona, *filter(None, [request.blend_with])]
-                batch.add(Request(request.persona, n, prompt=request.prompt,
-                                  temperature=request.temperature, blend=request.blend_with,
-                                  max_chars=job.editor.length_limit(personas, request.prompt),
-                                  real_words=job.rules.real_words,
-                                  mentions=job.rules.allow_mentions,
-                                  thin=max(job.count, THIN_TO)), tag=job)
-                rows += n
+                wanted = request_for(job.editor, request.persona, job.count, rules=job.rules,
+                                     prompt=request.prompt, temperature=request.temperature,
+                                     blend=request.blend_with)
+                batch.add(wanted, tag=job)
+                rows += wanted.count * wanted.candidates
             except Exception as error:  # noqa: BLE001  (the caller gets it, as from a direct call)
                 _fail([job], error)
         for version_id in [v for v, batch in batches.items() if not batch.waiting]:
@@ -197,15 +193,14 @@ class GenerationEngine:
                  ", ".join(f"{rows} rows {fp32:.2f} / {bf16:.2f}"
                            for rows, (fp32, bf16) in (head.measured or {}).items()))
 
-    def _answer(self, job: _Job, samples: list) -> None:
-        from models.text.select import best
+    def _answer(self, job: _Job, groups: list) -> None:
+        from models.text.writing import choose_each
 
         assert job.rules is not None and job.editor is not None and job.version is not None
         if job.future.done():  # cancelled while it was sampled
             return
         try:
-            chosen = best(samples, job.editor, job.count, rules=job.rules,
-                          persona=job.request.persona)
+            chosen = choose_each(groups, job.editor, job.rules, persona=job.request.persona)
             job.future.set_result(
                 [GeneratedText(s.text, s.mean_logprob, job.version.id) for s in chosen])
         except Exception as error:  # noqa: BLE001

@@ -31,6 +31,7 @@ from corpora.cleaning import DANGLING
 
 TOKEN = re.compile(r"[#@]?[\w'\u2019]+|[^\w\s]")
 WORD = re.compile(r"[^\W\d_]+")
+PARTIAL = re.compile(r"[#@\w'\u2019]+\Z")  # a token the prefix may still be writing
 START, END = "<s>", "</s>"
 DISCOUNT = 0.75
 UNSEEN = 0.5  # pseudo-count of a token the persona never wrote
@@ -111,23 +112,46 @@ class WordModel:
 
     def logprob(self, persona: str, texts: Sequence[str]) -> np.ndarray:
         """Mean natural log-probability per token (end included) of each of `texts`."""
-        n, v = self.totals.get(persona, (0, 0))
         seqs = [tokens(text) for text in texts]
         prev = [a for seq in seqs for a in seq[:-1]]
         nxt = [b for seq in seqs for b in seq[1:]]
+        logs = np.log(self._bigram(persona, prev, nxt))
+        bounds = np.cumsum([0] + [len(seq) - 1 for seq in seqs])
+        return np.asarray([logs[a:b].mean() for a, b in zip(bounds, bounds[1:])])
+
+    def order_score(self, persona: str, texts: Sequence[str], *, ended: bool = True) -> np.ndarray:
+        """How much each text's word order agrees with the persona's: the sum over its tokens
+        of log P(token | previous token) - log P(token), the bigram against the unigram (a
+        pointwise mutual information). A word the persona never wrote, or never after that
+        word, costs only the back-off share of the previous token, so names and rare words are
+        not punished for being rare; pairs the persona writes earn their surprise. With
+        `ended` False the texts are prefixes: the end is not scored, nor a last word that may
+        still be growing."""
+        seqs = [tokens(text) if ended else tokens(PARTIAL.sub("", text))[:-1] for text in texts]
+        prev = [a for seq in seqs for a in seq[:-1]]
+        nxt = [b for seq in seqs for b in seq[1:]]
+        logs = np.log(self._bigram(persona, prev, nxt)) - np.log(self._unigram(persona, nxt))
+        bounds = np.cumsum([0] + [len(seq) - 1 for seq in seqs])
+        return np.add.reduceat(np.append(logs, 0.0), bounds[:-1]) * (np.diff(bounds) > 0)
+
+    def _unigram(self, persona: str, nxt: list[str]) -> np.ndarray:
+        n, v = self.totals.get(persona, (0, 0))
+        found = _lookup(*self.unigram, _keys([persona] * len(nxt), nxt))
+        return (found + UNSEEN) / (n + UNSEEN * (v + 1))
+
+    def _bigram(self, persona: str, prev: list[str], nxt: list[str]) -> np.ndarray:
+        """P(next | previous) for each pair: absolutely discounted, interpolated with the
+        unigram; the unigram alone after a token never seen."""
         who = [persona] * len(prev)
-        uni = (_lookup(*self.unigram, _keys(who, nxt)) + UNSEEN) / (n + UNSEEN * (v + 1))
+        uni = self._unigram(persona, nxt)
         pair = _lookup(*self.bigram, _keys(who, prev, nxt))
         total = _lookup(*self.context, _keys(who, prev))
         distinct = _lookup(*self.followers, _keys(who, prev))
         seen = total > 0
         safe = np.where(seen, total, 1.0)
-        prob = np.where(
+        return np.where(
             seen, np.maximum(pair - DISCOUNT, 0.0) / safe + DISCOUNT * distinct / safe * uni, uni
         )
-        logs = np.log(prob)
-        bounds = np.cumsum([0] + [len(seq) - 1 for seq in seqs])
-        return np.asarray([logs[a:b].mean() for a, b in zip(bounds, bounds[1:])])
 
     def length_logprob(self, persona: str, texts: Sequence[str]) -> np.ndarray:
         """Log-probability of each text's length among the persona's tweets (add-one over

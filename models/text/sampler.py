@@ -150,17 +150,10 @@ class Sampler:
 
     def generate(self, persona: str, n: int = 1, *, seed: int | None = None,
                  **options: object) -> list[Sample]:
-        """`n` tweets sampled together, each starting with `options["prompt"]` (unknown
-        characters in it are read as the unknown symbol and kept as typed); the options are
-        those of `models.text.batch.Request`: prompt, temperature, top_k, top_p, blend, mix,
-        max_chars, real_words, mentions, stop_at_end, thin."""
-        from models.text.batch import Batch, Request
+        """`n` tweets sampled together, unguided (`models.text.batch.Request` options)."""
+        from models.text.batch import Request, sample
 
-        batch = Batch(self, np.random.default_rng(seed))
-        batch.add(Request(persona, n, **options))  # type: ignore[arg-type]
-        while True:
-            for _, samples in batch.step():
-                return samples
+        return sample(self, Request(persona, 1, n, **options), seed=seed)[0]  # type: ignore[arg-type]
 
     def next_probs(self, logits: np.ndarray, counts: NGramState | None) -> np.ndarray:
         """The model's next-symbol probabilities: the GRU's, mixed with the n-gram's."""

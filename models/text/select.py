@@ -22,8 +22,8 @@ import numpy as np
 
 from corpora.cleaning import normalize, strip_links, strip_mentions
 from models.errors import ModelError
-from models.text.editor import WordModel, defects
-from models.text.sampler import MAX_CHARS, Sample, Sampler
+from models.text.editor import WordModel, defects, tokens
+from models.text.sampler import MAX_CHARS, Sample
 
 MIN_WRITTEN = 40  # characters a candidate may always write after its prompt
 _BASE = 1_000_003
@@ -46,6 +46,9 @@ class Rules:
     # every character is easy; both made the tweets easier to tell from real ones.
     word_weight: float = 0.1  # of the word model's score in the editor's ranking
     length_weight: float = 2.0  # of how usual the candidate's length is for the persona
+    order_weight: float = 0.0  # of the word-order score per token (`WordModel.order_score`)
+    guide: float = 1.0  # weight of the word guide while sampling (0: unguided)
+    thin: int = 0  # halve each tweet's candidates as they write, down to this many (0: never)
 
 
 def _codes(text: str) -> np.ndarray:
@@ -143,8 +146,9 @@ class Editor:
 
     def rank(self, samples: Sequence[Sample], persona: str, rules: Rules) -> list[Sample]:
         """`samples` best first: fewest defects, then mean character log-likelihood plus
-        `rules.word_weight` times the persona's word model's mean log-probability per token
-        and `rules.length_weight` times the log-probability of its length."""
+        `rules.word_weight` times the persona's word model's mean log-probability per token,
+        `rules.length_weight` times the log-probability of its length and `rules.order_weight`
+        times its word-order score per token."""
         if not rules.editor:
             return sorted(samples, key=lambda s: (not s.ended, -s.mean_logprob))
         if not samples:
@@ -154,6 +158,9 @@ class Editor:
             texts = [s.text for s in samples]
             score += rules.word_weight * self.words.logprob(persona, texts)
             score += rules.length_weight * self.words.length_logprob(persona, texts)
+            if rules.order_weight:
+                per_token = [len(tokens(text)) - 1 for text in texts]
+                score += rules.order_weight * self.words.order_score(persona, texts) / per_token
         flaws = [len(defects(s.text, s.ended, self.words, persona)) for s in samples]
         order = sorted(range(len(samples)), key=lambda i: (flaws[i], -score[i]))
         return [samples[i] for i in order]
@@ -197,35 +204,3 @@ def choose(
             if len(accepted) == limit:
                 break
     return accepted, rejected
-
-
-def best(
-    samples: Sequence[Sample], editor: Editor, n: int, *, rules: Rules = Rules(),
-    recent: Sequence[str] = (), persona: str = "",
-) -> list[Sample]:
-    """The `n` best acceptable of `samples` (`choose`), or a one-line `ModelError` saying why
-    none was."""
-    accepted, rejected = choose(samples, editor, rules, recent, persona, limit=n)
-    if not accepted:
-        reasons = ", ".join(f"{count} {reason}" for reason, count in rejected.most_common())
-        raise ModelError(f"no acceptable tweet among {len(samples)} candidates ({reasons})")
-    return accepted
-
-
-def write_tweets(
-    sampler: Sampler,
-    editor: Editor,
-    persona: str,
-    n: int = 1,
-    *,
-    rules: Rules = Rules(),
-    recent: Sequence[str] = (),
-    **sampling: object,
-) -> list[Sample]:
-    """The `n` best acceptable tweets out of `max(n, rules.candidates)` sampled at once
-    (`sampling` goes to `Sampler.generate`: prompt, temperature, top_k, top_p, blend, mix)."""
-    samples = sampler.generate(  # type: ignore[arg-type]
-        persona, max(n, rules.candidates), real_words=rules.real_words,
-        mentions=rules.allow_mentions, **sampling,
-    )
-    return best(samples, editor, n, rules=rules, recent=recent, persona=persona)

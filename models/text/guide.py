@@ -1,0 +1,89 @@
+"""Steering sampling by words while a tweet is written: the persona's word order, one language.
+
+A char model alone strings real words into nonsense: it sees a few characters back and little
+English. So as candidates write, each one is weighed by how well its completed words follow one
+another as the persona's do (`WordModel.order_score`: bigram against unigram, so a rare name is
+not punished for being rare, only an odd pair for being odd), and the batch resamples its rows
+by those weights (`models/text/batch.py`: sequential Monte Carlo, as a particle filter does).
+Rows that write the persona's word sequences multiply; rows that write salad die out; the char
+model still writes every letter, so prompts, voices, blends and originality stay.
+
+For a persona who writes in more than one language, a row's language is settled by its first
+words: from then on only that language's general words may be written, and every word of the
+persona's own that belongs to another language costs `MIXED_PENALTY`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from models.text.editor import WordModel
+from models.text.lexicon import LANGUAGE_BIT, LANGUAGES, Lexicon, split_words, tweet_language
+
+MIXED_PENALTY = 4.0  # log-weight per word of a second language in one tweet
+COMMON_WORDS = 2000  # a language's commonest words: what tells which language a tweet is in
+_ALL_LANGUAGES = sum(1 << (LANGUAGE_BIT + i) for i in range(len(LANGUAGES)))
+
+
+@lru_cache(maxsize=None)
+def common_words(lang: str) -> frozenset[str]:
+    """The commonest words of `lang` (wordfreq's own data, no download)."""
+    from wordfreq import top_n_list
+
+    return frozenset(top_n_list(lang, COMMON_WORDS))
+
+
+class Guide:
+    """Word-level weights of candidate prefixes for one version: its word model and, for
+    personas of several languages, its word tree's language bits."""
+
+    def __init__(self, words: WordModel, lexicon: Lexicon | None = None) -> None:
+        self.words, self.lexicon = words, lexicon
+
+    def scores(self, persona: str, texts: Sequence[str], ended: bool = False) -> np.ndarray:
+        """Each text's word-order score (`WordModel.order_score`), less `MIXED_PENALTY` per
+        word of a language other than its own."""
+        score = self.words.order_score(persona, texts, ended=ended)
+        languages = self.languages(persona)
+        if len(languages) > 1:
+            score -= MIXED_PENALTY * np.asarray([mixed_words(t, languages) for t in texts])
+        return score
+
+    def languages(self, persona: str) -> tuple[str, ...]:
+        """The languages `persona` writes in, as its word tree knows them."""
+        if self.lexicon is None or persona not in self.lexicon.personas:
+            return ()
+        bits = int(self.lexicon.persona_bits[self.lexicon.personas.index(persona)])
+        return tuple(lang for i, lang in enumerate(LANGUAGES) if bits >> (LANGUAGE_BIT + i) & 1)
+
+    def settle_language(self, persona: str, texts: Sequence[str], bits: np.ndarray) -> np.ndarray:
+        """`bits` (each row's word lists) with a row's other languages' general words removed
+        once its words tell its language."""
+        languages = self.languages(persona)
+        if len(languages) < 2:
+            return bits
+        lists = {lang: common_words(lang) for lang in languages}
+        out = bits.copy()
+        for row, text in enumerate(texts):
+            lang = tweet_language(split_words(text), lists)
+            if lang is not None:
+                keep = (1 << (LANGUAGE_BIT + LANGUAGES.index(lang))) | ~_ALL_LANGUAGES
+                out[row] = int(bits[row]) & keep & ((1 << 64) - 1)
+        return out
+
+
+def mixed_words(text: str, languages: Sequence[str]) -> int:
+    """Words of `text` that are common in one of `languages` but not in the tweet's own
+    (the language most of its words are common in): 0 for a tweet in one language."""
+    words = split_words(text)
+    lists = {lang: common_words(lang) for lang in languages}
+    own = tweet_language(words, lists)
+    if own is None:
+        return 0
+    return sum(
+        1 for w in words
+        if w not in lists[own] and any(w in lists[lang] for lang in languages if lang != own)
+    )
