@@ -7,7 +7,7 @@ import logging
 import typer
 
 # Importing a feature module registers its commands on the groups.
-from bot.cli import collect, corpus, db, discord, draw, groups, images, models, post, queue, text  # noqa: F401
+from bot.cli import collect, corpus, db, discord, draw, groups, images, models, post, prior, queue, text  # noqa: F401
 from bot.cli.logs import logs_command
 from bot.cli.service import run
 

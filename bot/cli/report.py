@@ -76,11 +76,14 @@ def outcome_line(kind: str, target: str, outcome: TrainingOutcome, metric: Metri
 
 
 def start_words(outcome: TrainingOutcome) -> str:
-    """Where a training run started: `resumed at step 400`, `fine-tuned from v2`, `from scratch`."""
+    """Where a training run started: `resumed at step 400`, `fine-tuned from v2`, `from the
+    English prior english-v1`, `from scratch`."""
     if outcome.resumed_from_step is not None:
         return f"resumed at step {outcome.resumed_from_step}"
     if outcome.finetuned_from is not None:
         return f"fine-tuned from v{outcome.finetuned_from}"
+    if prior := outcome.metrics.get("prior"):
+        return f"from the English prior {prior}"
     return "from scratch"
 
 

@@ -40,9 +40,14 @@ def train_text_command(
         Preset, typer.Option(help="Model size for a new model: cpu, or gpu for an accelerator.")
     ] = Preset.cpu,
     fresh: Fresh = False,
+    from_scratch: Annotated[bool, typer.Option(
+        "--from-scratch",
+        help="A new model starts from random weights and its tweets' characters, not the English prior.",
+    )] = False,
     run_id: RunId = None,
 ) -> None:
-    """Train text models (resumes an interrupted run; fine-tunes the serving version).
+    """Train text models (resumes an interrupted run; fine-tunes the serving version; a new
+    model starts from the English prior, `nowbot train base`).
 
     Each persona gets its own model and an equal share of the budget: at the same budget that
     measured better per persona than one model of them all (benchmarks/text_fidelity.py).
@@ -82,6 +87,7 @@ def train_text_command(
                 outcome = train_text(
                     registry, app.sessions, app.artifacts_dir, group, minutes=share,
                     epochs=epochs, config=TextConfig.preset(preset.value), fresh=fresh,
+                    from_scratch=from_scratch,
                     progress=progress, run_id=run_id,
                 )
             _report(outcome)

@@ -12,7 +12,7 @@ Minutes = Annotated[float | None, typer.Option(
     help=f"Wall-clock training budget in minutes ({DEFAULT_MINUTES:g} when no budget is given).",
     min=0.01)]
 Fresh = Annotated[bool, typer.Option(
-    "--fresh", help="Start from random weights (no resuming, no fine-tuning of the serving version).")]
+    "--fresh", help="Start a new model: no resuming, no fine-tuning of the serving version (a text model still starts from the English prior unless --from-scratch).")]
 RunId = Annotated[int | None, typer.Option(
     "--run-id", hidden=True, help="The requested training run this is (the service's).")]
 

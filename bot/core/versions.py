@@ -80,8 +80,9 @@ def _text_facts(metrics: dict[str, Any]) -> list[Fact]:
             work += f", {metrics['train_seconds'] / 60:.1f} min"
         if "chars_per_s" in metrics:
             work += f", {metrics['chars_per_s']:,.0f} characters/s"
-        start = metrics.get("finetuned_from")
-        facts.append(Fact("training", work, f"fine-tuned from v{start}" if start else "from scratch"))
+        start, prior = metrics.get("finetuned_from"), metrics.get("prior")
+        facts.append(Fact("training", work, f"fine-tuned from v{start}" if start
+                          else f"from the English prior {prior}" if prior else "from scratch"))
     return facts
 
 

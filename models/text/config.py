@@ -35,6 +35,7 @@ class TextConfig:
     final_lr_fraction: float = 0.05
     clip_norm: float = 1.0
     finetune_lr_scale: float = 0.3  # peak learning rate multiplier when starting from a version
+    prior_lr_scale: float = 0.3  # ... and when starting from the English prior (models/text/prior.py)
     checkpoint_steps: int = 200  # steps between checkpoints (one Keras "epoch" of the loop)
     # Every `dev_every`-th training tweet is kept out of training to pick the best checkpoint
     # (small corpora overfit within minutes); the held-out tweets judge only the final model.

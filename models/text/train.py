@@ -31,6 +31,7 @@ from models.text.callbacks import Checkpoints, Curve, Progress, Schedule
 from models.text.evaluation import fit_ngram, score, traced_network
 from models.text.network import build_model, from_arrays, to_arrays
 from models.text.ngram import NGram
+from models.text.prior import default_prior
 from models.text.sampler import Sampler
 from models.text.vocab import Vocab
 from storage.artifacts import atomic_write_bytes
@@ -78,6 +79,7 @@ def fit(
     epochs: float | None = None,
     init: dict[str, np.ndarray] | None = None,
     lr_scale: float = 1.0,
+    rehearse: Sequence[data.PersonaTweet] = (),
     log_dir: Path | None = None,
     progress: Progress | None = None,
     curve: Curve | None = None,
@@ -85,7 +87,8 @@ def fit(
 ) -> FitResult:
     """Train on `train` (resuming from `workdir`'s newest checkpoint if there is one) until the
     budget is spent; `init` starts from a version's weights (fine-tuning, with the peak
-    learning rate times `lr_scale`)."""
+    learning rate times `lr_scale`). `rehearse` tweets are trained on too, never in the dev set
+    or the n-gram (the prior's text, so fine-tuning does not forget it)."""
     if (minutes is None) == (epochs is None):
         raise ModelError("give exactly one of a time budget (minutes) or epochs")
     keras.utils.set_random_seed(config.seed)
@@ -93,7 +96,7 @@ def fit(
     dev = list(train[::k]) if k > 1 and len(train) >= 2 * k else []
     if dev:
         train = [tweet for i, tweet in enumerate(train) if i % k]
-    chars, owners = data.pack(train, vocab, personas)
+    chars, owners = data.pack([*train, *rehearse], vocab, personas)
     per_pass = data.steps_per_pass(chars, config.seq_len, config.batch_size)
     max_steps = max(1, round(epochs * per_pass)) if epochs is not None else None
     peak_lr = config.learning_rate * lr_scale
@@ -158,6 +161,13 @@ def fit(
     return FitResult(model, ngram, metrics)
 
 
+def lr_scale(config: TextConfig, finetuned_from: int | None, prior_name: str | None) -> float:
+    """Peak learning-rate multiplier: lower when starting from a version or the prior."""
+    if finetuned_from is not None:
+        return config.finetune_lr_scale
+    return config.prior_lr_scale if prior_name is not None else 1.0
+
+
 def write_artifact(
     result: FitResult, vocab: Vocab, personas: list[str], config: TextConfig,
     tweets: Sequence[data.PersonaTweet],
@@ -179,23 +189,26 @@ def train_text(
     epochs: float | None = None,
     config: TextConfig | None = None,
     fresh: bool = False,
+    from_scratch: bool = False,
     progress: Progress | None = None,
     run_id: int | None = None,
 ) -> TrainingOutcome:
     """Train (or resume, or fine-tune the serving version of) the model for `personas`, save
-    it as a new version and promote it if its held-out bits per char are no worse. `run_id`
-    names the requested training run this is (else a new run is recorded)."""
+    it as a new version and promote it if its held-out bits per char are no worse. A new model
+    starts from the English prior (`models/text/prior.py`) unless `from_scratch` or the config's
+    shape differs from it. `run_id` names the requested training run this is (else a new run
+    is recorded)."""
     target = target_name(personas)
     tweets = data.load_tweets(sessions, personas)
     workdir = artifacts_dir / "work" / "text" / target
     run_file = workdir / "run.json"
     checkpoint = latest_checkpoint(workdir / "checkpoints")
-    init, finetuned_from = None, None
+    init, finetuned_from, prior_name = None, None, None
     if checkpoint is not None and run_file.exists():
         run = json.loads(run_file.read_text())
         vocab, names = Vocab.from_json(run["vocab"]), run["personas"]
         config, finetuned_from = TextConfig.from_dict(run["model"]), run["finetuned_from"]
-        minutes, epochs = run["minutes"], run["epochs"]
+        minutes, epochs, prior_name = run["minutes"], run["epochs"], run.get("prior")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
         serving = None if fresh else registry.serving(ModelKind.TEXT, target)
@@ -208,12 +221,18 @@ def train_text(
             finetuned_from = serving.version
         else:
             config = config or TextConfig.cpu()
-            train_part, _ = data.split_by_tweet(tweets, config.val_fraction)
-            vocab = Vocab.build((t for _, t in train_part), config.min_char_count)
+            texts = [t for _, t in data.split_by_tweet(tweets, config.val_fraction)[0]]
+            base = None if from_scratch else default_prior(config)
+            if base is not None:
+                vocab, init = base.start(texts, config.min_char_count)
+                prior_name = base.name
+            else:
+                vocab = Vocab.build(texts, config.min_char_count)
             names = sorted({p for p, _ in tweets})
         run = {
             "vocab": vocab.to_json(), "personas": names, "model": config.to_dict(),
-            "finetuned_from": finetuned_from, "minutes": minutes, "epochs": epochs,
+            "finetuned_from": finetuned_from, "prior": prior_name, "minutes": minutes,
+            "epochs": epochs,
         }
         atomic_write_bytes(run_file, json.dumps(run, ensure_ascii=False).encode("utf-8"))
     train, val = data.split_by_tweet(tweets, config.val_fraction)
@@ -225,12 +244,12 @@ def train_text(
         log_dir = logs if tensorboard else None
         result = fit(
             train, val, vocab, names, config, workdir, minutes=minutes, epochs=epochs, init=init,
-            lr_scale=config.finetune_lr_scale if finetuned_from is not None else 1.0,
+            lr_scale=lr_scale(config, finetuned_from, prior_name),
             log_dir=log_dir,
             progress=progress,
             curve=registry.curve_recorder(run.id),
         )
-        run.metrics = {**result.metrics, "finetuned_from": finetuned_from}
+        run.metrics = {**result.metrics, "finetuned_from": finetuned_from, "prior": prior_name}
         version = registry.save_version(
             ModelKind.TEXT, target,
             write_artifact(result, vocab, names, config, tweets),
