@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from models.text.config import TextConfig
 from models.text.lexicon import Lexicon, is_known, split_words
-from models.text.sampler import Sampler
-from models.text.vocab import Vocab
-
-CONFIG = TextConfig(embed_dim=4, persona_dim=2, units=8, layers=1)
-VOCAB = Vocab.build(["abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ'.,!?#@0123456789"])
+from tests.text_models import VOCAB, uniform_sampler
 OWN = {"ada": {"machine", "learning", "is", "fun", "don't"}, "bob": {"tremendous", "deal"}}
 GENERAL = {"en": {"the", "a", "world", "hello"}}
-
-
-def _uniform_sampler(lexicon: Lexicon | None) -> Sampler:
-    """A sampler that finds every symbol equally likely: only the constraint shapes its text."""
-    v, u = len(VOCAB), CONFIG.units
-    arrays = {
-        "char_embedding": np.zeros((v, 4), np.float32),
-        "persona_embedding": np.zeros((2, 2), np.float32),
-        "logits/kernel": np.zeros((u, v), np.float32),
-        "logits/bias": np.zeros(v, np.float32),
-        "gru_0/kernel": np.zeros((6, 3 * u), np.float32),
-        "gru_0/recurrent_kernel": np.zeros((u, 3 * u), np.float32),
-        "gru_0/bias": np.zeros((2, 3 * u), np.float32),
-    }
-    return Sampler(arrays, VOCAB, ["ada", "bob"], CONFIG, lexicon=lexicon)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +22,7 @@ def test_split_words_keeps_alphabetic_words_only() -> None:
 
 
 def test_sampled_words_are_the_personas_or_the_general_lists(lexicon: Lexicon) -> None:
-    tweets = _uniform_sampler(lexicon).generate("ada", 256, seed=0)
+    tweets = uniform_sampler(lexicon).generate("ada", 256, seed=0)
     allowed = OWN["ada"] | GENERAL["en"]
     # (a tweet cut at the length limit may stop inside a word)
     words = [w for t in tweets for w in split_words(t.text)[: None if t.ended else -1]]
@@ -55,13 +34,13 @@ def test_sampled_words_are_the_personas_or_the_general_lists(lexicon: Lexicon) -
 
 
 def test_without_the_constraint_other_words_appear(lexicon: Lexicon) -> None:
-    tweets = _uniform_sampler(lexicon).generate("ada", 8, seed=0, real_words=False)
+    tweets = uniform_sampler(lexicon).generate("ada", 8, seed=0, real_words=False)
     allowed = OWN["ada"] | GENERAL["en"]
     assert {w for t in tweets for w in split_words(t.text)} - allowed
 
 
 def test_a_blend_may_use_both_personas_words(lexicon: Lexicon) -> None:
-    sampler = _uniform_sampler(lexicon)
+    sampler = uniform_sampler(lexicon)
     tweets = sampler.generate("ada", 256, blend="bob", seed=1)
     words = {w for t in tweets for w in split_words(t.text)[: None if t.ended else -1]}
     assert words & OWN["bob"]
@@ -69,13 +48,13 @@ def test_a_blend_may_use_both_personas_words(lexicon: Lexicon) -> None:
 
 
 def test_a_prompt_word_is_finished_as_a_known_word(lexicon: Lexicon) -> None:
-    tweets = _uniform_sampler(lexicon).generate("ada", 16, prompt="Machin", seed=2)
+    tweets = uniform_sampler(lexicon).generate("ada", 16, prompt="Machin", seed=2)
     # case-insensitive: "MachinE" is the word too; nothing but its end may follow
     assert all(t.text[:7].lower() == "machine" and not t.text[7:8].isalpha() for t in tweets)
 
 
 def test_no_mentions_are_written_unless_allowed(lexicon: Lexicon) -> None:
-    sampler = _uniform_sampler(lexicon)
+    sampler = uniform_sampler(lexicon)
     assert not any("@" in t.text for t in sampler.generate("ada", 16, seed=3, mentions=False))
     assert any("@" in t.text for t in sampler.generate("ada", 16, seed=3))
 

@@ -137,7 +137,6 @@ class GenerationEngine:
     def _admit(self, waiting: deque[_Job], batches: dict[int, Batch]) -> None:
         """Give waiting jobs rows in their version's batch while rows are free."""
         from models.text.batch import Batch
-        from models.text.writing import guide_of
         from models.text.writing import request as request_for
 
         rows = sum(batch.planned for batch in batches.values())
@@ -151,7 +150,7 @@ class GenerationEngine:
                 job.version, sampler, job.editor = self._serving(request)
                 batch = batches.get(job.version.id)
                 if batch is None:
-                    batch = batches[job.version.id] = Batch(sampler, guide=guide_of(sampler, job.editor))
+                    batch = batches[job.version.id] = Batch(sampler, guide=job.editor.guide)
                     self._accelerate(sampler)
                 wanted = request_for(job.editor, request.persona, job.count, rules=job.rules,
                                      prompt=request.prompt, temperature=request.temperature,

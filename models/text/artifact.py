@@ -21,6 +21,7 @@ import numpy as np
 
 from models.text.config import TextConfig
 from models.text.editor import WordModel
+from models.text.guide import Guide
 from models.text.lexicon import build_lexicon
 from models.text.ngram import NGram
 from models.text.sampler import LEXICON_FILE, NGRAM_FILE, Sampler
@@ -58,4 +59,6 @@ def write_tables(
 def load(folder: Path) -> tuple[Sampler, Editor]:
     """The sampler and the editor of the version in `folder`."""
     words = WordModel.load(folder / WORDS_FILE) if (folder / WORDS_FILE).exists() else None
-    return Sampler.load(folder), Editor(CopyIndex.load(folder / COPIES_FILE), words)
+    sampler = Sampler.load(folder)
+    guide = Guide(words, sampler.lexicon) if words is not None else None
+    return sampler, Editor(CopyIndex.load(folder / COPIES_FILE), words, guide)

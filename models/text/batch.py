@@ -386,9 +386,10 @@ class Batch:
 
 
 def sample(sampler: Sampler, request: Request, *, guide: Guide | None = None,
-           seed: int | None = None) -> list[list[Sample]]:
-    """`request` sampled in a batch of its own: each tweet's candidates."""
-    batch = Batch(sampler, np.random.default_rng(seed), guide)
+           rng: np.random.Generator | None = None, seed: int | None = None) -> list[list[Sample]]:
+    """`request` sampled in a batch of its own (random draws from `rng`, else from `seed`):
+    each tweet's candidates."""
+    batch = Batch(sampler, rng or np.random.default_rng(seed), guide)
     batch.add(request)
     while True:
         for _, groups in batch.step():

@@ -8,6 +8,12 @@ by those weights (`models/text/batch.py`: sequential Monte Carlo, as a particle 
 Rows that write the persona's word sequences multiply; rows that write salad die out; the char
 model still writes every letter, so prompts, voices, blends and originality stay.
 
+General English word order weighs in too, where the persona writes English: a word trigram that
+ships inside the `pocketsphinx` package (72,547 lower-case words; `EnglishOrder`), scored the
+same way (trigram against unigram, per word), its history reset at a word it does not know (a
+name, a hashtag, a number) and at a sentence's end. The persona's few thousand tweets know its
+phrases; the trigram knows how English joins them.
+
 For a persona who writes in more than one language, a row's language is settled by its first
 words: from then on only that language's general words may be written, and every word of the
 persona's own that belongs to another language costs `MIXED_PENALTY`.
@@ -15,8 +21,12 @@ persona's own that belongs to another language costs `MIXED_PENALTY`.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +35,11 @@ from models.text.lexicon import LANGUAGE_BIT, LANGUAGES, Lexicon, split_words, t
 
 MIXED_PENALTY = 4.0  # log-weight per word of a second language in one tweet
 COMMON_WORDS = 2000  # a language's commonest words: what tells which language a tweet is in
+ENGLISH_WEIGHT = 1.0  # of general English's word-order score against the persona's
+_LN_BASE = math.log(1.0001)  # pocketsphinx's log base
+_UNKNOWN = -(1 << 28)  # what pocketsphinx returns for a word it does not know (about)
+_ENGLISH_TOKEN = re.compile(r"[#@\w][\w'\u2019#@-]*|[.!?]+")
+_PARTIAL = re.compile(r"[#@\w'\u2019-]+\Z")
 _ALL_LANGUAGES = sum(1 << (LANGUAGE_BIT + i) for i in range(len(LANGUAGES)))
 
 
@@ -40,14 +55,19 @@ class Guide:
     """Word-level weights of candidate prefixes for one version: its word model and, for
     personas of several languages, its word tree's language bits."""
 
-    def __init__(self, words: WordModel, lexicon: Lexicon | None = None) -> None:
-        self.words, self.lexicon = words, lexicon
+    def __init__(self, words: WordModel, lexicon: Lexicon | None = None,
+                 english: float = ENGLISH_WEIGHT) -> None:
+        self.words, self.lexicon, self.english = words, lexicon, english
 
     def scores(self, persona: str, texts: Sequence[str], ended: bool = False) -> np.ndarray:
-        """Each text's word-order score (`WordModel.order_score`), less `MIXED_PENALTY` per
-        word of a language other than its own."""
+        """Each text's word-order score: the persona's (`WordModel.order_score`) plus
+        `english` times general English's (`EnglishOrder`) for a persona who writes English,
+        less `MIXED_PENALTY` per word of a language other than the text's own."""
         score = self.words.order_score(persona, texts, ended=ended)
-        languages = self.languages(persona)
+        languages = self.languages(persona) or ("en",)
+        if self.english and "en" in languages:
+            trigram = english_order()
+            score += self.english * np.asarray([trigram.score(t, ended) for t in texts])
         if len(languages) > 1:
             score -= MIXED_PENALTY * np.asarray([mixed_words(t, languages) for t in texts])
         return score
@@ -87,3 +107,39 @@ def mixed_words(text: str, languages: Sequence[str]) -> int:
         1 for w in words
         if w not in lists[own] and any(w in lists[lang] for lang in languages if lang != own)
     )
+
+
+class EnglishOrder:
+    """General English word order from the trigram that ships inside `pocketsphinx`."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def score(self, text: str, ended: bool = True) -> float:
+        """Sum over the known words of `text` (and its sentences' ends) of log P(word | the
+        two before) - log P(word): a word the trigram does not know scores 0 and starts the
+        history afresh. With `ended` False a last word that may still be growing is left out."""
+        prob = self.model.prob
+        history: list[str] = ["<s>"]
+        total = 0.0
+        for token in _ENGLISH_TOKEN.findall(text if ended else _PARTIAL.sub("", text)):
+            word = "</s>" if token[0] in ".!?" else token.lower().replace("\u2019", "'")
+            if word == "</s>" and history == ["<s>"]:
+                continue
+            unigram = prob([word])
+            if unigram <= _UNKNOWN:
+                history = []
+                continue
+            if history:
+                total += (prob([word, *history[::-1][:2]]) - unigram) * _LN_BASE
+            history = ["<s>"] if word == "</s>" else [*history[-1:], word]
+        return total
+
+
+@lru_cache(maxsize=1)
+def english_order() -> EnglishOrder:
+    """The general English trigram (27 MB, read in about 0.1 s), loaded once."""
+    from pocketsphinx import NGramModel, get_model_path
+
+    path = Path(get_model_path()) / "en-us" / "en-us.lm.bin"
+    return EnglishOrder(NGramModel.readfile(str(path)))

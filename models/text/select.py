@@ -1,6 +1,6 @@
-"""Choosing what to post: of the candidates that copy no training tweet, repeat no recent post
-and pass the mention, link and blocklist filters, the ones an editor would pick first
-(`Editor.rank`: well formed, then likely as characters and as the persona's words).
+"""Choosing what to post: of the candidates that copy no training tweet, mix no two languages,
+repeat no recent post and pass the mention, link and blocklist filters, the ones an editor would
+pick first (`Editor.rank`: well formed, then likely as characters and as the persona's words).
 
 Copies are found with hashed shingles: every `copy_chars`-character window of every training
 tweet (for tweets too short for that, windows of `copy_fraction` of their length, never under
@@ -23,6 +23,7 @@ import numpy as np
 from corpora.cleaning import normalize, strip_links, strip_mentions
 from models.errors import ModelError
 from models.text.editor import WordModel, defects, tokens
+from models.text.guide import Guide, mixed_words
 from models.text.sampler import MAX_CHARS, Sample
 
 MIN_WRITTEN = 40  # characters a candidate may always write after its prompt
@@ -134,6 +135,7 @@ class Editor:
 
     copies: CopyIndex
     words: WordModel | None = None
+    guide: Guide | None = None  # word order and languages, while sampling and when ranking
 
     def length_limit(self, personas: Sequence[str], prompt: str = "") -> int:
         """The most characters worth sampling for `personas`: the length 99% of their tweets
@@ -144,11 +146,17 @@ class Editor:
             usual = max((self.words.usual_max_length(p) for p in personas), default=MAX_CHARS)
         return min(MAX_CHARS, max(usual, len(prompt) + MIN_WRITTEN))
 
+    def mixes_languages(self, text: str, persona: str) -> bool:
+        """Whether `text` mixes two of the persona's languages (for a persona who writes in
+        more than one)."""
+        languages = self.guide.languages(persona) if self.guide is not None else ()
+        return len(languages) > 1 and mixed_words(text, languages) > 0
+
     def rank(self, samples: Sequence[Sample], persona: str, rules: Rules) -> list[Sample]:
         """`samples` best first: fewest defects, then mean character log-likelihood plus
         `rules.word_weight` times the persona's word model's mean log-probability per token,
         `rules.length_weight` times the log-probability of its length and `rules.order_weight`
-        times its word-order score per token."""
+        times its word-order score per token (`Guide.scores`)."""
         if not rules.editor:
             return sorted(samples, key=lambda s: (not s.ended, -s.mean_logprob))
         if not samples:
@@ -158,9 +166,9 @@ class Editor:
             texts = [s.text for s in samples]
             score += rules.word_weight * self.words.logprob(persona, texts)
             score += rules.length_weight * self.words.length_logprob(persona, texts)
-            if rules.order_weight:
+            if rules.order_weight and self.guide is not None:
                 per_token = [len(tokens(text)) - 1 for text in texts]
-                score += rules.order_weight * self.words.order_score(persona, texts) / per_token
+                score += rules.order_weight * self.guide.scores(persona, texts, ended=True) / per_token
         flaws = [len(defects(s.text, s.ended, self.words, persona)) for s in samples]
         order = sorted(range(len(samples)), key=lambda i: (flaws[i], -score[i]))
         return [samples[i] for i in order]
@@ -197,6 +205,8 @@ def choose(
             rejected["blocked word"] += 1
         elif editor.copies.copies(text):
             rejected["copies a training tweet"] += 1
+        elif editor.mixes_languages(text, persona):
+            rejected["mixes two languages"] += 1
         elif text.casefold() in recent_texts or recent_index.copies(text):
             rejected["repeats a recent post"] += 1
         else:

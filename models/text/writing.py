@@ -3,19 +3,24 @@ in a batch, each tweet chosen from its own candidates.
 
 The CLI, campaign posts, the chat engine and the benchmarks all come here: `request` builds
 what to sample from the selection `Rules` (the same length limit and candidates for every
-edge), `write` samples and chooses, and the chat engine, which steps its own shared batches,
-calls `guide_of` and `choose_each` itself.
+edge), `write` samples and chooses, and the chat engine, which steps its own shared batches
+(guided by `Editor.guide`), calls `choose_each` itself.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
 
 from models.errors import ModelError
 from models.text.batch import Request, sample
-from models.text.guide import Guide
 from models.text.sampler import Sample, Sampler
 from models.text.select import Editor, Rules, choose
+
+ROUNDS = 3  # samplings at most for the tweets whose candidates were all refused
 
 
 def request(
@@ -34,30 +39,15 @@ def request(
     )
 
 
-def guide_of(sampler: Sampler, editor: Editor) -> Guide | None:
-    """The word guide of a version (None for versions saved without a word model)."""
-    return Guide(editor.words, sampler.lexicon) if editor.words is not None else None
-
-
 def choose_each(
     groups: Sequence[Sequence[Sample]], editor: Editor, rules: Rules, *,
     recent: Sequence[str] = (), persona: str = "",
 ) -> list[Sample]:
     """The best acceptable candidate of each group (`choose`), none chosen twice; a group
     with none acceptable gives nothing. A one-line `ModelError` when no group had one."""
-    chosen: list[Sample] = []
-    reasons: dict[str, int] = {}
-    for group in groups:
-        accepted, rejected = choose(group, editor, rules, [*recent, *(s.text for s in chosen)],
-                                    persona, limit=1)
-        chosen += accepted
-        for reason, count in rejected.items():
-            reasons[reason] = reasons.get(reason, 0) + count
+    chosen, rejected = _choose_each(groups, editor, rules, recent, persona)
     if not chosen:
-        why = ", ".join(f"{count} {reason}" for reason, count in
-                        sorted(reasons.items(), key=lambda item: -item[1]))
-        total = sum(len(group) for group in groups)
-        raise ModelError(f"no acceptable tweet among {total} candidates ({why})")
+        raise _none_acceptable(sum(len(group) for group in groups), rejected)
     return chosen
 
 
@@ -65,8 +55,41 @@ def write(
     sampler: Sampler, editor: Editor, persona: str, count: int = 1, *, rules: Rules = Rules(),
     recent: Sequence[str] = (), seed: int | None = None, **sampling: object,
 ) -> list[Sample]:
-    """Up to `count` tweets of `persona`, each the best acceptable of its own candidates, all
-    sampled together (`sampling`: prompt, temperature, top_k, top_p, blend, mix)."""
+    """`count` tweets of `persona`, each the best acceptable of its own candidates, all
+    sampled together (`sampling`: prompt, temperature, top_k, top_p, blend, mix). A tweet
+    whose candidates were all refused (copies, say) is sampled again, up to `ROUNDS` times."""
     wanted = request(editor, persona, count, rules=rules, **sampling)  # type: ignore[arg-type]
-    groups = sample(sampler, wanted, guide=guide_of(sampler, editor), seed=seed)
-    return choose_each(groups, editor, rules, recent=recent, persona=persona)
+    rng = np.random.default_rng(seed)
+    chosen: list[Sample] = []
+    rejected: Counter[str] = Counter()
+    sampled = 0
+    for _ in range(ROUNDS):
+        groups = sample(sampler, replace(wanted, count=count - len(chosen)), guide=editor.guide,
+                        rng=rng)
+        more, why = _choose_each(groups, editor, rules, [*recent, *(s.text for s in chosen)],
+                                 persona)
+        chosen, rejected, sampled = chosen + more, rejected + why, sampled + wanted.candidates * len(groups)
+        if len(chosen) == count:
+            break
+    if not chosen:
+        raise _none_acceptable(sampled, rejected)
+    return chosen
+
+
+def _choose_each(
+    groups: Sequence[Sequence[Sample]], editor: Editor, rules: Rules, recent: Sequence[str],
+    persona: str,
+) -> tuple[list[Sample], Counter[str]]:
+    chosen: list[Sample] = []
+    rejected: Counter[str] = Counter()
+    for group in groups:
+        accepted, why = choose(group, editor, rules, [*recent, *(s.text for s in chosen)],
+                               persona, limit=1)
+        chosen += accepted
+        rejected += why
+    return chosen, rejected
+
+
+def _none_acceptable(candidates: int, rejected: Counter[str]) -> ModelError:
+    reasons = ", ".join(f"{count} {reason}" for reason, count in rejected.most_common())
+    return ModelError(f"no acceptable tweet among {candidates} candidates ({reasons})")

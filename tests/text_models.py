@@ -1,0 +1,30 @@
+"""Tiny text models for tests: a sampler whose network finds every symbol equally likely."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.text.config import TextConfig
+from models.text.lexicon import Lexicon
+from models.text.sampler import Sampler
+from models.text.vocab import Vocab
+
+CONFIG = TextConfig(embed_dim=4, persona_dim=2, units=8, layers=1)
+VOCAB = Vocab.build(["abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ'.,!?#@0123456789"])
+
+
+def uniform_sampler(lexicon: Lexicon | None, personas: tuple[str, ...] = ("ada", "bob"),
+                    vocab: Vocab = VOCAB) -> Sampler:
+    """A sampler that finds every symbol equally likely: only the word tree (and a word guide)
+    shapes its text."""
+    v, u = len(vocab), CONFIG.units
+    arrays = {
+        "char_embedding": np.zeros((v, CONFIG.embed_dim), np.float32),
+        "persona_embedding": np.zeros((len(personas), CONFIG.persona_dim), np.float32),
+        "logits/kernel": np.zeros((u, v), np.float32),
+        "logits/bias": np.zeros(v, np.float32),
+        "gru_0/kernel": np.zeros((CONFIG.embed_dim + CONFIG.persona_dim, 3 * u), np.float32),
+        "gru_0/recurrent_kernel": np.zeros((u, 3 * u), np.float32),
+        "gru_0/bias": np.zeros((2, 3 * u), np.float32),
+    }
+    return Sampler(arrays, vocab, list(personas), CONFIG, lexicon=lexicon)
