@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from models.errors import ModelError
-from models.text.guide import Guide
+from models.text.editor import prefix_tokens
+from models.text.guide import MIXED_PENALTY, Guide
 from models.text.lexicon import OUTSIDE
 from models.text.ngram import NGramState
 from models.text.sampler import MAX_CHARS, Sample, Sampler
@@ -106,6 +107,8 @@ class Rows:
     length: np.ndarray = _rows()
     total: np.ndarray = _rows(np.float64)  # log-probability of the sampled symbols
     order: np.ndarray = _rows(np.float64)  # word-guide score of its words so far
+    scored: np.ndarray = _rows()  # how many of its tokens that score has read
+    mixed: np.ndarray = _rows(np.float64)  # its words of a second language
     weight: np.ndarray = _rows(np.float64)  # log-weight gathered since its group last resampled
     inputs: np.ndarray = _rows()  # its next GRU input
 
@@ -211,7 +214,9 @@ class Batch:
             limit=np.full(n, limit), stop_at_end=np.full(n, request.stop_at_end),
             thin=np.full(n, request.thin), guide=np.full(n, guided),
             out=np.zeros((n, limit), np.int32), length=np.zeros(n, np.int64),
-            total=np.zeros(n), order=np.zeros(n), weight=np.zeros(n), inputs=np.full(n, BOS),
+            total=np.zeros(n), order=np.zeros(n), scored=np.ones(n, np.int64), mixed=np.zeros(n),
+            weight=np.zeros(n),
+            inputs=np.full(n, BOS),
         ))
         self._thinning = bool(self.rows.thin.any())
         for g in range(first, first + n):
@@ -285,9 +290,12 @@ class Batch:
             request = self._pending[int(owner)].request
             mine = due[owners == owner]
             texts = [self.text(int(i)) for i in mine]
-            score = self.guide.scores(request.persona, texts)
-            r.weight[mine] += r.guide[mine] * (score - r.order[mine])
-            r.order[mine] = score
+            seqs = [prefix_tokens(text) for text in texts]
+            gained = self.guide.terms(request.persona, seqs, r.scored[mine])
+            mixed = self.guide.mixed(request.persona, texts)
+            r.weight[mine] += r.guide[mine] * (gained - MIXED_PENALTY * (mixed - r.mixed[mine]))
+            r.order[mine] += gained
+            r.mixed[mine], r.scored[mine] = mixed, [len(seq) for seq in seqs]
             if r.constrained[mine].any():
                 r.bits[mine] = self.guide.settle_language(request.persona, texts, r.bits[mine])
             groups = r.group[mine]
@@ -347,7 +355,8 @@ class Batch:
         if not len(due):
             return out
         group = r.group[due]
-        merit = (r.total[due] + r.guide[due] * r.order[due]) / r.length[due]
+        guided = r.order[due] - MIXED_PENALTY * r.mixed[due]
+        merit = (r.total[due] + r.guide[due] * guided) / r.length[due]
         order = np.lexsort((-merit, group))  # by group, best first
         due, group = due[order], group[order]
         starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])

@@ -1,9 +1,10 @@
 """Picking like an editor: how well a candidate reads as the persona, beyond its mean
 character likelihood.
 
-Two parts. `WordModel` is a word bigram of each persona's tweets (interpolated absolute
-discounting over a unigram; tokens are lower-case words, hashtags, numbers and punctuation
-marks, with tweet start and end), so a candidate whose words follow each other as the persona's
+Two parts. `WordModel` counts word bigrams and trigrams of each persona's tweets (interpolated
+absolute discounting over a unigram; tokens are lower-case words, hashtags, numbers and
+punctuation marks, with tweet start and end): the ranking reads the bigram, the word guide
+(`models/text/guide.py`) the trigram, so a candidate whose words follow each other as the persona's
 do scores higher than one that strings plausible words into nonsense; it also knows how long
 the persona's tweets run, so ranking does not favour the short candidates whose every character
 is easy to predict. `defects` names what an editor would refuse outright: a tweet cut at the
@@ -44,6 +45,12 @@ LENGTH_KEY = "<length>"
 def tokens(text: str) -> list[str]:
     """A tweet as the word model reads it: lower-case tokens between start and end."""
     return [START, *TOKEN.findall(text.lower()), END]
+
+
+def prefix_tokens(prefix: str) -> list[str]:
+    """The complete tokens of a tweet still being written: no end, and not a last word that
+    may still be growing."""
+    return tokens(PARTIAL.sub("", prefix))[:-1]
 
 
 @lru_cache(maxsize=1 << 16)  # candidates share most of their tokens with earlier ones
@@ -95,10 +102,13 @@ class WordModel:
             seq = tokens(text)
             for a, b in zip(seq, seq[1:]):
                 unigram[persona, b] += 1
-                if bigram[persona, a, b] == 0:
-                    followers[persona, a] += 1
-                bigram[persona, a, b] += 1
-                context[persona, a] += 1
+            # Pairs and triples share the n-gram tables: their keys hash different part counts.
+            for n in (2, 3):
+                for gram in zip(*(seq[i:] for i in range(n))):
+                    if bigram[(persona, *gram)] == 0:
+                        followers[(persona, *gram[:-1])] += 1
+                    bigram[(persona, *gram)] += 1
+                    context[(persona, *gram[:-1])] += 1
             ends[persona, seq[-2]] += 1
         totals: dict[str, list[int]] = {}
         for (persona, _), count in unigram.items():
@@ -121,17 +131,27 @@ class WordModel:
 
     def order_score(self, persona: str, texts: Sequence[str], *, ended: bool = True) -> np.ndarray:
         """How much each text's word order agrees with the persona's: the sum over its tokens
-        of log P(token | previous token) - log P(token), the bigram against the unigram (a
-        pointwise mutual information). A word the persona never wrote, or never after that
-        word, costs only the back-off share of the previous token, so names and rare words are
+        of log P(token | two before) - log P(token), the trigram against the unigram (a
+        pointwise mutual information). A word the persona never wrote, or never after those
+        words, costs only the back-off shares of what came before, so names and rare words are
         not punished for being rare; pairs the persona writes earn their surprise. With
         `ended` False the texts are prefixes: the end is not scored, nor a last word that may
         still be growing."""
-        seqs = [tokens(text) if ended else tokens(PARTIAL.sub("", text))[:-1] for text in texts]
-        prev = [a for seq in seqs for a in seq[:-1]]
-        nxt = [b for seq in seqs for b in seq[1:]]
-        logs = np.log(self._bigram(persona, prev, nxt)) - np.log(self._unigram(persona, nxt))
-        bounds = np.cumsum([0] + [len(seq) - 1 for seq in seqs])
+        seqs = [tokens(text) if ended else prefix_tokens(text) for text in texts]
+        return self.order_terms(persona, seqs, np.ones(len(seqs), np.int64))
+
+    def order_terms(self, persona: str, seqs: Sequence[Sequence[str]], start: np.ndarray
+                    ) -> np.ndarray:
+        """`order_score`'s sum over the tokens of each of `seqs` (from `tokens`) from
+        position `start` on (0 is the tweet's start, never scored)."""
+        spans = [range(max(int(s), 1), len(seq)) for seq, s in zip(seqs, start)]
+        before = [seq[i - 2] if i > 1 else START for seq, span in zip(seqs, spans) for i in span]
+        prev = [seq[i - 1] for seq, span in zip(seqs, spans) for i in span]
+        nxt = [seq[i] for seq, span in zip(seqs, spans) for i in span]
+        pair = self._bigram(persona, prev, nxt)
+        logs = np.log(self._extend(persona, [before, prev], nxt, pair)) - np.log(
+            self._unigram(persona, nxt))
+        bounds = np.cumsum([0] + [len(span) for span in spans])
         return np.add.reduceat(np.append(logs, 0.0), bounds[:-1]) * (np.diff(bounds) > 0)
 
     def _unigram(self, persona: str, nxt: list[str]) -> np.ndarray:
@@ -142,15 +162,21 @@ class WordModel:
     def _bigram(self, persona: str, prev: list[str], nxt: list[str]) -> np.ndarray:
         """P(next | previous) for each pair: absolutely discounted, interpolated with the
         unigram; the unigram alone after a token never seen."""
-        who = [persona] * len(prev)
-        uni = self._unigram(persona, nxt)
-        pair = _lookup(*self.bigram, _keys(who, prev, nxt))
-        total = _lookup(*self.context, _keys(who, prev))
-        distinct = _lookup(*self.followers, _keys(who, prev))
+        return self._extend(persona, [prev], nxt, self._unigram(persona, nxt))
+
+    def _extend(self, persona: str, history: list[list[str]], nxt: list[str],
+                lower: np.ndarray) -> np.ndarray:
+        """P(next | history) for each position, absolutely discounted and interpolated with
+        the lower order's `lower`; `lower` alone after a history never seen."""
+        who = [persona] * len(nxt)
+        gram = _lookup(*self.bigram, _keys(who, *history, nxt))
+        total = _lookup(*self.context, _keys(who, *history))
+        distinct = _lookup(*self.followers, _keys(who, *history))
         seen = total > 0
         safe = np.where(seen, total, 1.0)
         return np.where(
-            seen, np.maximum(pair - DISCOUNT, 0.0) / safe + DISCOUNT * distinct / safe * uni, uni
+            seen, np.maximum(gram - DISCOUNT, 0.0) / safe + DISCOUNT * distinct / safe * lower,
+            lower,
         )
 
     def length_logprob(self, persona: str, texts: Sequence[str]) -> np.ndarray:

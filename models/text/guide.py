@@ -22,7 +22,6 @@ persona's own that belongs to another language costs `MIXED_PENALTY`.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from models.text.editor import WordModel
+from models.text.editor import END, WordModel, prefix_tokens, tokens
 from models.text.lexicon import LANGUAGE_BIT, LANGUAGES, Lexicon, split_words, tweet_language
 
 MIXED_PENALTY = 4.0  # log-weight per word of a second language in one tweet
@@ -38,8 +37,7 @@ COMMON_WORDS = 2000  # a language's commonest words: what tells which language a
 ENGLISH_WEIGHT = 1.0  # of general English's word-order score against the persona's
 _LN_BASE = math.log(1.0001)  # pocketsphinx's log base
 _UNKNOWN = -(1 << 28)  # what pocketsphinx returns for a word it does not know (about)
-_ENGLISH_TOKEN = re.compile(r"[#@\w][\w'\u2019#@-]*|[.!?]+")
-_PARTIAL = re.compile(r"[#@\w'\u2019-]+\Z")
+_SENTENCE_ENDS = frozenset([".", "!", "?", END])
 _ALL_LANGUAGES = sum(1 << (LANGUAGE_BIT + i) for i in range(len(LANGUAGES)))
 
 
@@ -60,17 +58,28 @@ class Guide:
         self.words, self.lexicon, self.english = words, lexicon, english
 
     def scores(self, persona: str, texts: Sequence[str], ended: bool = False) -> np.ndarray:
-        """Each text's word-order score: the persona's (`WordModel.order_score`) plus
-        `english` times general English's (`EnglishOrder`) for a persona who writes English,
-        less `MIXED_PENALTY` per word of a language other than the text's own."""
-        score = self.words.order_score(persona, texts, ended=ended)
-        languages = self.languages(persona) or ("en",)
-        if self.english and "en" in languages:
+        """Each text's word-order score, less `MIXED_PENALTY` per word of a language other
+        than its own (texts still being written unless `ended`)."""
+        seqs = [tokens(t) if ended else prefix_tokens(t) for t in texts]
+        return (self.terms(persona, seqs, np.ones(len(seqs), np.int64))
+                - MIXED_PENALTY * self.mixed(persona, texts))
+
+    def terms(self, persona: str, seqs: Sequence[Sequence[str]], start: np.ndarray) -> np.ndarray:
+        """The word-order score of each token sequence (`tokens`) from position `start` on:
+        the persona's (`WordModel.order_terms`) plus `english` times general English's
+        (`EnglishOrder.terms`) for a persona who writes English."""
+        score = self.words.order_terms(persona, seqs, start)
+        if self.english and "en" in (self.languages(persona) or ("en",)):
             trigram = english_order()
-            score += self.english * np.asarray([trigram.score(t, ended) for t in texts])
-        if len(languages) > 1:
-            score -= MIXED_PENALTY * np.asarray([mixed_words(t, languages) for t in texts])
+            score += self.english * np.asarray([trigram.terms(q, int(i)) for q, i in zip(seqs, start)])
         return score
+
+    def mixed(self, persona: str, texts: Sequence[str]) -> np.ndarray:
+        """Per text, its words of a second language (0 for a persona of one language)."""
+        languages = self.languages(persona)
+        if len(languages) < 2:
+            return np.zeros(len(texts))
+        return np.asarray([mixed_words(t, languages) for t in texts], np.float64)
 
     def languages(self, persona: str) -> tuple[str, ...]:
         """The languages `persona` writes in, as its word tree knows them."""
@@ -114,24 +123,33 @@ class EnglishOrder:
 
     def __init__(self, model: Any) -> None:
         self.model = model
+        self._unigram: dict[str, float] = {}
 
-    def score(self, text: str, ended: bool = True) -> float:
-        """Sum over the known words of `text` (and its sentences' ends) of log P(word | the
-        two before) - log P(word): a word the trigram does not know scores 0 and starts the
-        history afresh. With `ended` False a last word that may still be growing is left out."""
+    def terms(self, seq: Sequence[str], start: int = 1) -> float:
+        """Sum over the tokens of `seq` (from `tokens`) from position `start` on of
+        log P(word | the two before) - log P(word), sentence ends included: a word the trigram
+        does not know (a name, a hashtag, a number) scores 0 and starts the history afresh;
+        other punctuation is passed over."""
         prob = self.model.prob
         history: list[str] = ["<s>"]
         total = 0.0
-        for token in _ENGLISH_TOKEN.findall(text if ended else _PARTIAL.sub("", text)):
-            word = "</s>" if token[0] in ".!?" else token.lower().replace("\u2019", "'")
-            if word == "</s>" and history == ["<s>"]:
+        for i, token in enumerate(seq[1:], 1):
+            if token in _SENTENCE_ENDS:
+                if history == ["<s>"]:
+                    continue
+                word = "</s>"
+            elif not token[0].isalnum():
                 continue
-            unigram = prob([word])
+            else:
+                word = token.replace("\u2019", "'")
+            unigram = self._unigram.get(word)
+            if unigram is None:
+                unigram = self._unigram[word] = prob([word])
             if unigram <= _UNKNOWN:
                 history = []
                 continue
-            if history:
-                total += (prob([word, *history[::-1][:2]]) - unigram) * _LN_BASE
+            if history and i >= start:
+                total += (prob([word, *history[::-1]]) - unigram) * _LN_BASE
             history = ["<s>"] if word == "</s>" else [*history[-1:], word]
         return total
 

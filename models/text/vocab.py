@@ -26,6 +26,8 @@ class Vocab:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ids", {c: i + len(SPECIALS) for i, c in enumerate(self.chars)})
+        shown = ["", "\ufffd", "", "", *self.chars]  # what each id decodes to
+        object.__setattr__(self, "_shown", np.asarray(shown, dtype=object))
 
     @classmethod
     def build(cls, texts: Iterable[str], min_count: int = 1) -> Vocab:
@@ -48,11 +50,8 @@ class Vocab:
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """Characters of `ids`; special symbols are dropped, unknown shows as U+FFFD."""
-        offset = len(SPECIALS)
-        return "".join(
-            self.chars[i - offset] if i >= offset else "\ufffd" if i == UNK else ""
-            for i in (int(x) for x in ids)
-        )
+        shown: np.ndarray = self._shown  # type: ignore[attr-defined]
+        return "".join(shown[np.asarray(ids, np.int64)])
 
     def to_json(self) -> dict[str, object]:
         return {"specials": list(SPECIALS), "chars": list(self.chars)}
