@@ -3,7 +3,7 @@
 1. Training: one model per corpus, as `nowbot train text` trains them, for `--minutes` each;
    held-out bits per char, with a Kneser-Ney 8-gram of each corpus for reference.
 2. With it, 200 tweets per persona written through the product's path (`write_after`: sampling
-   with the word constraint, selection and the editor's ranking, fixed seeds), the same path with
+   with the word guide, selection and the editor's ranking, a fixed seed), the same path with
    the candidates thinned as they write (as the chat's generation engine samples them:
    `after_thinned`), 200 of markovify's word chain of the same training tweets
    (`benchmarks.markov`), and 200 of the persona's held-out real tweets, all measured alike:
@@ -32,6 +32,7 @@ import argparse
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from models.text.select import CopyIndex, Rules
 
 WORK = ROOT / "var" / "bench" / "text_fidelity"
 CHAT = Rules()  # what /tweet uses: 16 candidates
-SEEDS = 1000  # seeds SEEDS.. SEEDS+n: the same tweets on every run of the same model
+SEEDS = 1000  # the same tweets on every run of the same model
 TEMPERATURE = 0.8
 
 
@@ -88,11 +89,11 @@ def write_after(folder: Path, persona: str, n: int, thin: bool = False) -> list[
     one place that calls the product: switch it here when the product's call changes."""
     from bot.chat.engine import THIN_TO
     from models.text import artifact
-    from models.text.select import write_tweets
+    from models.text.writing import write
 
     sampler, editor = artifact.load(folder)
-    samples = [write_tweets(sampler, editor, persona, rules=CHAT, temperature=TEMPERATURE,
-                            seed=SEEDS + i, thin=THIN_TO if thin else 0)[0] for i in range(n)]
+    rules = replace(CHAT, thin=THIN_TO) if thin else CHAT
+    samples = write(sampler, editor, persona, n, rules=rules, seed=SEEDS, temperature=TEMPERATURE)
     return [(s.text, s.ended) for s in samples]
 
 
@@ -249,7 +250,7 @@ def main() -> None:
     save("text_fidelity", {
         "minutes": None if args.baseline else args.minutes,
         "models": budget,
-        "sampling": {"candidates": CHAT.candidates, "temperature": TEMPERATURE, "seeds": SEEDS},
+        "sampling": {"candidates": CHAT.candidates, "temperature": TEMPERATURE, "seed": SEEDS},
         "corpora": results,
         "first_five": first_five,
         **({} if args.baseline else
