@@ -10,7 +10,10 @@ removed, emoji and other symbols are removed, a run of hashtags that closes the 
 for names), an ellipsis or `?!` run ends a sentence, and sentences are split after `.`, `!`, `?`
 and at line breaks. A word is a token of the parse with a letter or digit in it (punctuation
 that is left unlinked counts against nothing); a tweet with no word does not parse whole. A
-sentence the parser cannot finish in `SECONDS` counts all its words as unlinked.
+sentence the parser cannot finish in `SECONDS` is parsed again as link-parser does then, with
+short links only (it finds a few more null links than the full parse would); out of time again,
+all its words count as unlinked. Either is counted in `timeouts` (0-10 sentences per 200 real tweets,
+Trump's long ones the most; which ones can change with the machine's load).
 
     .venv/bin/python -m benchmarks.grammar FILE   # one tweet per line ("-": standard input)
 
