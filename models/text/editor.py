@@ -34,6 +34,7 @@ TOKEN = re.compile(r"[#@]?[\w'\u2019]+|[^\w\s]")
 WORD = re.compile(r"[^\W\d_]+")
 PARTIAL = re.compile(r"[#@\w'\u2019]+\Z")  # a token the prefix may still be writing
 START, END = "<s>", "</s>"
+SENTENCE_ENDS = frozenset([".", "!", "?", END])
 DISCOUNT = 0.75
 UNSEEN = 0.5  # pseudo-count of a token the persona never wrote
 MIN_END_SHARE = 0.01  # a last word that ends fewer of the persona's uses than this: a fragment
@@ -134,7 +135,10 @@ class WordModel:
         of log P(token | two before) - log P(token), the trigram against the unigram (a
         pointwise mutual information). A word the persona never wrote, or never after those
         words, costs only the back-off shares of what came before, so names and rare words are
-        not punished for being rare; pairs the persona writes earn their surprise. With
+        not punished for being rare; pairs the persona writes earn their surprise. A
+        sentence's end scores 0: the persona's chains run to its stock sign-offs, and steering
+        by them ended tweets early (candidates 139 characters long on average against 174
+        without, on a tuning corpus whose real tweets average 169). With
         `ended` False the texts are prefixes: the end is not scored, nor a last word that may
         still be growing."""
         seqs = [tokens(text) if ended else prefix_tokens(text) for text in texts]
@@ -151,6 +155,7 @@ class WordModel:
         pair = self._bigram(persona, prev, nxt)
         logs = np.log(self._extend(persona, [before, prev], nxt, pair)) - np.log(
             self._unigram(persona, nxt))
+        logs[[token in SENTENCE_ENDS for token in nxt]] = 0.0
         bounds = np.cumsum([0] + [len(span) for span in spans])
         return np.add.reduceat(np.append(logs, 0.0), bounds[:-1]) * (np.diff(bounds) > 0)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from models.text.editor import END, WordModel, prefix_tokens, tokens
+from models.text.editor import SENTENCE_ENDS, WordModel, prefix_tokens, tokens
 from models.text.lexicon import LANGUAGE_BIT, LANGUAGES, Lexicon, split_words, tweet_language
 
 MIXED_PENALTY = 4.0  # log-weight per word of a second language in one tweet
@@ -37,7 +37,6 @@ COMMON_WORDS = 2000  # a language's commonest words: what tells which language a
 ENGLISH_WEIGHT = 1.0  # of general English's word-order score against the persona's
 _LN_BASE = math.log(1.0001)  # pocketsphinx's log base
 _UNKNOWN = -(1 << 28)  # what pocketsphinx returns for a word it does not know (about)
-_SENTENCE_ENDS = frozenset([".", "!", "?", END])
 _ALL_LANGUAGES = sum(1 << (LANGUAGE_BIT + i) for i in range(len(LANGUAGES)))
 
 
@@ -134,7 +133,7 @@ class EnglishOrder:
         history: list[str] = ["<s>"]
         total = 0.0
         for i, token in enumerate(seq[1:], 1):
-            if token in _SENTENCE_ENDS:
+            if token in SENTENCE_ENDS:
                 if history == ["<s>"]:
                     continue
                 word = "</s>"
