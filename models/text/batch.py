@@ -285,26 +285,26 @@ class Batch:
         if not len(due):
             return chosen
         at = np.arange(len(self))
-        owners = np.asarray([self._owner[int(g)] for g in r.group[due]])
-        for owner in np.unique(owners):
-            request = self._pending[int(owner)].request
-            mine = due[owners == owner]
+        requests = [self._pending[self._owner[int(g)]].request for g in r.group[due]]
+        personas = np.asarray([request.persona for request in requests])
+        for persona in np.unique(personas):  # one scoring per persona, whatever the requests
+            mine = due[personas == persona]
             texts = [self.text(int(i)) for i in mine]
             seqs = [prefix_tokens(text) for text in texts]
-            gained = self.guide.terms(request.persona, seqs, r.scored[mine])
-            mixed = self.guide.mixed(request.persona, texts)
+            gained = self.guide.terms(str(persona), seqs, r.scored[mine])
+            mixed = self.guide.mixed(str(persona), texts)
             r.weight[mine] += r.guide[mine] * (gained - MIXED_PENALTY * (mixed - r.mixed[mine]))
             r.order[mine] += gained
             r.mixed[mine], r.scored[mine] = mixed, [len(seq) for seq in seqs]
             if r.constrained[mine].any():
-                r.bits[mine] = self.guide.settle_language(request.persona, texts, r.bits[mine])
-            groups = r.group[mine]
-            for g in np.unique(groups):
-                rows = mine[groups == g]
-                source = _resample(r.weight[rows], self.rng)
-                if source is not None:
-                    at[rows] = rows[source]
-                    r.weight[rows] = 0.0
+                r.bits[mine] = self.guide.settle_language(str(persona), texts, r.bits[mine])
+        groups = r.group[due]
+        for g in np.unique(groups):
+            rows = due[groups == g]
+            source = _resample(r.weight[rows], self.rng)
+            if source is not None:
+                at[rows] = rows[source]
+                r.weight[rows] = 0.0
         if (at == np.arange(len(self))).all():
             return chosen
         index = r.index.copy()  # rows keep their places; only what they hold moves
