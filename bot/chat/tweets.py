@@ -79,9 +79,8 @@ class TweetSupply:
         return task
 
     async def _refill(self, request: TweetRequest) -> None:
-        """Top the pool up to its size in chunks: generation samples a fixed number of candidates
-        per call (16 by default) and keeps the best, so asking for a few at a time keeps that
-        choice as selective as for a single request. Waiters are woken after each chunk. A pool
+        """Top the pool up to its size in chunks (each tweet of a chunk is chosen from its own
+        candidates), so waiters get the first ones soon: they are woken after each chunk. A pool
         that is not empty yet waits `refill_delay_s` first."""
         pool = self._pools[request]
         changed = self._changed.setdefault(request, asyncio.Condition())
