@@ -27,6 +27,7 @@ import numpy as np
 
 from benchmarks.text_common import corpus_files, load_corpus, save
 from bot.chat.engine import THIN_TO
+from models.text.batch import candidates
 from models.text.config import TextConfig
 from models.text.ngram import NGram
 from models.text.sampler import MAX_CHARS, Sampler
@@ -156,11 +157,11 @@ def main() -> None:
     sampler = model.sampler
 
     def numpy_tweets(n: int, real_words: bool = True, thin: int = 0) -> Callable[[], object]:
-        return lambda: sampler.generate("persona", n, stop_at_end=False, real_words=real_words,
+        return lambda: candidates(sampler, "persona", n, stop_at_end=False, real_words=real_words,
                                         thin=thin)
 
     def pick_best() -> object:
-        samples = sampler.generate("persona", 16, stop_at_end=False, mentions=False)
+        samples = candidates(sampler, "persona", 16, stop_at_end=False, mentions=False)
         return choose(samples, model.editor, Rules(), persona="persona")
 
     tutorial = tutorial_one_step(model)

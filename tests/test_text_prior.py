@@ -15,6 +15,7 @@ from corpora.english import fortune_units, sentence_units
 from corpora.errors import CorpusError
 from models.registry import Registry
 from models.text import prior
+from models.text.batch import candidates
 from models.text.config import TextConfig
 from models.text.sampler import Sampler
 from models.text.serving import serving_version
@@ -61,7 +62,7 @@ def test_new_model_starts_from_the_prior_and_keeps_its_layers(
         embedding = saved["char_embedding"]
     q = sampler.vocab.encode("Q")[0]  # never in ada's tweets: its row is the prior's, untouched
     assert np.array_equal(embedding[q], tiny_prior.arrays["char_embedding"][q])
-    assert len(sampler.generate("ada", 4, seed=0)) == 4
+    assert len(candidates(sampler, "ada", 4, seed=0)) == 4
 
 
 def test_from_scratch_does_not_use_the_prior(sqlite_app: App, tiny_prior: prior.Prior) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from models.errors import ModelError
+from models.text.batch import candidates
 from models.text.config import TextConfig
 from models.text.network import build_model, to_arrays
 from models.text.ngram import NGram
@@ -58,12 +59,12 @@ def _ending_sampler(end_bias: float, ngram: NGram | None = None) -> Sampler:
 
 
 def test_generation_ends_by_itself() -> None:
-    samples = _ending_sampler(end_bias=30.0).generate("ada", 4, seed=0)
+    samples = candidates(_ending_sampler(end_bias=30.0), "ada", 4, seed=0)
     assert all(s.ended and len(s.text) == 1 for s in samples)  # never an empty tweet
 
 
 def test_generation_stops_at_the_character_limit() -> None:
-    samples = _ending_sampler(end_bias=-30.0).generate("ada", 3, seed=0)
+    samples = candidates(_ending_sampler(end_bias=-30.0), "ada", 3, seed=0)
     assert all(len(s.text) == MAX_CHARS and not s.ended for s in samples)
 
 
@@ -71,10 +72,10 @@ def test_generation_draws_from_the_mixture_with_the_ngram() -> None:
     ngram = NGram.fit([VOCAB.encode("hello world") + [EOS]] * 3, 4, len(VOCAB))
     ngram.weights[:] = 0.01  # the (uniform) GRU has a small share everywhere
     sampler = _ending_sampler(end_bias=0.0, ngram=ngram)
-    greedy = sampler.generate("ada", 2, top_k=1, seed=0)
+    greedy = candidates(sampler, "ada", 2, top_k=1, seed=0)
     assert [s.text for s in greedy] == ["hello world"] * 2 and greedy[0].ended
     assert greedy[0].mean_logprob > np.log(0.8)  # the mixture's probabilities, not 1/vocab
-    continued = sampler.generate("ada", 1, prompt="hel", top_k=1)[0]
+    continued = candidates(sampler, "ada", 1, prompt="hel", top_k=1)[0]
     assert continued.text == "hello world"
 
 
@@ -82,30 +83,30 @@ def test_candidates_that_end_early_leave_the_others_writing() -> None:
     ngram = NGram.fit([VOCAB.encode(t) + [EOS] for t in ["hi", "hello world"] * 3], 4, len(VOCAB))
     ngram.weights[:] = 0.01
     sampler = _ending_sampler(end_bias=0.0, ngram=ngram)
-    samples = sampler.generate("ada", 12, temperature=0.3, seed=3)
+    samples = candidates(sampler, "ada", 12, temperature=0.3, seed=3)
     assert {s.text for s in samples} == {"hi", "hello world"} and all(s.ended for s in samples)
 
 
 def test_prompt_is_continued_even_with_unknown_characters(model_and_sampler) -> None:
     _, sampler = model_and_sampler
-    samples = sampler.generate("ada", 3, prompt="Machin✈", seed=2, max_chars=40)
+    samples = candidates(sampler, "ada", 3, prompt="Machin✈", seed=2, max_chars=40)
     assert all(s.text.startswith("Machin✈") and len(s.text) <= 40 for s in samples)
     assert all("\ufffd" not in s.text for s in samples)  # the unknown symbol is never written
 
 
 def test_top_k_one_is_greedy_and_blending_changes_the_voice(model_and_sampler) -> None:
     _, sampler = model_and_sampler
-    a = sampler.generate("ada", 2, top_k=1, seed=1)
-    assert a[0].text == a[1].text == sampler.generate("ada", 1, top_k=1, seed=9)[0].text
-    b = sampler.generate("bob", 1, top_k=1)[0].text
-    mixed_all_the_way = sampler.generate("ada", 1, top_k=1, blend="bob", mix=1.0)[0].text
+    a = candidates(sampler, "ada", 2, top_k=1, seed=1)
+    assert a[0].text == a[1].text == candidates(sampler, "ada", 1, top_k=1, seed=9)[0].text
+    b = candidates(sampler, "bob", 1, top_k=1)[0].text
+    mixed_all_the_way = candidates(sampler, "ada", 1, top_k=1, blend="bob", mix=1.0)[0].text
     assert mixed_all_the_way == b
 
 
 def test_unknown_persona_is_a_clear_error(model_and_sampler) -> None:
     _, sampler = model_and_sampler
     with pytest.raises(ModelError, match="persona 'zed' is not in this model"):
-        sampler.generate("zed")
+        candidates(sampler, "zed")
 
 
 @pytest.mark.parametrize("temperature", [0.0, float("inf"), float("nan")])
@@ -114,4 +115,4 @@ def test_a_temperature_that_is_not_finite_and_positive_is_refused(
 ) -> None:
     _, sampler = model_and_sampler
     with pytest.raises(ModelError, match="finite temperature"):
-        sampler.generate("ada", temperature=temperature)
+        candidates(sampler, "ada", temperature=temperature)

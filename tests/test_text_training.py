@@ -11,6 +11,7 @@ import pytest
 
 from bot.app import App
 from models.registry import Registry
+from models.text.batch import candidates
 from models.text.config import TextConfig
 from models.text.ngram import NGramState
 from models.text.sampler import Sampler
@@ -39,7 +40,7 @@ def test_training_saves_a_servable_version_and_finetunes_it(sqlite_app: App) -> 
     folder = Path(serving_version(registry, "ada").artifact_path)
     assert {p.name for p in folder.iterdir()} >= {"weights.npz", "vocab.json", "config.json"}
     sampler = Sampler.load(folder)  # from the artifact alone
-    assert sampler.personas == ["ada", "bob"] and sampler.generate("bob", 2, seed=0)
+    assert sampler.personas == ["ada", "bob"] and candidates(sampler, "bob", 2, seed=0)
     store(sqlite_app, {"cyd": 0} | {"ada": 45})  # a new persona row, more tweets
     _, second = _train(sqlite_app, epochs=1)
     assert second.finetuned_from == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models.text.batch import candidates
 from models.text.lexicon import Lexicon, is_known, split_words
 from tests.text_models import VOCAB, uniform_sampler
 OWN = {"ada": {"machine", "learning", "is", "fun", "don't"}, "bob": {"tremendous", "deal"}}
@@ -22,7 +23,7 @@ def test_split_words_keeps_alphabetic_words_only() -> None:
 
 
 def test_sampled_words_are_the_personas_or_the_general_lists(lexicon: Lexicon) -> None:
-    tweets = uniform_sampler(lexicon).generate("ada", 256, seed=0)
+    tweets = candidates(uniform_sampler(lexicon), "ada", 256, seed=0)
     allowed = OWN["ada"] | GENERAL["en"]
     # (a tweet cut at the length limit may stop inside a word)
     words = [w for t in tweets for w in split_words(t.text)[: None if t.ended else -1]]
@@ -34,29 +35,29 @@ def test_sampled_words_are_the_personas_or_the_general_lists(lexicon: Lexicon) -
 
 
 def test_without_the_constraint_other_words_appear(lexicon: Lexicon) -> None:
-    tweets = uniform_sampler(lexicon).generate("ada", 8, seed=0, real_words=False)
+    tweets = candidates(uniform_sampler(lexicon), "ada", 8, seed=0, real_words=False)
     allowed = OWN["ada"] | GENERAL["en"]
     assert {w for t in tweets for w in split_words(t.text)} - allowed
 
 
 def test_a_blend_may_use_both_personas_words(lexicon: Lexicon) -> None:
     sampler = uniform_sampler(lexicon)
-    tweets = sampler.generate("ada", 256, blend="bob", seed=1)
+    tweets = candidates(sampler, "ada", 256, blend="bob", seed=1)
     words = {w for t in tweets for w in split_words(t.text)[: None if t.ended else -1]}
     assert words & OWN["bob"]
     assert all(is_known(w, OWN["ada"] | OWN["bob"] | GENERAL["en"]) for w in words)
 
 
 def test_a_prompt_word_is_finished_as_a_known_word(lexicon: Lexicon) -> None:
-    tweets = uniform_sampler(lexicon).generate("ada", 16, prompt="Machin", seed=2)
+    tweets = candidates(uniform_sampler(lexicon), "ada", 16, prompt="Machin", seed=2)
     # case-insensitive: "MachinE" is the word too; nothing but its end may follow
     assert all(t.text[:7].lower() == "machine" and not t.text[7:8].isalpha() for t in tweets)
 
 
 def test_no_mentions_are_written_unless_allowed(lexicon: Lexicon) -> None:
     sampler = uniform_sampler(lexicon)
-    assert not any("@" in t.text for t in sampler.generate("ada", 16, seed=3, mentions=False))
-    assert any("@" in t.text for t in sampler.generate("ada", 16, seed=3))
+    assert not any("@" in t.text for t in candidates(sampler, "ada", 16, seed=3, mentions=False))
+    assert any("@" in t.text for t in candidates(sampler, "ada", 16, seed=3))
 
 
 def test_lexicon_round_trips(tmp_path, lexicon: Lexicon) -> None:

@@ -405,6 +405,14 @@ def sample(sampler: Sampler, request: Request, *, guide: Guide | None = None,
             return groups
 
 
+def candidates(sampler: Sampler, persona: str, n: int = 1, *, seed: int | None = None,
+               **options: object) -> list[Sample]:
+    """`n` unguided candidates of one tweet, sampled together (`options`: those of `Request`);
+    for training's sample tweets, tests and benchmarks (the product writes through
+    `models.text.writing`)."""
+    return sample(sampler, Request(persona, 1, n, **options), seed=seed)[0]  # type: ignore[arg-type]
+
+
 def _resample(log_weight: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     """Systematic resampling of rows by their log-weights, when fewer than `RESAMPLE_BELOW` of
     them are effective (None: keep them as they are)."""

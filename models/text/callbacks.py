@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from models.text.batch import candidates
 from models.text.config import TextConfig
 from models.text.evaluation import Network, heldout_bpc
 from models.text.network import to_arrays
@@ -101,7 +102,7 @@ class Checkpoints(keras.callbacks.Callback):
         if self.writer is not None:
             sampler = Sampler(to_arrays(self.model), self.vocab, self.personas, self.config)
             lines = [
-                f"**{p}**: {sampler.generate(p, seed=step)[0].text}" for p in self.personas[:4]
+                f"**{p}**: {candidates(sampler, p, seed=step)[0].text}" for p in self.personas[:4]
             ]
             with self.writer.as_default():
                 tf.summary.text("samples", "\n\n".join(lines), step=step)

@@ -1,11 +1,11 @@
-"""Fast tweet sampling: the GRU step in NumPy with the trained weights, mixed with the n-gram's
-distribution, many candidates at once.
+"""The network's step for many rows at once: the GRU step in NumPy with the trained weights,
+mixed with the n-gram's distribution.
 
 Loads from the artifact alone (`weights.npz`, `vocab.json`, `config.json`, `ngram.npz`,
 `lexicon.npz`) and never imports TensorFlow, so the bot answers `/tweet` without paying
 TensorFlow's import or its per-call overhead. The GRU step is the one CPU training runs
-(`models/text/gru_step.py`). Unless told otherwise it writes only real words: the persona's own and its language's
-(`models/text/lexicon.py`), checked by a compiled walk of the word tree at every step.
+(`models/text/gru_step.py`). The sampling loop that steps it is `models/text/batch.py`; what
+writes tweets with it is `models/text/writing.py`.
 """
 
 from __future__ import annotations
@@ -147,13 +147,6 @@ class Sampler:
         vocab = len(self.out_b)
         state.top_recurrent = np.ascontiguousarray(both[:, vocab:])
         return both[:, :vocab] + self.out_b
-
-    def generate(self, persona: str, n: int = 1, *, seed: int | None = None,
-                 **options: object) -> list[Sample]:
-        """`n` tweets sampled together, unguided (`models.text.batch.Request` options)."""
-        from models.text.batch import Request, sample
-
-        return sample(self, Request(persona, 1, n, **options), seed=seed)[0]  # type: ignore[arg-type]
 
     def next_probs(self, logits: np.ndarray, counts: NGramState | None) -> np.ndarray:
         """The model's next-symbol probabilities: the GRU's, mixed with the n-gram's."""
