@@ -56,16 +56,24 @@ TEMPERATURE = 0.8
 
 
 def train(tweets: list[PersonaTweet], minutes: float, folder: Path) -> dict[str, Any]:
-    """Fit one model on `tweets` and write it as a version folder; its metrics."""
-    from models.text.train import fit, write_artifact
+    """Fit one model on `tweets` (from the English prior when there is one, as the product
+    does) and write it as a version folder; its metrics."""
+    from models.text.prior import default_prior
+    from models.text.train import fit, lr_scale, write_artifact
     from models.text.vocab import Vocab
 
     config = TextConfig.cpu()
     train_part, val = split_by_tweet(tweets, config.val_fraction)
-    vocab = Vocab.build((t for _, t in train_part), config.min_char_count)
+    texts = [t for _, t in train_part]
+    prior = default_prior(config)  # as `nowbot train text` starts a new model
+    if prior is not None:
+        vocab, init = prior.start(texts, config.min_char_count)
+    else:
+        vocab, init = Vocab.build(texts, config.min_char_count), None
     personas = sorted({p for p, _ in tweets})
     with tempfile.TemporaryDirectory() as work:
-        result = fit(train_part, val, vocab, personas, config, Path(work), minutes=minutes)
+        result = fit(train_part, val, vocab, personas, config, Path(work), minutes=minutes,
+                     init=init, lr_scale=lr_scale(config, None, prior and prior.name))
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     write_artifact(result, vocab, personas, config, train_part)(folder)
