@@ -5,7 +5,8 @@ character), both with the same GRU weights: nowbot's default model on a corpus's
 The GRU is freshly initialised (its speed does not depend on what it learned); nowbot's side
 also runs its n-gram and its word constraint, built from the corpus, so both cost what they do
 in the bot (`nowbot_batch1_any_words`: without the constraint; `nowbot_batch16_thinned`: 16
-candidates halved twice as they write, as the chat's generation engine samples them). Every
+candidates halved twice as they write, as the chat's generation engine samples them; `_guided`:
+with the word guide weighing and resampling them, as every tweet is written now). Every
 tweet runs the full 280 characters (the end symbol is ignored) on both sides.
 
     .venv/bin/python -m benchmarks.text_sampling [--runs 20] [--corpus katyperry]
@@ -27,11 +28,12 @@ import numpy as np
 
 from benchmarks.text_common import corpus_files, load_corpus, save
 from bot.chat.engine import THIN_TO
-from models.text.batch import candidates
+from models.text.batch import Request, candidates, sample
 from models.text.config import TextConfig
 from models.text.ngram import NGram
 from models.text.sampler import MAX_CHARS, Sampler
 from models.text.editor import WordModel
+from models.text.guide import Guide
 from models.text.lexicon import build_lexicon
 from models.text.select import CopyIndex, Editor, Rules, choose
 from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
@@ -102,7 +104,8 @@ class _Trained:
         tweets = [("persona", t) for t in texts]
         lexicon = build_lexicon(tweets, vocab, config.word_zipf)
         self.sampler = Sampler(to_arrays(self.keras), vocab, ["persona"], config, ngram, lexicon)
-        self.editor = Editor(CopyIndex.build(texts), WordModel.fit(tweets))
+        words = WordModel.fit(tweets)
+        self.editor = Editor(CopyIndex.build(texts), words, Guide(words, lexicon))
 
 
 def step_flops(config: TextConfig, vocab_size: int) -> int:
@@ -160,6 +163,10 @@ def main() -> None:
         return lambda: candidates(sampler, "persona", n, stop_at_end=False, real_words=real_words,
                                         thin=thin)
 
+    def guided(n: int, thin: int = 0) -> Callable[[], object]:
+        request = Request("persona", 1, n, stop_at_end=False, thin=thin, guide=Rules().guide)
+        return lambda: sample(sampler, request, guide=model.editor.guide)
+
     def pick_best() -> object:
         samples = candidates(sampler, "persona", 16, stop_at_end=False, mentions=False)
         return choose(samples, model.editor, Rules(), persona="persona")
@@ -171,6 +178,8 @@ def main() -> None:
         "nowbot_batch1_any_words": numpy_tweets(1, real_words=False),
         "nowbot_batch16": numpy_tweets(16),
         "nowbot_batch16_thinned": numpy_tweets(16, thin=THIN_TO),
+        "nowbot_batch1_guided": guided(1),
+        "nowbot_batch16_thinned_guided": guided(16, thin=THIN_TO),
         "nowbot_16_candidates_with_selection": pick_best,
     }, args.runs)
     speedup = results["tutorial_loop_batch1"]["median_ms"] / results["nowbot_batch1"]["median_ms"]
@@ -182,6 +191,11 @@ def main() -> None:
     flops = step_flops(config, len(vocab)) * MAX_CHARS
     peak = single_core_peak_gflops()
     floor_ms = 16 * flops / peak / 1e6
+    guide_cost = {
+        "batch1": results["nowbot_batch1_guided"]["median_ms"] / results["nowbot_batch1"]["median_ms"],
+        "batch16_thinned": (results["nowbot_batch16_thinned_guided"]["median_ms"]
+                            / results["nowbot_batch16_thinned"]["median_ms"]),
+    }
     save("text_sampling", {
         "blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
         "model": {"units": config.units, "layers": config.layers, "vocab": len(vocab)},
@@ -198,6 +212,9 @@ def main() -> None:
         "speedup_batch1": speedup,
         "batch16_over_batch1": ratio16,
         "batch16_thinned_over_batch1": ratio16_thinned,
+        # Issue 24: the word guide (every tweet's path now) costs at most 1.5x at batch 1.
+        "guided_over_unguided": guide_cost,
+        "guide_target_met": guide_cost["batch1"] <= 1.5,
         "targets": {"speedup_batch1": ">= 8", "batch16_over_batch1": "<= 3"},
         "target_met": speedup >= 8 and ratio16 <= 3,
         # The generation engine's targets: 16 candidates (as the chat engine samples them:

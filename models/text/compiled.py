@@ -158,3 +158,34 @@ def word_advance(
             node[r] = FREE
         else:
             node[r] = OUTSIDE
+
+
+@numba.njit(cache=True, nogil=True)
+def _count(keys: np.ndarray, counts: np.ndarray, key: np.uint64) -> float:
+    """The count stored under `key` in a sorted table (0 when absent)."""
+    at = np.searchsorted(keys, key)
+    return counts[at] if at < len(keys) and keys[at] == key else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def word_order(
+    unigram_keys: np.ndarray, unigram_counts: np.ndarray, gram_keys: np.ndarray,
+    gram_counts: np.ndarray, context_keys: np.ndarray, context_counts: np.ndarray,
+    followers_keys: np.ndarray, followers_counts: np.ndarray, token: np.ndarray,
+    pair: np.ndarray, pair_context: np.ndarray, triple: np.ndarray, triple_context: np.ndarray,
+    tokens: float, distinct: float, unseen: float, discount: float, out: np.ndarray,
+) -> None:
+    """out[i] = log P(token | two before) - log P(token) for each position i, from the word
+    model's tables (`models/text/editor.py`: absolute discounting interpolated down to the
+    unigram); the query arrays hold each position's hashed keys."""
+    for i in range(len(token)):
+        uni = (_count(unigram_keys, unigram_counts, token[i]) + unseen) / (
+            tokens + unseen * (distinct + 1.0))
+        prob = uni
+        for gram, context in ((pair[i], pair_context[i]), (triple[i], triple_context[i])):
+            total = _count(context_keys, context_counts, context)
+            if total > 0.0:
+                seen = _count(gram_keys, gram_counts, gram)
+                followers = _count(followers_keys, followers_counts, context)
+                prob = max(seen - discount, 0.0) / total + discount * followers / total * prob
+        out[i] = np.log(prob) - np.log(uni)

@@ -152,9 +152,14 @@ class WordModel:
         before = [seq[i - 2] if i > 1 else START for seq, span in zip(seqs, spans) for i in span]
         prev = [seq[i - 1] for seq, span in zip(seqs, spans) for i in span]
         nxt = [seq[i] for seq, span in zip(seqs, spans) for i in span]
-        pair = self._bigram(persona, prev, nxt)
-        logs = np.log(self._extend(persona, [before, prev], nxt, pair)) - np.log(
-            self._unigram(persona, nxt))
+        from models.text.compiled import word_order  # Numba, with the sampler
+
+        who = [persona] * len(nxt)
+        n, v = self.totals.get(persona, (0, 0))
+        logs = np.empty(len(nxt))
+        word_order(*self.unigram, *self.bigram, *self.context, *self.followers, _keys(who, nxt),
+                   _keys(who, prev, nxt), _keys(who, prev), _keys(who, before, prev, nxt),
+                   _keys(who, before, prev), float(n), float(v), UNSEEN, DISCOUNT, logs)
         logs[[token in SENTENCE_ENDS for token in nxt]] = 0.0
         bounds = np.cumsum([0] + [len(span) for span in spans])
         return np.add.reduceat(np.append(logs, 0.0), bounds[:-1]) * (np.diff(bounds) > 0)
@@ -175,8 +180,8 @@ class WordModel:
         the lower order's `lower`; `lower` alone after a history never seen."""
         who = [persona] * len(nxt)
         gram = _lookup(*self.bigram, _keys(who, *history, nxt))
-        total = _lookup(*self.context, _keys(who, *history))
-        distinct = _lookup(*self.followers, _keys(who, *history))
+        context = _keys(who, *history)
+        total, distinct = _lookup(*self.context, context), _lookup(*self.followers, context)
         seen = total > 0
         safe = np.where(seen, total, 1.0)
         return np.where(
