@@ -1,7 +1,7 @@
 """Grammar as a parser judges it, independent of anything that guides sampling: Link Grammar
 (CMU's parser, Debian's 5.12 with its English dictionary) links each sentence's words; a word it
-cannot link is a null link. Per tweet set: the share of words left unlinked, and the share of
-tweets whose every sentence parses whole.
+cannot link is a null link. Per tweet set: the share of words left unlinked, the share of
+tweets whose every sentence parses whole, and the share of sentences that do.
 
 Every side is read the same way before parsing: links and a reply's leading @mentions are
 removed, emoji and other symbols are removed, a run of hashtags that closes the tweet is removed
@@ -54,6 +54,8 @@ class Parsed:
 
     words: int
     unlinked: int
+    sentences: int
+    whole_sentences: int
     timeouts: int
 
     @property
@@ -123,7 +125,9 @@ class Parser:
 
     def tweet(self, text: str) -> Parsed:
         counts = [self.sentence(s) for s in sentences(text)]
-        return Parsed(*(sum(c[i] for c in counts) for i in range(3)))
+        return Parsed(words=sum(c[0] for c in counts), unlinked=sum(c[1] for c in counts),
+                      sentences=len(counts), whole_sentences=sum(c[1] == 0 for c in counts),
+                      timeouts=sum(c[2] for c in counts))
 
 
 @cache
@@ -133,12 +137,17 @@ def parser() -> Parser:
 
 def grammar(texts: list[str], detail: bool = False) -> dict:
     """Unlinked-word share (unlinked words / words, over all tweets), the share of tweets that
-    parse whole, sentences out of time; `detail`: each tweet's counts too."""
+    parse whole, the share of sentences that do (less bound to length: a long tweet has more
+    sentences to get wrong), sentences out of time; `detail`: each tweet's counts too."""
     parsed = [parser().tweet(t) for t in texts]
     words = sum(p.words for p in parsed)
+    sentence_count = sum(p.sentences for p in parsed)
     result: dict = {
         "unlinked_share": sum(p.unlinked for p in parsed) / words if words else 0.0,
         "whole_parse_share": sum(p.whole for p in parsed) / len(parsed) if parsed else 0.0,
+        "whole_sentence_share": (
+            sum(p.whole_sentences for p in parsed) / sentence_count if sentence_count else 0.0
+        ),
         "words_per_tweet": words / len(parsed) if parsed else 0.0,
         "timeouts": sum(p.timeouts for p in parsed),
     }
