@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from models.text.batch import Request, sample
-from models.text.editor import WordModel
+from models.text.editor import WordModel, tokens
 from models.text.guide import Guide, mixed_words
 from models.text.lexicon import Lexicon, split_words
 from models.text.sampler import Sample
@@ -83,3 +84,15 @@ def test_a_personas_name_survives_the_fluency_weighting() -> None:
     named, common, salad = guide.scores("ada", ["We love the Gigafactory.", "We love the factory.",
                                                 "Gigafactory the love we."], ended=True)
     assert named >= common and named > salad + 5.0
+
+
+def test_scoring_a_tweet_as_it_is_written_adds_up_to_scoring_it_whole() -> None:
+    # Rows are weighed on the words completed since their last weighing: the pieces must sum
+    # to the whole, wherever the cuts fall (sentence ends, unknown words and hashtags included).
+    model = WordModel.fit([("ada", t) for t in ENGLISH + ["The Gigafactory is ready. #tesla"]])
+    guide = Guide(model)
+    seq = tokens("Yeah, the Gigafactory is ready. We love the new car!! #tesla is fast")
+    whole = guide.terms("ada", [seq], np.ones(1, np.int64))[0]
+    for cut in range(1, len(seq) + 1):
+        parts = guide.terms("ada", [seq[:cut], seq], np.asarray([1, cut]))
+        assert parts.sum() == pytest.approx(whole)

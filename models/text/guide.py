@@ -122,35 +122,57 @@ class EnglishOrder:
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self._unigram: dict[str, float] = {}
+        self._unigrams: dict[str, float] = {}
 
     def terms(self, seq: Sequence[str], start: int = 1) -> float:
         """Sum over the tokens of `seq` (from `tokens`) from position `start` on of
         log P(word | the two before) - log P(word), sentence ends included: a word the trigram
         does not know (a name, a hashtag, a number) scores 0 and starts the history afresh;
         other punctuation is passed over."""
-        prob = self.model.prob
-        history: list[str] = ["<s>"]
+        history = self._history(seq, max(start, 1))
         total = 0.0
-        for i, token in enumerate(seq[1:], 1):
-            if token in SENTENCE_ENDS:
-                if history == ["<s>"]:
-                    continue
-                word = "</s>"
-            elif not token[0].isalnum():
+        for token in seq[max(start, 1):]:
+            word = _english(token)
+            if word is None or (word == "</s>" and history == ["<s>"]):
                 continue
-            else:
-                word = token.replace("\u2019", "'")
-            unigram = self._unigram.get(word)
-            if unigram is None:
-                unigram = self._unigram[word] = prob([word])
+            unigram = self._unigram(word)
             if unigram <= _UNKNOWN:
                 history = []
                 continue
-            if history and i >= start:
-                total += (prob([word, *history[::-1]]) - unigram) * _LN_BASE
+            if history:
+                total += (self.model.prob([word, *history[::-1]]) - unigram) * _LN_BASE
             history = ["<s>"] if word == "</s>" else [*history[-1:], word]
         return total
+
+    def _history(self, seq: Sequence[str], start: int) -> list[str]:
+        """The trigram's history before position `start`, read backwards: the last two known
+        words, back to a sentence's start ("<s>") or to a word it does not know."""
+        words: list[str] = []
+        for token in reversed(seq[1:start]):
+            word = _english(token)
+            if word is None:
+                continue
+            if word == "</s>":
+                break
+            if self._unigram(word) <= _UNKNOWN:
+                return words
+            words.insert(0, word)
+            if len(words) == 2:
+                return words
+        return ["<s>", *words][-2:]
+
+    def _unigram(self, word: str) -> float:
+        found = self._unigrams.get(word)
+        if found is None:
+            found = self._unigrams[word] = self.model.prob([word])
+        return found
+
+
+def _english(token: str) -> str | None:
+    """A token as the trigram reads it: a word, a sentence's end, or None (punctuation)."""
+    if token in SENTENCE_ENDS:
+        return "</s>"
+    return token.replace("\u2019", "'") if token[0].isalnum() else None
 
 
 @lru_cache(maxsize=1)
