@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from models.text.editor import MAX_CHARS
+from models.text.words import MAX_CHARS
 
 SEED = 0
 

@@ -32,7 +32,7 @@ from models.text.batch import Request, candidates, sample
 from models.text.config import TextConfig
 from models.text.ngram import NGram
 from models.text.sampler import MAX_CHARS, Sampler
-from models.text.editor import WordModel
+from models.text.words import WordModel
 from models.text.guide import Guide
 from models.text.lexicon import build_lexicon
 from models.text.select import CopyIndex, Editor, Rules, choose

@@ -6,7 +6,7 @@ import pytest
 
 from models.errors import ModelError
 from models.text.sampler import Sample
-from models.text.editor import WordModel, defects
+from models.text.words import WordModel, defects
 from models.text.select import CopyIndex, Editor, Rules, choose
 from models.text.writing import choose_each
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.text.batch import Request, sample
-from models.text.editor import WordModel, tokens
+from models.text.words import WordModel, tokens
 from models.text.guide import Guide, mixed_words
 from models.text.lexicon import Lexicon, split_words
 from models.text.sampler import Sample

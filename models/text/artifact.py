@@ -5,7 +5,7 @@
     vocab.json       the characters, in id order
     config.json      {"format": 1, "personas": [...], "model": TextConfig}
     lexicon.npz      the words each persona may write (`models/text/lexicon.py`)
-    words.npz        the word model the editor ranks with (`models/text/editor.py`)
+    words.npz        the word model the editor ranks with (`models/text/words.py`)
     copy_index.npz   shingles of the training tweets, to refuse copies (`models/text/select.py`)
 
 Older versions may lack the n-gram, the lexicon or the word model; they load without them.
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from models.text.config import TextConfig
-from models.text.editor import WordModel
+from models.text.words import WordModel
 from models.text.guide import Guide
 from models.text.lexicon import build_lexicon
 from models.text.ngram import NGram

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from models.errors import ModelError
-from models.text.editor import prefix_tokens
+from models.text.words import prefix_tokens
 from models.text.guide import MIXED_PENALTY, Guide
 from models.text.lexicon import OUTSIDE
 from models.text.ngram import NGramState

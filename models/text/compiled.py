@@ -176,7 +176,7 @@ def word_order(
     tokens: float, distinct: float, unseen: float, discount: float, out: np.ndarray,
 ) -> None:
     """out[i] = log P(token | two before) - log P(token) for each position i, from the word
-    model's tables (`models/text/editor.py`: absolute discounting interpolated down to the
+    model's tables (`models/text/words.py`: absolute discounting interpolated down to the
     unigram); the query arrays hold each position's hashed keys."""
     for i in range(len(token)):
         uni = (_count(unigram_keys, unigram_counts, token[i]) + unseen) / (

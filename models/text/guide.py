@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from models.text.editor import SENTENCE_ENDS, WordModel, prefix_tokens, tokens
+from models.text.words import SENTENCE_ENDS, WordModel, prefix_tokens, tokens
 from models.text.lexicon import LANGUAGE_BIT, LANGUAGES, Lexicon, split_words, tweet_language
 
 MIXED_PENALTY = 4.0  # log-weight per word of a second language in one tweet

@@ -22,7 +22,7 @@ import numpy as np
 
 from corpora.cleaning import normalize, strip_links, strip_mentions
 from models.errors import ModelError
-from models.text.editor import WordModel, defects, tokens
+from models.text.words import WordModel, defects, tokens
 from models.text.guide import Guide, mixed_words
 from models.text.sampler import MAX_CHARS, Sample
 
@@ -132,7 +132,7 @@ class CopyIndex:
 @dataclass(frozen=True)
 class Editor:
     """What a version knows for judging candidates: its training tweets' shingles and, for
-    versions that have one, the word model of its personas (`models/text/editor.py`)."""
+    versions that have one, the word model of its personas (`models/text/words.py`)."""
 
     copies: CopyIndex
     words: WordModel | None = None

@@ -1,5 +1,5 @@
-"""Picking like an editor: how well a candidate reads as the persona, beyond its mean
-character likelihood.
+"""A persona's words: how well a candidate reads as the persona, beyond its mean character
+likelihood (what the editor in `models/text/select.py` ranks by and the word guide steers by).
 
 Two parts. `WordModel` counts word bigrams and trigrams of each persona's tweets (interpolated
 absolute discounting over a unigram; tokens are lower-case words, hashtags, numbers and
