@@ -45,9 +45,9 @@ from benchmarks.text_common import ROOT, corpus_files, load_corpus, save
 from corpora.cleaning import DANGLING
 from models.text.config import TextConfig
 from models.text.data import PersonaTweet, split_by_tweet
-from models.text.words import MAX_CHARS, defects
 from models.text.lexicon import WordLists, is_known, split_words
 from models.text.select import CopyIndex, Rules
+from models.text.words import MAX_CHARS, defects
 
 WORK = ROOT / "var" / "bench" / "text_fidelity"
 CHAT = Rules()  # what /tweet uses: 16 candidates
