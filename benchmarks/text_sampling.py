@@ -192,7 +192,8 @@ def main() -> None:
     peak = single_core_peak_gflops()
     floor_ms = 16 * flops / peak / 1e6
     guide_cost = {
-        "batch1": results["nowbot_batch1_guided"]["median_ms"] / results["nowbot_batch1"]["median_ms"],
+        "batch1": (results["nowbot_batch1_guided"]["median_ms"]
+                   / results["nowbot_batch1"]["median_ms"]),
         "batch16_thinned": (results["nowbot_batch16_thinned_guided"]["median_ms"]
                             / results["nowbot_batch16_thinned"]["median_ms"]),
     }

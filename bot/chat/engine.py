@@ -6,8 +6,8 @@ tweets) becomes rows of the `Batch` of the model version that serves it
 different prompts costs about one batch, not fifty. There is one stepping thread per core, each
 with its own batches (a step's products and compiled passes release the GIL), and a request
 goes to the least busy. It joins at the next step and is answered (each tweet chosen from its
-own candidates, as `models.text.writing.write` chooses) as soon as its last candidate ends. The event loop only hands requests
-over and awaits their futures.
+own candidates, as `models.text.writing.write` chooses) as soon as its last candidate ends. The
+event loop only hands requests over and awaits their futures.
 """
 
 from __future__ import annotations

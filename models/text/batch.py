@@ -416,7 +416,8 @@ def candidates(sampler: Sampler, persona: str, n: int = 1, *, seed: int | None =
     """`n` unguided candidates of one tweet, sampled together (`options`: those of `Request`);
     for training's sample tweets, tests and benchmarks (the product writes through
     `models.text.writing`)."""
-    return sample(sampler, Request(persona, 1, n, **options), seed=seed)[0]  # type: ignore[arg-type]
+    request = Request(persona, 1, n, **options)  # type: ignore[arg-type]
+    return sample(sampler, request, seed=seed)[0]
 
 
 def _resample(log_weight: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:

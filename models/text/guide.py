@@ -70,7 +70,8 @@ class Guide:
         score = self.words.order_terms(persona, seqs, start)
         if self.english and "en" in (self.languages(persona) or ("en",)):
             trigram = english_order()
-            score += self.english * np.asarray([trigram.terms(q, int(i)) for q, i in zip(seqs, start)])
+            english = [trigram.terms(seq, int(i)) for seq, i in zip(seqs, start)]
+            score += self.english * np.asarray(english)
         return score
 
     def mixed(self, persona: str, texts: Sequence[str]) -> np.ndarray:

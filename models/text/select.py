@@ -169,7 +169,8 @@ class Editor:
             score += rules.length_weight * self.words.length_logprob(persona, texts)
             if rules.order_weight and self.guide is not None:
                 per_token = [len(tokens(text)) - 1 for text in texts]
-                score += rules.order_weight * self.guide.scores(persona, texts, ended=True) / per_token
+                order = self.guide.scores(persona, texts, ended=True)
+                score += rules.order_weight * order / per_token
         flaws = [len(defects(s.text, s.ended, self.words, persona)) for s in samples]
         order = sorted(range(len(samples)), key=lambda i: (flaws[i], -score[i]))
         return [samples[i] for i in order]

@@ -68,7 +68,8 @@ def write(
                         rng=rng)
         more, why = _choose_each(groups, editor, rules, [*recent, *(s.text for s in chosen)],
                                  persona)
-        chosen, rejected, sampled = chosen + more, rejected + why, sampled + wanted.candidates * len(groups)
+        chosen, rejected = chosen + more, rejected + why
+        sampled += wanted.candidates * len(groups)
         if len(chosen) == count:
             break
     if not chosen:
