@@ -8,12 +8,13 @@ removed, emoji and other symbols are removed, a run of hashtags that closes the 
 (a tag list, not part of a sentence), any other hashtag or @mention is read as the word it spells
 (`#Yellowstone` -> `Yellowstone`; the parser guesses unknown words from their shape, as it does
 for names), an ellipsis or `?!` run ends a sentence, and sentences are split after `.`, `!`, `?`
-and at line breaks. A word is a token of the parse with a letter or digit in it (punctuation
-that is left unlinked counts against nothing); a tweet with no word does not parse whole. A
-sentence the parser cannot finish in `SECONDS` is parsed again as link-parser does then, with
-short links only (it finds a few more null links than the full parse would); out of time again,
-all its words count as unlinked. Either is counted in `timeouts` (0-10 sentences per 200 real tweets,
-Trump's long ones the most; which ones can change with the machine's load).
+(not after an initial or a title such as "U.S." or "Mr.") and at line breaks. A word is a token
+of the parse with a letter or digit in it (punctuation that is left unlinked counts against
+nothing); a tweet with no word does not parse whole. A sentence the parser cannot finish in
+`SECONDS` is parsed again as link-parser does then, with short links only (it finds a few more
+null links than the full parse would); out of time again, all its words count as unlinked.
+Either is counted in `timeouts` (0-10 sentences per 200 real tweets, Trump's long ones the
+most; which ones can change with the machine's load).
 
     .venv/bin/python -m benchmarks.grammar FILE   # one tweet per line ("-": standard input)
 
@@ -40,11 +41,14 @@ from corpora.cleaning import LINK, REPLY_ADDRESS
 BINDING = Path("/usr/lib/python3/dist-packages/linkgrammar")
 INSTALL = "Link Grammar is missing: apt-get install link-grammar python3-link-grammar"
 SECONDS = 1  # parse time per sentence (whole seconds: the binding takes no fraction)
-SYMBOLS = regex.compile(r"[\p{Extended_Pictographic}\p{So}\p{Sk}\p{Cf}\p{Co}\p{Cs}]+")
+SYMBOLS = regex.compile(  # emoji with their variation selectors and keycaps, other symbols
+    r"[\p{Extended_Pictographic}\p{So}\p{Sk}\p{Cf}\p{Co}\p{Cs}\uFE00-\uFE0F\u20E3]+"
+)
 CLOSING_TAGS = regex.compile(r"(?:\s*#\w+)+[\s.!]*$")
 TAG = regex.compile(r"(?<!\w)[#@](?=\w)")
 PAUSE = regex.compile(r"(?:\.{2,}|…)+|[!?]{2,}")
-SENTENCE_END = regex.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+# not after an initial or a title: "U.S. troops", "J.K. Simmons", "Mr. Smith"
+SENTENCE_END = regex.compile(r"(?<=[.!?])(?<!\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|vs)\.)\s+|\s*\n\s*")
 WORD = regex.compile(r"[\p{L}\p{N}]")
 
 

@@ -3,11 +3,12 @@
 A word is of another language than the persona's when some language uses it at least 100 times
 as often (2 on wordfreq's Zipf scale) and the persona's language uses it less than once per
 100,000 words (Zipf 4): "die", "also", "la" or "son" are English words too and never count;
-"und", "nicht", "que" or "gracias" in an English tweet do. Names are left out (a capitalised word not opening a sentence), and so
-are hashtags, mentions and words of one letter. A tweet is mixed when at least `MIN_WORDS` of its
-words are of another language than the persona's (so a whole tweet in another language counts
-too). German text holds many English words at Zipf 4-5, so English words would go unseen in a
-German persona's tweets: the rule is made for the benchmark's English personas.
+"und", "nicht", "que" or "gracias" in an English tweet do. Names are left out (a capitalised
+word not opening a sentence), and so are hashtags, mentions and words of one letter. A tweet is
+mixed when at least `MIN_WORDS` of its words are of another language than the persona's (so a
+whole tweet in another language counts too). German text holds many English words at Zipf 4-5,
+so English words would go unseen in a German persona's tweets: the rule is made for the
+benchmark's English personas.
 """
 
 from __future__ import annotations
