@@ -96,3 +96,13 @@ def test_scoring_a_tweet_as_it_is_written_adds_up_to_scoring_it_whole() -> None:
     for cut in range(1, len(seq) + 1):
         parts = guide.terms("ada", [seq[:cut], seq], np.asarray([1, cut]))
         assert parts.sum() == pytest.approx(whole)
+
+
+def test_a_campaign_post_does_not_open_as_a_recent_one() -> None:
+    editor = Editor(CopyIndex.build([]))
+    rules = Rules(editor=False, min_chars=1)
+    group = [Sample("Today I learned that shaders are fun.", -0.1, True),
+             Sample("Doors open at nine for the keynote.", -2.0, True)]
+    recent = ["Today I learned that the coffee is good."]
+    assert choose_each([group], editor, rules)[0].text.startswith("Today")
+    assert choose_each([group], editor, rules, recent=recent)[0].text.startswith("Doors")

@@ -24,9 +24,11 @@ from corpora.cleaning import normalize, strip_links, strip_mentions
 from models.errors import ModelError
 from models.text.words import WordModel, defects, tokens
 from models.text.guide import Guide, mixed_words
+from models.text.lexicon import split_words
 from models.text.sampler import MAX_CHARS, Sample
 
 MIN_WRITTEN = 40  # characters a candidate may always write after its prompt
+OPENING_WORDS = 3  # a campaign post may not open with the same words as a recent one
 _BASE = 1_000_003
 _BASE_INV = pow(_BASE, -1, 2**64)  # odd, so invertible modulo 2**64
 
@@ -176,6 +178,12 @@ class Editor:
         return [samples[i] for i in order]
 
 
+def _opening(text: str) -> tuple[str, ...]:
+    """The first `OPENING_WORDS` words of `text`, case-folded (empty for a shorter text)."""
+    words = split_words(text)[:OPENING_WORDS]
+    return tuple(words) if len(words) == OPENING_WORDS else ()
+
+
 def _clean(text: str, rules: Rules) -> str:
     if not rules.allow_links:
         text = strip_links(text)
@@ -186,17 +194,20 @@ def _clean(text: str, rules: Rules) -> str:
 
 def choose(
     samples: Sequence[Sample], editor: Editor, rules: Rules, recent: Sequence[str] = (),
-    persona: str = "", limit: int | None = None,
+    persona: str = "", limit: int | None = None, openings: Sequence[str] = (),
 ) -> tuple[list[Sample], Counter[str]]:
     """The acceptable samples, best first (`Editor.rank`), and why the others were not. With
     `limit`, the checks stop at the best `limit` acceptable ones (ranked first, checked in that
-    order: the copy checks are most of choosing's time)."""
+    order: the copy checks are most of choosing's time). A sample that opens with the same
+    `OPENING_WORDS` words as one of `openings` (a campaign's recent posts) is refused too: the
+    word guide favours a persona's stock openings, and a feed of them reads as a template."""
     blocked = (
         re.compile(r"\b(?:" + "|".join(map(re.escape, rules.blocklist)) + r")\b", re.IGNORECASE)
         if rules.blocklist else None
     )
     recent_index = CopyIndex.build(recent)
     recent_texts = {" ".join(text.casefold().split()) for text in recent}
+    used_openings = {_opening(text) for text in openings} - {()}
     cleaned = [replace(sample, text=_clean(sample.text, rules)) for sample in samples]
     accepted, rejected = [], Counter[str]()
     for sample in editor.rank(cleaned, persona, rules):
@@ -211,6 +222,8 @@ def choose(
             rejected["mixes two languages"] += 1
         elif text.casefold() in recent_texts or recent_index.copies(text):
             rejected["repeats a recent post"] += 1
+        elif _opening(text) in used_openings:
+            rejected["opens as a recent post does"] += 1
         else:
             accepted.append(sample)
             if len(accepted) == limit:

@@ -43,9 +43,10 @@ def choose_each(
     groups: Sequence[Sequence[Sample]], editor: Editor, rules: Rules, *,
     recent: Sequence[str] = (), persona: str = "",
 ) -> list[Sample]:
-    """The best acceptable candidate of each group (`choose`), none chosen twice; a group
-    with none acceptable gives nothing. A one-line `ModelError` when no group had one."""
-    chosen, rejected = _choose_each(groups, editor, rules, recent, persona)
+    """The best acceptable candidate of each group (`choose`; `recent` posts are neither
+    repeated nor opened like), none chosen twice; a group with none acceptable gives nothing.
+    A one-line `ModelError` when no group had one."""
+    chosen, rejected = _choose_each(groups, editor, rules, recent, persona, recent)
     if not chosen:
         raise _none_acceptable(sum(len(group) for group in groups), rejected)
     return chosen
@@ -67,7 +68,7 @@ def write(
         groups = sample(sampler, replace(wanted, count=count - len(chosen)), guide=editor.guide,
                         rng=rng)
         more, why = _choose_each(groups, editor, rules, [*recent, *(s.text for s in chosen)],
-                                 persona)
+                                 persona, recent)
         chosen, rejected = chosen + more, rejected + why
         sampled += wanted.candidates * len(groups)
         if len(chosen) == count:
@@ -79,13 +80,13 @@ def write(
 
 def _choose_each(
     groups: Sequence[Sequence[Sample]], editor: Editor, rules: Rules, recent: Sequence[str],
-    persona: str,
+    persona: str, openings: Sequence[str],
 ) -> tuple[list[Sample], Counter[str]]:
     chosen: list[Sample] = []
     rejected: Counter[str] = Counter()
     for group in groups:
         accepted, why = choose(group, editor, rules, [*recent, *(s.text for s in chosen)],
-                               persona, limit=1)
+                               persona, limit=1, openings=openings)
         chosen += accepted
         rejected += why
     return chosen, rejected
