@@ -5,8 +5,9 @@ own; every `step` advances every row one symbol with one GRU product and one com
 for the n-gram mixture, the word constraint and the draw. Each tweet's group first reads its
 start symbol and its prompt in one row, which splits into the group's candidates as sampling
 starts. With a word `Guide` the rows of a group are weighed every `GUIDE_EVERY` characters by
-their words (`models/text/guide.py`) and resampled when the weights grow uneven (sequential
-Monte Carlo: rows writing the persona's word order multiply, word salad dies out). A request may
+their words (`models/text/guide.py`) and resampled when the weights grow uneven, in islands of
+at most `ISLAND` rows so that many candidates keep many lineages (sequential Monte Carlo: rows
+writing the persona's word order multiply, word salad dies out). A request may
 be thinned: at `THIN_AT` sampled characters its rows still writing are halved, the best so far
 kept. A row leaves the batch when it ends; a request is returned as soon as its last row has
 left, while other requests go on and new ones join at any step (in the manner of continuous
@@ -74,7 +75,10 @@ _NOT_END, _NO_AT = 1, 2  # bits of a row's base mask: no end yet, no @
 THIN_AT = (24, 48)  # sampled characters at which a thinned request's writing rows are halved
 GUIDE_EVERY = 8  # sampled characters between the word guide's weighings (3 and 6 wrote as
 # well on the tuning corpora, 10 worse)
-RESAMPLE_BELOW = 0.5  # resample a group when its effective rows fall under this share
+RESAMPLE_BELOW = 0.5  # resample an island when its effective rows fall under this share
+ISLAND = 16  # rows resampled together: a tweet's candidates beyond this many form islands of
+# their own (with 256 resampled together, 254 of them shared their first three words)
+_MAX_CANDIDATES = 1 << 32
 _THINNED = Sample("", -math.inf, False)  # the place of a row thinned out
 
 
@@ -278,9 +282,9 @@ class Batch:
 
     def _weigh(self, writing: np.ndarray, chosen: np.ndarray) -> np.ndarray:
         """Every `GUIDE_EVERY` characters: each guided row still writing adds its words' new
-        score to its weight, and a group whose weights have grown uneven is resampled (its
-        rows replaced by copies of the heavier ones, systematically); returns `chosen` in the
-        new row order."""
+        score to its weight, and an island (up to `ISLAND` of a tweet's candidates) whose
+        weights have grown uneven is resampled (its rows replaced by copies of the heavier
+        ones, systematically); returns `chosen` in the new row order."""
         r = self.rows
         due = np.flatnonzero(writing & (r.guide > 0) & (r.length % GUIDE_EVERY == 0))
         if not len(due):
@@ -304,9 +308,9 @@ class Batch:
             r.mixed[mine], r.scored[mine] = mixed, [len(seq) for seq in seqs]
             if r.constrained[mine].any():
                 r.bits[mine] = self.guide.settle_language(str(persona), texts, r.bits[mine])
-        groups = r.group[due]
-        for g in np.unique(groups):
-            rows = due[groups == g]
+        islands = r.group[due] * _MAX_CANDIDATES + r.index[due] // ISLAND
+        for island in np.unique(islands):
+            rows = due[islands == island]
             source = _resample(r.weight[rows], self.rng)
             if source is not None:
                 at[rows] = rows[source]
