@@ -107,3 +107,30 @@ def test_a_caller_that_gives_up_does_not_stop_the_engine(trained: App) -> None:
     finally:
         engine.close()
     assert len(answer) == 1 and answer[0].text
+
+
+def test_a_request_whose_candidates_are_all_refused_is_sampled_again(
+    trained: App, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models.text import writing
+    from models.text.select import CopyIndex
+
+    rounds, refused = [0], [2]  # samplings so far; how many see every candidate as a copy
+    real_choose = writing.choose_each
+
+    def counting(*args: object, **kwargs: object) -> list:
+        rounds[0] += 1
+        return real_choose(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writing, "choose_each", counting)
+    monkeypatch.setattr(CopyIndex, "copies", lambda self, text: rounds[0] <= refused[0])
+    engine = GenerationEngine(trained, threads=1)
+    try:
+        answer = asyncio.run(engine.tweets(TweetRequest("ada")))
+        assert rounds[0] == 3 and len(answer) == 1 and answer[0].text
+        rounds[0], refused[0] = 0, writing.ROUNDS
+        with pytest.raises(ModelError, match="copies a training tweet"):
+            asyncio.run(engine.tweets(TweetRequest("bob")))
+        assert rounds[0] == writing.ROUNDS
+    finally:
+        engine.close()

@@ -49,6 +49,7 @@ class _Job:
     rules: Rules | None = None
     version: ModelVersion | None = None
     editor: Editor | None = None
+    rounds: int = 0  # samplings so far
 
 
 def default_threads() -> int:
@@ -130,7 +131,8 @@ class GenerationEngine:
                         # Choosing here, not in a thread beside the stepping: with one core
                         # free (a model training) that thread took a 50-tweet burst from 1.5-1.6 s
                         # to 1.8-2.5 s (benchmarks.discord_latency).
-                        self._answer(job, groups)  # type: ignore[arg-type]
+                        if not self._answer(job, groups):  # type: ignore[arg-type]
+                            waiting.append(job)  # every candidate refused: sampled again
         finally:
             _fail_all(inbox, waiting, batches)
 
@@ -192,18 +194,27 @@ class GenerationEngine:
                  ", ".join(f"{rows} rows {fp32:.2f} / {bf16:.2f}"
                            for rows, (fp32, bf16) in (head.measured or {}).items()))
 
-    def _answer(self, job: _Job, groups: list) -> None:
-        from models.text.writing import choose_each
+    def _answer(self, job: _Job, groups: list) -> bool:
+        """Answer `job` with its chosen tweets; False when none was acceptable and it may be
+        sampled again (up to `ROUNDS` samplings, as `models.text.writing.write` does)."""
+        from models.errors import ModelError
+        from models.text.writing import ROUNDS, choose_each
 
         assert job.rules is not None and job.editor is not None and job.version is not None
         if job.future.done():  # cancelled while it was sampled
-            return
+            return True
+        job.rounds += 1
         try:
             chosen = choose_each(groups, job.editor, job.rules, persona=job.request.persona)
             job.future.set_result(
                 [GeneratedText(s.text, s.mean_logprob, job.version.id) for s in chosen])
+        except ModelError as error:
+            if job.rounds < ROUNDS:
+                return False
+            _fail([job], error)
         except Exception as error:  # noqa: BLE001
             _fail([job], error)
+        return True
 
 
 def _take(inbox: queue.SimpleQueue[_Job | None], waiting: deque[_Job], block: bool) -> bool:
