@@ -30,13 +30,13 @@ from benchmarks.text_common import corpus_files, load_corpus, save
 from bot.chat.engine import THIN_TO
 from models.text.batch import Request, candidates, sample
 from models.text.config import TextConfig
-from models.text.ngram import NGram
-from models.text.sampler import MAX_CHARS, Sampler
-from models.text.words import WordModel
 from models.text.guide import Guide
 from models.text.lexicon import build_lexicon
+from models.text.ngram import NGram
+from models.text.sampler import MAX_CHARS, Sampler
 from models.text.select import CopyIndex, Editor, Rules, choose
 from models.text.vocab import BOS, EOS, PAD, UNK, Vocab
+from models.text.words import WordModel
 
 
 def tutorial_one_step(model, temperature: float = 1.0) -> Callable:

@@ -6,8 +6,8 @@ import pytest
 
 from models.errors import ModelError
 from models.text.sampler import Sample
-from models.text.words import WordModel, defects
 from models.text.select import CopyIndex, Editor, Rules, choose
+from models.text.words import WordModel, defects
 from models.text.writing import choose_each
 
 LONG = "We are going to build the biggest rocket ever made and fly it to Mars next year"

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from models.text.batch import Request, sample
-from models.text.words import WordModel, tokens
 from models.text.guide import Guide, mixed_words
 from models.text.lexicon import Lexicon, split_words
 from models.text.sampler import Sample
 from models.text.select import CopyIndex, Editor, Rules
-from models.text.writing import choose_each, write
 from models.text.vocab import EOS, Vocab
+from models.text.words import WordModel, tokens
+from models.text.writing import choose_each, write
 from tests.text_models import uniform_sampler
 
 ENGLISH = ["the rocket is ready", "we love the new car", "the car is fast and ready",

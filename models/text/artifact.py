@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from models.text.config import TextConfig
-from models.text.words import WordModel
 from models.text.guide import Guide
 from models.text.lexicon import build_lexicon
 from models.text.ngram import NGram
 from models.text.sampler import LEXICON_FILE, NGRAM_FILE, Sampler
 from models.text.select import CopyIndex, Editor
 from models.text.vocab import Vocab
+from models.text.words import WordModel
 
 WORDS_FILE = "words.npz"
 COPIES_FILE = "copy_index.npz"

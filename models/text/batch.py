@@ -23,12 +23,12 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from models.errors import ModelError
-from models.text.words import prefix_tokens
 from models.text.guide import MIXED_PENALTY, Guide
 from models.text.lexicon import OUTSIDE
 from models.text.ngram import NGramState
 from models.text.sampler import MAX_CHARS, Sample, Sampler
 from models.text.vocab import BOS, EOS
+from models.text.words import prefix_tokens
 
 
 @dataclass(frozen=True)

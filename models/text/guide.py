@@ -2,9 +2,10 @@
 
 A char model alone strings real words into nonsense: it sees a few characters back and little
 English. So as candidates write, each one is weighed by how well its completed words follow one
-another as the persona's do (`WordModel.order_score`: bigram against unigram, so a rare name is
-not punished for being rare, only an odd pair for being odd), and the batch resamples its rows
-by those weights (`models/text/batch.py`: sequential Monte Carlo, as a particle filter does).
+another as the persona's do (`WordModel.order_terms`: its word trigram against its unigram, so a
+rare name is not punished for being rare, only an odd sequence for being odd), and the batch
+resamples its rows by those weights (`models/text/batch.py`: sequential Monte Carlo, as a
+particle filter does, in islands of 16 rows).
 Rows that write the persona's word sequences multiply; rows that write salad die out; the char
 model still writes every letter, so prompts, voices, blends and originality stay.
 
@@ -29,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from models.text.words import SENTENCE_ENDS, WordModel, prefix_tokens, tokens
 from models.text.lexicon import LANGUAGE_BIT, LANGUAGES, Lexicon, split_words, tweet_language
+from models.text.words import SENTENCE_ENDS, WordModel, prefix_tokens, tokens
 
 MIXED_PENALTY = 4.0  # log-weight per word of a second language in one tweet
 COMMON_WORDS = 2000  # a language's commonest words: what tells which language a tweet is in
-ENGLISH_WEIGHT = 1.0  # of general English's word-order score against the persona's
+ENGLISH_WEIGHT = 1.0  # of general English's word-order score against the persona's (0.5 and
+# 1.5 wrote no better on the tuning corpora)
 _LN_BASE = math.log(1.0001)  # pocketsphinx's log base
 _UNKNOWN = -(1 << 28)  # what pocketsphinx returns for a word it does not know (about)
 _ALL_LANGUAGES = sum(1 << (LANGUAGE_BIT + i) for i in range(len(LANGUAGES)))

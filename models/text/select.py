@@ -22,10 +22,10 @@ import numpy as np
 
 from corpora.cleaning import normalize, strip_links, strip_mentions
 from models.errors import ModelError
-from models.text.words import WordModel, defects, tokens
 from models.text.guide import Guide, mixed_words
 from models.text.lexicon import split_words
 from models.text.sampler import MAX_CHARS, Sample
+from models.text.words import WordModel, defects, tokens
 
 MIN_WRITTEN = 40  # characters a candidate may always write after its prompt
 OPENING_WORDS = 3  # a campaign post may not open with the same words as a recent one
