@@ -145,6 +145,7 @@ class _Pending:
     request: Request
     groups: list[list[Sample | None]]
     first_group: int  # group id of its first tweet
+    left: int  # candidates not returned yet
 
 
 class Batch:
@@ -227,7 +228,8 @@ class Batch:
         for g in range(first, first + n):
             self._owner[g] = first
         self._pending[first] = _Pending(  # last: whole or absent
-            tag, request, [[None] * request.candidates for _ in range(n)], first)
+            tag, request, [[None] * request.candidates for _ in range(n)], first,
+            n * request.candidates)
 
     def step(self) -> list[tuple[Hashable, list[list[Sample]]]]:
         """Advance every row one symbol; returns the requests whose last row ended, with each
@@ -388,7 +390,8 @@ class Batch:
                 float(r.total[i] / max(r.length[i], 1)),
                 bool((row == EOS).any()),
             ) if ended[i] else _THINNED
-            if all(sample is not None for samples in pending.groups for sample in samples):
+            pending.left -= 1
+            if not pending.left:
                 del self._pending[pending.first_group]
                 for g in range(pending.first_group, pending.first_group + len(pending.groups)):
                     del self._owner[g]

@@ -25,7 +25,7 @@ from models.errors import ModelError
 from models.text.guide import Guide, mixed_words
 from models.text.lexicon import split_words
 from models.text.sampler import MAX_CHARS, Sample
-from models.text.words import WordModel, defects, tokens
+from models.text.words import WordModel, defects
 
 MIN_WRITTEN = 40  # characters a candidate may always write after its prompt
 OPENING_WORDS = 3  # a campaign post may not open with the same words as a recent one
@@ -49,7 +49,6 @@ class Rules:
     # every character is easy; both made the tweets easier to tell from real ones.
     word_weight: float = 0.1  # of the word model's score in the editor's ranking
     length_weight: float = 2.0  # of how usual the candidate's length is for the persona
-    order_weight: float = 0.0  # of the word-order score per token (`WordModel.order_score`)
     guide: float = 1.5  # weight of the word guide while sampling (0: unguided; chosen on two
     # corpora: 1.5 and 2 wrote the fewest unlinked words, 2.5 fewer whole sentences)
     thin: int = 0  # halve each tweet's candidates as they write, down to this many (0: never)
@@ -157,9 +156,8 @@ class Editor:
 
     def rank(self, samples: Sequence[Sample], persona: str, rules: Rules) -> list[Sample]:
         """`samples` best first: fewest defects, then mean character log-likelihood plus
-        `rules.word_weight` times the persona's word model's mean log-probability per token,
-        `rules.length_weight` times the log-probability of its length and `rules.order_weight`
-        times its word-order score per token (`Guide.scores`)."""
+        `rules.word_weight` times the persona's word model's mean log-probability per token
+        and `rules.length_weight` times the log-probability of its length."""
         if not rules.editor:
             return sorted(samples, key=lambda s: (not s.ended, -s.mean_logprob))
         if not samples:
@@ -169,10 +167,6 @@ class Editor:
             texts = [s.text for s in samples]
             score += rules.word_weight * self.words.logprob(persona, texts)
             score += rules.length_weight * self.words.length_logprob(persona, texts)
-            if rules.order_weight and self.guide is not None:
-                per_token = [len(tokens(text)) - 1 for text in texts]
-                order = self.guide.scores(persona, texts, ended=True)
-                score += rules.order_weight * order / per_token
         flaws = [len(defects(s.text, s.ended, self.words, persona)) for s in samples]
         order = sorted(range(len(samples)), key=lambda i: (flaws[i], -score[i]))
         return [samples[i] for i in order]
