@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     outbox_interval_seconds: int = Field(
         60, ge=5, le=3600, description="How often approved posts are published and unknowns reconciled."
     )
+    publish_deadline_seconds: int = Field(
+        60, ge=5, le=600,
+        description="The longest one delivery to a platform may take, its retries included.",
+    )
     train_text_minutes: float = Field(2.0, gt=0, le=600, description="Length of one text training run.")
     train_text_every_minutes: int = Field(360, ge=1, description="Interval between text retrainings.")
     train_gan_minutes: float = Field(2.0, gt=0, le=600, description="Length of one GAN training batch.")
@@ -173,6 +177,10 @@ class Settings(BaseSettings):
     dashboard_allowed_hosts: str = Field(
         "", description="Comma-separated extra `Host` values (`name` or `name:port`) the dashboard "
         "answers to, for a reverse proxy.",
+    )
+    dashboard_behind_proxy: bool = Field(
+        False, description="Only a reverse proxy reaches the dashboard: trust its X-Forwarded-For "
+        "(login limits per client) and X-Forwarded-Proto (https: the session cookie is Secure).",
     )
     # --- end of service settings ---
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import wait
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -150,13 +151,21 @@ def campaign_post() -> int:
 
 @_job
 def process_outbox() -> list[int]:
-    """Reconcile deliveries whose outcome is unknown, then publish approved deliveries that are
-    due; returns the ids of the deliveries tried."""
+    """On each platform, in its own lane: reconcile deliveries whose outcome is unknown, then
+    publish approved deliveries that are due. Waits for the lanes at most half an outbox
+    interval (a slow platform goes on alone); returns the ids of the deliveries tried by then."""
     runtime = current()
-    sessions = runtime.app.sessions
+    sessions, settings = runtime.app.sessions, runtime.app.settings
     publishing.mark_interrupted(sessions, older_than=publishing.STALE_PUBLISHING)
-    publishing.reconcile(sessions, runtime.publishers)
-    return [delivery.id for delivery in publishing.publish_due(sessions, runtime.publishers)]
+    started = [
+        future for publisher in list(runtime.publishers.values())
+        if (future := runtime.lanes.start(publisher.platform, functools.partial(
+            publishing.platform_round, sessions, publisher, settings.publish_deadline_seconds,
+        ))) is not None
+    ]
+    done, _ = wait(started, timeout=settings.outbox_interval_seconds / 2)
+    return [delivery.id for future in done if future.exception() is None
+            for delivery in future.result()]
 
 
 def _post_count(app: App) -> int:

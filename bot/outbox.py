@@ -6,6 +6,8 @@ Each platform a post goes to has its own delivery, with the states a post had be
       |   <-unapprove--  |                     |--> failed    (refused for good, or out of tries)
       +--reject--+-------+                     |--> unknown   (may have gone through)
                  v                             +--> approved  (certainly not sent: try again later)
+                                  (approved --> unknown when an earlier attempt may have gone
+                                   through and the platform's key no longer covers a resend)
               rejected          unknown --reconcile--> published (found on the account)
                                                    --> approved / failed (not there, and the
                                                        account was read back past the attempt)
@@ -35,7 +37,7 @@ from storage.outbox import Delivery, Post, PostStatus
 S = PostStatus
 TRANSITIONS: dict[str, set[str]] = {
     S.DRAFT: {S.APPROVED, S.REJECTED},
-    S.APPROVED: {S.PUBLISHING, S.REJECTED, S.DRAFT},
+    S.APPROVED: {S.PUBLISHING, S.REJECTED, S.DRAFT, S.UNKNOWN},  # unknown: a resend not safe
     S.PUBLISHING: {S.PUBLISHED, S.FAILED, S.UNKNOWN, S.APPROVED},
     S.UNKNOWN: {S.PUBLISHED, S.APPROVED, S.FAILED},
     S.FAILED: {S.APPROVED, S.REJECTED},

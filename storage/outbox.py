@@ -97,6 +97,8 @@ class Delivery(Timestamped, Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last send began
+    # When the first attempt whose outcome is unknown began (None: no doubt, or doubt resolved).
+    unsure_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -104,3 +106,18 @@ class Delivery(Timestamped, Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
+
+
+class PlatformHealth(Base):
+    """A platform's run of failed deliveries, and while its circuit breaker is open, until when
+    nothing is sent there."""
+
+    __tablename__ = "platform_health"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, since the last success
+    paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

@@ -42,6 +42,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from requests.adapters import BaseAdapter
 
 ORIGIN = "https://api.twitter.com"
+MILLISECOND = timedelta(milliseconds=1)
 USER_ONLY = {"GET /2/users/me", "POST /2/tweets", "POST /2/media/upload"}
 ROUTES = [
     ("GET", re.compile(r"^/2/users/by/username/(?P<username>\w+)$"), "GET /2/users/by/username/:username"),
@@ -111,7 +112,7 @@ class FakeX(LoopbackServer):
         self.requests: list[Recorded] = []
         self.faults: dict[str, deque[Fault]] = {}
         self._ids = itertools.count(1_800_000_000_000_000_000)
-        self._clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self._clock = datetime(2026, 1, 1, tzinfo=timezone.utc)  # the newest post's time
         self.me = self.add_user(me)
         self._listen(self.handle, "fake-x")
 
@@ -125,15 +126,21 @@ class FakeX(LoopbackServer):
                 self.users[key] = {"id": str(next(self._ids)), "username": username, "name": username}
             return self.users[key]
 
-    def add_tweets(self, username: str, texts: list[str]) -> list[str]:
-        """Post `texts` as `username`, oldest first; returns their ids (increasing)."""
+    def add_tweets(self, username: str, texts: list[str], ago: timedelta | None = None) -> list[str]:
+        """Post `texts` as `username`, oldest first (`ago` before now, if given); returns their
+        ids (increasing)."""
         user = self.add_user(username)
         with self.lock:
-            return [str(self._new_tweet(text, user["id"]).id) for text in texts]
+            start = datetime.now(timezone.utc) - ago if ago is not None else None
+            return [str(self._new_tweet(text, user["id"], at=start and start + n * MILLISECOND).id)
+                    for n, text in enumerate(texts)]
 
-    def _new_tweet(self, text: str, author_id: str, media_ids: list[str] | None = None) -> _Tweet:
-        self._clock += timedelta(minutes=1)
-        tweet = _Tweet(next(self._ids), text, author_id, self._clock, media_ids or [])
+    def _new_tweet(self, text: str, author_id: str, media_ids: list[str] | None = None,
+                   at: datetime | None = None) -> _Tweet:
+        # X stamps a post with its own clock: now (strictly increasing, for a stable order).
+        if at is None:
+            self._clock = at = max(self._clock + MILLISECOND, datetime.now(timezone.utc))
+        tweet = _Tweet(next(self._ids), text, author_id, at, media_ids or [])
         self.tweets.append(tweet)
         return tweet
 

@@ -10,6 +10,7 @@ from typing import Protocol
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.app import App
+from bot.lanes import Lanes
 from bot.platforms.base import Publisher
 
 
@@ -31,8 +32,9 @@ class Generator(Protocol):
 
 @dataclass
 class Runtime:
-    """What this process works with: the app, the models, where posts go, the scheduler while
-    this process leads, and the training and collection children it runs."""
+    """What this process works with: the app, the models, where posts go (each platform in its
+    own outbox lane), the scheduler while this process leads, and the training and collection
+    children it runs."""
 
     app: App
     generator: Generator
@@ -42,6 +44,7 @@ class Runtime:
     training_lock: threading.Lock = field(default_factory=threading.Lock)
     children: set[subprocess.Popen[bytes]] = field(default_factory=set)
     stopping: threading.Event = field(default_factory=threading.Event)
+    lanes: Lanes = field(default_factory=Lanes)  # each platform's outbox runs in its own
 
     def add_publisher(self, publisher: Publisher) -> None:
         """Publish to `publisher`'s platform from now on (an adapter that has connected)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,19 @@ class NotSent(PublishError):
     def __init__(self, reason: str, retry_after: datetime | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+@contextmanager
+def nothing_created(platform: str, step: str) -> Iterator[None]:
+    """Wrap a step that comes before the post's own create request (connecting, logging in,
+    uploading an image): whatever it raises, the post cannot exist, so an error not already
+    sorted becomes `NotSent` (a library's `RecursionError` included)."""
+    try:
+        yield
+    except PublishError:
+        raise
+    except Exception as error:  # noqa: BLE001  (sorted by what the request could have done)
+        raise NotSent(f"{step} on {platform} failed: {type(error).__name__}") from None
 
 
 class Rejected(PublishError):

@@ -27,9 +27,10 @@ from atproto_client.exceptions import (BadRequestError, NetworkError, RateLimitE
 from PIL import Image
 
 from bot.config import Settings
-from bot.platforms.base import ALWAYS, NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost
+from bot.platforms.base import (ALWAYS, NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost,
+                                nothing_created)
 from bot.platforms.bluesky import text as bluesky_text
-from bot.platforms.transport import never_sent
+from bot.platforms.transport import DeadlineTransport, never_sent
 from storage.base import utcnow
 
 log = logging.getLogger("nowbot.bluesky")
@@ -79,7 +80,8 @@ class BlueskyPublisher:
         login with the app password."""
         if self._client is not None and not fresh:
             return self._client, self._did or ""
-        client = Client(base_url=self._service, request=Request(timeout=self._timeout))
+        client = Client(base_url=self._service,
+                        request=Request(timeout=self._timeout, transport=DeadlineTransport()))
         self._client = client
         client.on_session_change(self._save)
         saved = self.session_file.read_text(encoding="utf-8").strip() if self.session_file.is_file() else ""
@@ -124,14 +126,17 @@ class BlueskyPublisher:
         """Create the post under the delivery's record key (or find it there); returns its URI."""
         rkey = bluesky_text.record_key(item)
         with self._lock:
-            try:
-                existing = self._call("reading the post back", lambda c, did: _find(c, did, rkey))
-            except OutcomeUnknown as error:
-                raise NotSent(f"cannot look the post up on Bluesky first: {error}") from None
-            if existing is not None:
-                log.info("post %s was already on Bluesky as %s", item.post_id, existing)
-                return existing
-            embed = self._call("the image", lambda c, did: _embed(c, item)) if item.image else None
+            with nothing_created("Bluesky", "logging in, looking the post up or the image"):
+                try:
+                    existing = self._call("reading the post back",
+                                          lambda c, did: _find(c, did, rkey))
+                except OutcomeUnknown as error:
+                    raise NotSent(f"cannot look the post up on Bluesky first: {error}") from None
+                if existing is not None:
+                    log.info("post %s was already on Bluesky as %s", item.post_id, existing)
+                    return existing
+                embed = (self._call("the image", lambda c, did: _embed(c, item))
+                         if item.image else None)
             return self._call("the post", lambda c, did: _create(c, did, rkey, item.text, embed))
 
     def recent_posts(self, limit: int) -> list[RemotePost]:

@@ -19,6 +19,7 @@ import discord
 from bot.platforms.base import (NEVER, NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost,
                                 collapsed, no_address)
 from bot.platforms.discord import text as discord_text
+from bot.platforms.transport import time_left
 from storage.base import utcnow
 
 T = TypeVar("T")
@@ -55,7 +56,12 @@ class DiscordPublisher:
             coroutine.close()
             raise NotSent("the Discord client is not connected")
         future = asyncio.run_coroutine_threadsafe(coroutine, self.client.loop)
-        return future.result(TIMEOUT_S)
+        left = time_left()
+        try:
+            return future.result(TIMEOUT_S if left is None else max(0.0, min(TIMEOUT_S, left)))
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def publish(self, item: Outgoing) -> str:
         """Send the post to the campaign channel (the image with its description); return the

@@ -20,12 +20,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from mastodon import (Mastodon, MastodonAPIError, MastodonNetworkError, MastodonRatelimitError,
-                      MastodonServerError, MastodonUnauthorizedError)
+                      MastodonServerError, MastodonUnauthorizedError, MastodonVersionError)
 
 from bot.config import Settings
-from bot.platforms.base import NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost
+from bot.platforms.base import (NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost,
+                                nothing_created)
 from bot.platforms.mastodon import text as mastodon_text
-from bot.platforms.transport import never_sent
+from bot.platforms.transport import DeadlineSession, never_sent, time_left
 from storage.base import utcnow
 
 PAGE = 40  # statuses per request, the API's most
@@ -66,12 +67,19 @@ class MastodonPublisher:
         return external_id if external_id.startswith(("https://", "http://")) else None
 
     def _client(self) -> Mastodon:
-        """The client, made on first use (it asks the server for its version, which decides the
-        media API)."""
+        """The client, made on first use. It asks the server for its version (which decides the
+        media API) once, failing at the first error: Mastodon.py's own check, on failure, calls
+        itself again, contacting the server at every level until a `RecursionError`."""
         if self._api is None:
             api = Mastodon(api_base_url=self._url, access_token=self._token.get_secret_value(),
                            request_timeout=self._timeout, ratelimit_method="throw",
-                           version_check_mode="created")
+                           version_check_mode="none", session=DeadlineSession(self._timeout))
+            try:
+                api.retrieve_mastodon_version(fail_hard=True)
+            except MastodonVersionError as error:
+                cause = error.__cause__
+                cause = getattr(cause, "__context__", None) or cause
+                raise NotSent(f"could not reach Mastodon: {type(cause).__name__}") from None
             self._api = api
         return self._api
 
@@ -85,12 +93,10 @@ class MastodonPublisher:
     def publish(self, item: Outgoing) -> str:
         """Create the status (the image uploaded and processed first); returns its address."""
         with self._lock:
-            try:
+            with nothing_created("Mastodon", "connecting or uploading the image"):
                 api = self._client()
-            except MastodonNetworkError as error:
-                raise NotSent(f"could not reach Mastodon: {type(error.__context__).__name__}") from None
-            self._check_rate_limit(api)
-            media = [self._upload(api, item)] if item.image is not None else None
+                self._check_rate_limit(api)
+                media = [self._upload(api, item)] if item.image is not None else None
             try:
                 status = api.status_post(item.text, media_ids=media, idempotency_key=item.key,
                                          visibility="public")
@@ -116,7 +122,7 @@ class MastodonPublisher:
         try:
             media = api.media_post(item.image.read_bytes(), mime_type="image/png",
                                    description=item.alt, file_name=item.image.name)
-            deadline = time.monotonic() + self._media_wait
+            deadline = time.monotonic() + min(self._media_wait, time_left() or self._media_wait)
             while media["url"] is None:  # still processing
                 if time.monotonic() > deadline:
                     raise NotSent("Mastodon has not processed the image yet; trying later")

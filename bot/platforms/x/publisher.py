@@ -17,7 +17,6 @@ import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import requests
 import tweepy
@@ -25,25 +24,14 @@ from requests_oauthlib import OAuth1
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.config import Settings
-from bot.platforms.base import NEVER, NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost
-from bot.platforms.transport import never_sent
+from bot.platforms.base import (NEVER, NotSent, Outgoing, OutcomeUnknown, Rejected, RemotePost,
+                                nothing_created)
+from bot.platforms.transport import DeadlineSession, never_sent
 from bot.platforms.x import text as x_text
 from storage.base import utcnow
 
 log = logging.getLogger("nowbot.x")
 UPLOAD_URL = "https://api.twitter.com/2/media/upload"
-
-
-class _TimeoutSession(requests.Session):
-    """A session whose requests time out (tweepy sets none, so a hung server would hang us)."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self.timeout)
-        return super().request(*args, **kwargs)
 
 
 def _detail(error: tweepy.HTTPException) -> str:
@@ -80,7 +68,7 @@ class XPublisher:
             consumer_key=consumer_key, consumer_secret=consumer_secret, access_token=access_token,
             access_token_secret=access_token_secret, wait_on_rate_limit=False,
         )
-        self.client.session = _TimeoutSession(timeout)
+        self.client.session = DeadlineSession(timeout)  # tweepy sets no timeout of its own
         self._upload_auth = OAuth1(*secrets)
         self.cost_per_post_usd = settings.x_cost_per_post_usd
         self.monthly_budget_usd: float | None = settings.x_monthly_budget_usd
@@ -101,7 +89,8 @@ class XPublisher:
         with self._lock:
             media_ids = None
             if item.image is not None:
-                media_ids = [self._with_retries(self._upload)(item.image)]
+                with nothing_created("X", "uploading the image"):
+                    media_ids = [self._with_retries(self._upload)(item.image)]
             return self._with_retries(self._create)(item.text, media_ids)
 
     def _check_rate_limit(self) -> None:
