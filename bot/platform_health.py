@@ -62,3 +62,16 @@ def states(session: Session) -> list[PlatformHealth]:
     """Every platform that has failed since its last success, by name."""
     return list(session.scalars(select(PlatformHealth).where(PlatformHealth.failures > 0)
                                 .order_by(PlatformHealth.platform)))
+
+
+def summary(row: PlatformHealth, now: datetime | None = None) -> str:
+    """The platform's state in one line a person reads."""
+    until = as_utc(row.paused_until)
+    state = (f"paused until {until:%H:%M:%S} UTC" if until is not None and until > (now or utcnow())
+             else "trying again")
+    return f"{row.platform}: {state} after {row.failures} failures in a row ({row.last_error})"
+
+
+def summaries(session: Session) -> list[str]:
+    """`summary` of every platform that has failed since its last success."""
+    return [summary(row) for row in states(session)]

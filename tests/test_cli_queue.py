@@ -10,8 +10,9 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 
-from bot import publishing
+from bot import platform_health, publishing
 from bot.app import App
+from bot.platforms.base import NotSent
 from conftest import cli_runner
 from storage.base import as_utc, utcnow
 from storage.outbox import Post, PostStatus
@@ -81,3 +82,17 @@ def test_export_writes_published_posts_as_csv_or_json(app: App, tmp_path: Path) 
         assert session.get_one(Post, waiting.id).status == PostStatus.DRAFT
     wrong = nowbot("queue", "export", "--format", "xml")
     assert wrong.exit_code == 2 and "xml" in wrong.output
+
+
+def test_list_says_which_platform_is_paused_after_repeated_failures(app: App) -> None:
+    nowbot = cli_runner(app)
+    post = add(app, "Talks at nine", review=False)
+    publisher = StubPublisher()
+    for _ in range(platform_health.BREAK_AFTER):
+        publisher.outcome = NotSent("could not reach X: ConnectTimeout")
+        publishing.publish_due(app.sessions, {"x": publisher})
+    listed = nowbot("queue", "list")
+    assert listed.exit_code == 0
+    assert "x: paused until" in listed.output
+    assert "after 3 failures in a row (could not reach X: ConnectTimeout)" in listed.output
+    assert publisher.sent == [] and status(app, post.id).status == PostStatus.APPROVED

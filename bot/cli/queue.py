@@ -39,14 +39,19 @@ def list_posts(
     all_posts: Annotated[bool, typer.Option("--all", help="Include published and rejected posts.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most posts to show.")] = 30,
 ) -> None:
-    """Show posts waiting for review or publishing, newest first."""
-    from bot import outbox
+    """Show posts waiting for review or publishing, newest first, and the platforms paused after
+    repeated failures."""
+    from bot import outbox, platform_health
     from storage.outbox import PostStatus
 
     statuses = () if all_posts else (PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.PUBLISHING,
                                       PostStatus.UNKNOWN, PostStatus.FAILED)
     with cli_app() as app:
         posts = outbox.posts(app.sessions, *statuses, limit=limit)
+        with app.sessions() as session:
+            failing = platform_health.summaries(session)
+    for line in failing:
+        say_plain(line)
     if not posts:
         console.print("no posts waiting" if not all_posts else "no posts yet")
         return
