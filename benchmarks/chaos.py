@@ -30,6 +30,10 @@ by the runner below, not in bot/: `XPublisher` talks to the fake (`fake_x.attach
 children, and training is not what this measures). Demo seeding is done once beforehand.
 
     .venv/bin/python -m benchmarks.chaos [--kills 100] [--posts 60] [--seconds 420]
+
+`--faults` runs platform and storage faults instead (hanging, refusing, rate-limited platforms, a
+full disk, a read-only database), each scenario against a healthy baseline in the same run: see
+benchmarks/chaos_faults.py.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -83,12 +87,34 @@ READY_MARK = "nowbot running on"
 
 RUNNER = r'''
 """Runs `nowbot run` with XPublisher on the fake X and training skipped (mode `exec`), or forks
-one such service per `spawn LOG` line read on stdin (mode `zygote`)."""
-import logging, os, select, sys, types
+one such service per `spawn {"log": LOG, "env": {...}}` line read on stdin (mode `zygote`); a
+forked service also writes `mark PID TIME TEXT` lines to the helper's stdout (its scheduler
+thread's death, written even when the disk is full)."""
+import json, logging, os, select, signal, sys, time, types
+from datetime import timedelta
+from apscheduler.schedulers.blocking import BlockingScheduler
 from fake_x import attach
 import bot.jobs
 import bot.platforms.x.publisher as xp
 from bot.cli import app
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full disk fails writes (EFBIG), not the process
+MARKS = None
+
+def mark(text):
+    if MARKS is not None:
+        os.write(MARKS, f"mark {os.getpid()} {time.time():.3f} {text}\n".encode())
+
+_main_loop = BlockingScheduler._main_loop
+
+def _marked_loop(self):
+    try:
+        _main_loop(self)
+    except BaseException as error:
+        mark(f"scheduler-died {type(error).__name__}")
+        raise
+
+BlockingScheduler._main_loop = _marked_loop
 
 BASE_URL, TIMEOUT = os.environ.get("CHAOS_X_URL", ""), float(os.environ["CHAOS_X_TIMEOUT"])
 _init = xp.XPublisher.__init__
@@ -118,6 +144,9 @@ import bot.platforms.bluesky.publisher as bp
 import bot.platforms.mastodon.publisher as mp
 _with_timeout(mp.MastodonPublisher)
 _with_timeout(bp.BlueskyPublisher)
+if os.environ.get("CHAOS_KEY_LIFETIME"):  # the faults mode's compressed time
+    mp.KEY_LIFETIME = timedelta(seconds=float(os.environ["CHAOS_KEY_LIFETIME"]))
+    mp.MastodonPublisher.resend_safe_for = mp.KEY_LIFETIME
 
 def run_service():
     try:
@@ -131,7 +160,8 @@ if sys.argv[1] == "exec":
 
 children = set()
 
-def spawn(log_path):
+def spawn(log_path, env):
+    global MARKS
     sys.stdout.flush()
     pid = os.fork()
     if pid:
@@ -139,6 +169,8 @@ def spawn(log_path):
         return pid
     code = 70
     try:
+        os.environ.update(env)
+        MARKS = os.dup(1)
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
@@ -172,7 +204,8 @@ while True:
         line = sys.stdin.readline()
         if not line:
             break
-        print(f"pid {spawn(line.split(maxsplit=1)[1].strip())}", flush=True)
+        order = json.loads(line.split(maxsplit=1)[1])
+        print(f"pid {spawn(order['log'], order['env'])}", flush=True)
 for pid in children:
     os.kill(pid, 9)
 '''
@@ -180,15 +213,35 @@ for pid in children:
 
 # -- X: slow, sometimes late, duplicates let through ---------------------------------------------
 
-class ChaosX(FakeX):
+class _Late:
+    """A share of successful creates answered after `late_delay` s (made, answered too late), the
+    rest after up to `latency` s."""
+
+    lock: Any
+
+    def _be_late(self, rng: random.Random, latency: float, late_share: float,
+                 late_delay: float) -> None:
+        self.rng, self.latency, self.late_share = rng, latency, late_share
+        self.late_delay, self.late_answers = late_delay, 0
+
+    def _delay(self, ok: bool) -> float | None:
+        if not ok:
+            return None
+        with self.lock:
+            if self.rng.random() < self.late_share:
+                self.late_answers += 1
+                return self.late_delay
+            return self.rng.uniform(0.0, self.latency)
+
+
+class ChaosX(_Late, FakeX):
     """The fake X with real-time post times, a random latency on every create, a random share
     of creates answered after `late_delay` (the post exists; the answer comes too late), and
     duplicates created rather than refused, so that a post sent twice shows in `posted`."""
 
     def __init__(self, rng: random.Random, latency: float, late_share: float, late_delay: float
                  ) -> None:
-        self.rng, self.latency, self.late_share, self.late_delay = rng, latency, late_share, late_delay
-        self.late_answers = 0
+        self._be_late(rng, latency, late_share, late_delay)
         self.duplicates_created = 0
         self.connection_errors: Counter[str] = Counter()
         super().__init__()
@@ -215,45 +268,19 @@ class ChaosX(FakeX):
                              "edit_history_tweet_ids": [str(tweet.id)]}}
         return super()._create(headers, body, author_id)
 
-    def _answer(self, method, split, params, headers, body, route, match):  # type: ignore[no-untyped-def]
+    def _answer(self, method, split, params, headers, body,  # type: ignore[no-untyped-def]
+                route, match):
         status, extra, payload, delay = super()._answer(method, split, params, headers, body,
                                                         route, match)
-        if route == CREATE and status == 201:
-            with self.lock:
-                if self.rng.random() < self.late_share:
-                    self.late_answers += 1
-                    delay = self.late_delay
-                else:
-                    delay = self.rng.uniform(0.0, self.latency)
-        return status, extra, payload, delay
-
-
-class _Late:
-    """A share of successful creates answered after `late_delay` s (made, answered too late), the
-    rest after up to `latency` s."""
-
-    rng: random.Random
-    latency: float
-    late_share: float
-    late_delay: float
-    late_answers: int
-    lock: Any
-
-    def _delay(self, ok: bool) -> float | None:
-        if not ok:
-            return None
-        with self.lock:
-            if self.rng.random() < self.late_share:
-                self.late_answers += 1
-                return self.late_delay
-            return self.rng.uniform(0.0, self.latency)
+        late = self._delay(route == CREATE and status == 201)
+        return status, extra, payload, delay if late is None else late
 
 
 class ChaosMastodon(_Late, FakeMastodon):
-    def __init__(self, rng: random.Random, latency: float, late_share: float, late_delay: float) -> None:
-        self.rng, self.latency, self.late_share, self.late_delay = rng, latency, late_share, late_delay
-        self.late_answers = 0
-        super().__init__(processing_polls=1)
+    def __init__(self, rng: random.Random, latency: float, late_share: float, late_delay: float,
+                 **options: Any) -> None:
+        self._be_late(rng, latency, late_share, late_delay)
+        super().__init__(processing_polls=1, **options)
 
     def _answer(self, route, match, headers, fields):  # type: ignore[no-untyped-def]
         status, extra, payload, delay = super()._answer(route, match, headers, fields)
@@ -262,9 +289,9 @@ class ChaosMastodon(_Late, FakeMastodon):
 
 
 class ChaosBluesky(_Late, FakeBluesky):
-    def __init__(self, rng: random.Random, latency: float, late_share: float, late_delay: float) -> None:
-        self.rng, self.latency, self.late_share, self.late_delay = rng, latency, late_share, late_delay
-        self.late_answers = 0
+    def __init__(self, rng: random.Random, latency: float, late_share: float, late_delay: float
+                 ) -> None:
+        self._be_late(rng, latency, late_share, late_delay)
         super().__init__()
 
     def _answer(self, name, headers, params, body):  # type: ignore[no-untyped-def]
@@ -289,7 +316,8 @@ def _postgres_answers() -> bool:
     try:
         import psycopg
 
-        psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3).close()
+        psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                        connect_timeout=3).close()
         return True
     except Exception:  # noqa: BLE001  (not installed, not running, no such database: use SQLite)
         return False
@@ -323,7 +351,7 @@ def database(workdir: Path, use_postgres: bool) -> Iterator[Database]:
 # -- starting and killing the service --------------------------------------------------------
 
 class Launcher(Protocol):
-    def start(self, log: Path) -> int: ...
+    def start(self, log: Path, env: dict[str, str] | None = None) -> int: ...
     def exit_code(self, pid: int) -> int | None: ...
     def signal(self, pid: int, signum: int) -> None: ...
     def wait(self, pid: int, timeout: float) -> int | None: ...
@@ -337,9 +365,10 @@ class ExecLauncher:
         self.env, self.cwd = env, cwd
         self.children: dict[int, subprocess.Popen[bytes]] = {}
 
-    def start(self, log: Path) -> int:
+    def start(self, log: Path, env: dict[str, str] | None = None) -> int:
         with open(log, "ab") as output:
-            child = subprocess.Popen([sys.executable, "-c", RUNNER, "exec"], env=self.env,
+            child = subprocess.Popen([sys.executable, "-c", RUNNER, "exec"],
+                                     env={**self.env, **(env or {})},
                                      cwd=self.cwd, stdout=output, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         self.children[child.pid] = child
@@ -365,7 +394,8 @@ class ExecLauncher:
 
 
 class ForkLauncher:
-    """A helper that imported nowbot once and forks a service per run (`python -c RUNNER zygote`)."""
+    """A helper that imported nowbot once and forks a service per run
+    (`python -c RUNNER zygote`)."""
 
     def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
         self._log = open(log, "ab")  # noqa: SIM115  (open for the helper's life)
@@ -374,6 +404,7 @@ class ForkLauncher:
                                        stderr=self._log, text=True, bufsize=1)
         self.exits: dict[int, int] = {}
         self.live: set[int] = set()
+        self.marks: list[tuple[int, float, str]] = []  # (pid, time.time(), what) from services
         self._pids: queue.Queue[int | str] = queue.Queue()
         self._changed = threading.Condition()
         threading.Thread(target=self._read, name="zygote-reader", daemon=True).start()
@@ -389,6 +420,8 @@ class ForkLauncher:
                 self._pids.put("ready")
             elif kind == "pid":
                 self._pids.put(int(rest[0]))
+            elif kind == "mark":
+                self.marks.append((int(rest[0]), float(rest[1]), " ".join(rest[2:])))
             elif kind == "exit":
                 with self._changed:
                     self.exits[int(rest[0])] = int(rest[1])
@@ -396,9 +429,9 @@ class ForkLauncher:
                     self._changed.notify_all()
         self._pids.put("gone")
 
-    def start(self, log: Path) -> int:
+    def start(self, log: Path, env: dict[str, str] | None = None) -> int:
         assert self.helper.stdin is not None
-        self.helper.stdin.write(f"spawn {log}\n")
+        self.helper.stdin.write(f"spawn {json.dumps({'log': str(log), 'env': env or {}})}\n")
         self.helper.stdin.flush()
         pid = self._pids.get(timeout=30)
         if not isinstance(pid, int):
@@ -469,7 +502,8 @@ class Chaos:
     proxy: CutProxy | None
     t0: float = field(default_factory=time.monotonic)
     runs: list[Run] = field(default_factory=list)
-    timeline: list[tuple[float, int, int]] = field(default_factory=list)  # (t, published, outstanding)
+    # (t, published, outstanding)
+    timeline: list[tuple[float, int, int]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     poll_errors: int = 0
     cut_times: list[tuple[float, int]] = field(default_factory=list)
@@ -479,10 +513,12 @@ class Chaos:
         return time.monotonic() - self.t0
 
     def sample(self) -> dict[str, int]:
-        """Post counts by status (read directly, not through the proxy); the timeline keeps changes."""
+        """Post counts by status (read directly, not through the proxy); the timeline keeps
+        changes."""
         try:
             with self.engine.connect() as connection:
-                rows = connection.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+                rows = connection.execute(select(Delivery.status, func.count())
+                                          .group_by(Delivery.status))
                 counts = {status: int(n) for status, n in rows}
         except Exception:  # noqa: BLE001  (SQLite busy: try on the next tick)
             self.poll_errors += 1
@@ -496,7 +532,7 @@ class Chaos:
     def outstanding(self) -> int:
         return sum(self.counts.get(s, 0) for s in OUTSTANDING)
 
-    def _tail(self, run: Run) -> None:
+    def tail(self, run: Run) -> None:
         """Note when the run's log first says it is running and leading."""
         try:
             with open(run.log, "rb") as log:
@@ -512,13 +548,13 @@ class Chaos:
             if run.led is None and "leading: starting the scheduler" in line:
                 run.led = self.now()
 
-    def start(self) -> Run:
+    def start(self, env: dict[str, str] | None = None) -> Run:
         counts = self.sample()
         number = len(self.runs) + 1
         log = self.logs / f"run-{number:03d}.log"
         stranded = self.publishing()
         started = self.now()
-        pid = self.launcher.start(log)
+        pid = self.launcher.start(log, env)
         run = Run(number, pid, log, started, counts.get(PostStatus.PUBLISHED, 0), dict(counts),
                   stranded)
         self.runs.append(run)
@@ -530,7 +566,7 @@ class Chaos:
         run says it is running."""
         while self.now() < until:
             self.sample()
-            self._tail(run)
+            self.tail(run)
             code = self.launcher.exit_code(run.pid)
             if code is not None:
                 run.exit_code, run.exited_by_itself = code, True
@@ -545,13 +581,14 @@ class Chaos:
     def publishing(self) -> set[int]:
         """Ids of the deliveries now `publishing` (claimed, outcome not recorded)."""
         with self.engine.connect() as connection:
-            return set(connection.scalars(select(Delivery.id).where(Delivery.status == PostStatus.PUBLISHING)))
+            return set(connection.scalars(select(Delivery.id)
+                                          .where(Delivery.status == PostStatus.PUBLISHING)))
 
     def kill(self, run: Run) -> None:
         self.launcher.signal(run.pid, signal.SIGKILL)
         run.killed = self.now()
         run.exit_code = self.launcher.wait(run.pid, 15)
-        self._tail(run)
+        self.tail(run)
         self.sample()
         run.mid_publish = len(self.publishing() - run.publishing_at_start)
 
@@ -590,7 +627,7 @@ class Chaos:
             final.exit_code = self.launcher.wait(final.pid, 30)
             if final.exit_code is None:
                 self.kill(final)
-        self._tail(final)
+        self.tail(final)
         self._stop_cuts.set()
         if cutter is not None:
             cutter.join(timeout=5)
@@ -601,13 +638,16 @@ class Chaos:
 # -- figures ---------------------------------------------------------------------------------
 
 def stats(values: list[float]) -> dict[str, float | int | None]:
-    """Count, median, p95 and max of `values` (seconds, rounded)."""
+    """Count, median, p95, p99 and max of `values` (seconds, rounded; nearest-rank percentiles)."""
     if not values:
-        return {"count": 0, "median": None, "p95": None, "max": None}
+        return {"count": 0, "median": None, "p95": None, "p99": None, "max": None}
     ordered = sorted(values)
-    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]  # nearest rank
+
+    def rank(share: float) -> float:
+        return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)], 3)
+
     return {"count": len(ordered), "median": round(statistics.median(ordered), 3),
-            "p95": round(p95, 3), "max": round(ordered[-1], 3)}
+            "p95": rank(0.95), "p99": rank(0.99), "max": round(ordered[-1], 3)}
 
 
 def recoveries(chaos: Chaos) -> dict[str, Any]:
@@ -660,7 +700,8 @@ LOG_PATTERNS = {
 }
 
 
-def scan_logs(logs: Path, post_ids: list[int]) -> tuple[dict[str, int], list[str], dict[int, list[str]]]:
+def scan_logs(logs: Path, post_ids: list[int]
+              ) -> tuple[dict[str, int], list[str], dict[int, list[str]]]:
     """Pattern counts over all run logs, distinct error lines, and each listed post's log lines."""
     counts: Counter[str] = Counter()
     errors: Counter[str] = Counter()
@@ -687,12 +728,14 @@ def on_platform(fakes: dict[str, Any]) -> dict[str, tuple[Counter[str], set[str]
     for platform, fake in fakes.items():
         with fake.lock:
             if platform == "x":
-                seen[platform] = (Counter(t.text for t in fake.posted), {str(t.id) for t in fake.posted})
+                seen[platform] = (Counter(t.text for t in fake.posted),
+                                  {str(t.id) for t in fake.posted})
             elif platform == "mastodon":
                 seen[platform] = (Counter(s["text_sent"] for s in fake.statuses),
                                   {s["url"] for s in fake.statuses})
             else:
-                seen[platform] = (Counter(fake.posted_texts()), {fake._uri(k) for k in fake.records})
+                seen[platform] = (Counter(fake.posted_texts()),
+                                  {fake._uri(k) for k in fake.records})
     return seen
 
 
@@ -718,7 +761,8 @@ def outcome(engine: Engine, fakes: dict[str, Any]) -> dict[str, Any]:
                 and row.external_id not in there[row.platform][1]]
 
     def describe(row: Any) -> dict[str, Any]:
-        return {"id": row.post_id, "delivery": row.id, "platform": row.platform, "status": row.status,
+        return {"id": row.post_id, "delivery": row.id, "platform": row.platform,
+                "status": row.status,
                 "attempts": row.attempts, "error": row.error, "external_id": row.external_id,
                 "times_there": times[row.id], "text": row.text}
 
@@ -742,42 +786,51 @@ def outcome(engine: Engine, fakes: dict[str, Any]) -> dict[str, Any]:
 
 # -- setup -----------------------------------------------------------------------------------
 
-def queue_posts(settings: Settings, count: int, tag: str, platforms: list[str]) -> None:
+def queue_posts(settings: Settings, count: int, tag: str, platforms: list[str],
+                due_in: float | None = None, every: float = 0.0) -> list[int]:
     """Migrate the schema, seed the demo (as a first start would) and queue `count` approved posts,
-    each for every one of `platforms`."""
+    each for every one of `platforms`; returns their ids. With `due_in`, post n (from 0) becomes
+    due `due_in + n * every` seconds from now, else at once."""
     app = open_app(settings)
+    topics = ["keynote", "papers", "posters", "courses", "real-time live", "exhibition",
+              "art gallery", "birds of a feather", "panels", "emerging tech"]
     try:
         seed_demo(app)
-        topics = ["keynote", "papers", "posters", "courses", "real-time live", "exhibition",
-                  "art gallery", "birds of a feather", "panels", "emerging tech"]
         with app.sessions.begin() as session:
-            for number in range(1, count + 1):
-                outbox.create_post(
-                    session, platforms=platforms, review=False, hashtag=None,
-                    text=f"Chaos post {number:03d} of {count}: {topics[number % len(topics)]} "
-                         f"update, run {tag}",
-                )
+            posts = [outbox.create_post(
+                session, platforms=platforms, review=False, hashtag=None,
+                text=f"Chaos post {number:03d} of {count}: {topics[number % len(topics)]} "
+                     f"update, run {tag}",
+            ) for number in range(1, count + 1)]
+            if due_in is not None:
+                now = datetime.now(UTC)
+                for number, post in enumerate(posts):
+                    post.publish_at = now + timedelta(seconds=due_in + number * every)
+            return [post.id for post in posts]
     finally:
         app.engine.dispose()
 
 
-def child_env(db: Database, data_dir: Path, fakes: dict[str, Any], x_timeout: float) -> dict[str, str]:
-    """The service's environment: no NOWBOT_* of ours, the fakes' credentials, quiet jobs."""
+def child_env(db: Database, data_dir: Path, fakes: dict[str, Any], x_timeout: float,
+              urls: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's environment: no NOWBOT_* of ours, the fakes' credentials (and addresses, or
+    those in `urls`, by platform), quiet jobs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOWBOT_")}
+    urls = {**{name: fake.base_url for name, fake in fakes.items()}, **(urls or {})}
     if "x" in fakes:
         fake = fakes["x"]
         env.update({"NOWBOT_X_CONSUMER_KEY": fake.consumer_key,
                     "NOWBOT_X_CONSUMER_SECRET": fake.consumer_secret,
                     "NOWBOT_X_ACCESS_TOKEN": fake.access_token,
                     "NOWBOT_X_ACCESS_TOKEN_SECRET": fake.access_token_secret,
-                    "CHAOS_X_URL": fake.base_url})
+                    "CHAOS_X_URL": urls["x"]})
     if "mastodon" in fakes:
-        env.update({"NOWBOT_MASTODON_INSTANCE_URL": fakes["mastodon"].base_url,
+        env.update({"NOWBOT_MASTODON_INSTANCE_URL": urls["mastodon"],
                     "NOWBOT_MASTODON_ACCESS_TOKEN": fakes["mastodon"].token})
     if "bluesky" in fakes:
         env.update({"NOWBOT_BLUESKY_HANDLE": fakes["bluesky"].handle,
                     "NOWBOT_BLUESKY_APP_PASSWORD": fakes["bluesky"].password,
-                    "NOWBOT_BLUESKY_SERVICE_URL": fakes["bluesky"].base_url})
+                    "NOWBOT_BLUESKY_SERVICE_URL": urls["bluesky"]})
     env.update({
         "NOWBOT_DATABASE_URL": db.service_url,
         "NOWBOT_DATA_DIR": str(data_dir),
@@ -814,16 +867,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--late-delay", type=float, default=4.0)
     parser.add_argument("--cut-min", type=float, default=2.0)
     parser.add_argument("--cut-max", type=float, default=10.0)
-    parser.add_argument("--sqlite", action="store_true", help="use SQLite even if PostgreSQL answers")
+    parser.add_argument("--sqlite", action="store_true",
+                        help="use SQLite even if PostgreSQL answers")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--platforms", default="x",
                         help="comma-separated platforms every post goes to: x, mastodon, bluesky "
                         "(each a fake with the same latency and late answers)")
+    faults = parser.add_argument_group(
+        "platform and storage faults (benchmarks/chaos_faults.py: no kills, no DB cuts)")
+    faults.add_argument("--faults", action="store_true",
+                        help="run the fault scenarios instead of the kills")
+    faults.add_argument("--scenarios", default=None,
+                        help="comma-separated scenarios to run (implies --faults)")
+    faults.add_argument("--interval", type=int, default=5, help="NOWBOT_OUTBOX_INTERVAL_SECONDS")
+    faults.add_argument("--deadline", type=int, default=10,
+                        help="NOWBOT_PUBLISH_DEADLINE_SECONDS")
+    faults.add_argument("--timeout", type=float, default=30.0,
+                        help="publishers' HTTP timeout (30: their own default)")
+    faults.add_argument("--every", type=float, default=2.5,
+                        help="a post for every platform becomes due every this many seconds")
+    faults.add_argument("--warmup", type=float, default=10.0, help="healthy seconds first")
+    faults.add_argument("--fault-seconds", type=float, default=30.0)
+    faults.add_argument("--tail", type=float, default=200.0,
+                        help="most seconds after the lift for every delivery to settle")
+    faults.add_argument("--latency", type=float, default=0.3, help="most seconds per create")
+    faults.add_argument("--key-lifetime", type=float, default=24.0,
+                        help="Mastodon key lifetime the service trusts (45 min in production)")
+    faults.add_argument("--exit-when-sick", action="store_true",
+                        help="NOWBOT_EXIT_WHEN_SICK=true (the supervisor restarts the service)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.faults or args.scenarios:
+        from benchmarks.chaos_faults import run_faults
+
+        save("chaos-faults", run_faults(args))
+        return
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
     workdir = Path(tempfile.mkdtemp(prefix="nowbot-chaos-"))
@@ -856,14 +937,16 @@ def main(argv: list[str] | None = None) -> None:
                 launcher = None
             end = outcome(engine, fakes)
             engine.dispose()
-            cuts = (db.proxy.cuts, db.proxy.connections_cut, db.proxy.accepted) if db.proxy else (0, 0, 0)
+            cuts = ((db.proxy.cuts, db.proxy.connections_cut, db.proxy.accepted) if db.proxy
+                    else (0, 0, 0))
     finally:
         if launcher is not None:
             launcher.close()
         for fake in fakes.values():
             fake.stop()
     problem_ids = sorted({p["id"] for key in ("lost", "twice", "on_platform_but_not_published",
-                                              "published_but_not_on_platform", "published_with_unknown_id")
+                                              "published_but_not_on_platform",
+                                              "published_with_unknown_id")
                           for p in end[key]})
     log_counts, error_lines, mentions = scan_logs(logs, problem_ids)
     runs, final = chaos.runs, ran["final"]

@@ -9,10 +9,11 @@ It answers version discovery (`/api/v1/instance`, `/api/v2/instance`: 4.3.0), `v
 `POST /api/v2/media` (202, `url` null until `processing_polls` reads of `GET /api/v1/media/:id`,
 which answer 206 meanwhile), `POST /api/v1/statuses` (500 characters; an `Idempotency-Key` seen
 before returns the status it made) and the account's statuses newest first (`limit` up to 40,
-`max_id`). A bearer token other than `token` gets 401. Faults queued with `fail` apply to the
-next matching calls: an error status (429 carries `X-RateLimit-Reset` = now + `reset_in` and
-`X-RateLimit-Remaining: 0`), or `status=None` with `delay`: served (the status is created), then
-answered `delay` seconds late.
+`max_id`); with `key_lifetime` (seconds) a key is forgotten that long after the status it made,
+as servers forget theirs after about an hour. A bearer token other than `token` gets 401. Faults
+queued with `fail` apply to the next matching calls: an error status (429 carries
+`X-RateLimit-Reset` = now + `reset_in` and `X-RateLimit-Remaining: 0`), or `status=None` with
+`delay`: served (the status is created), then answered `delay` seconds late.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,12 +59,14 @@ class Recorded:
 class FakeMastodon(LoopbackServer):
     """A running fake Mastodon server; state is plain attributes guarded by `lock`."""
 
-    def __init__(self, token: str = "fake-mastodon-token", processing_polls: int = 1) -> None:
-        self.token, self.processing_polls = token, processing_polls
+    def __init__(self, token: str = "fake-mastodon-token", processing_polls: int = 1,
+                 key_lifetime: float | None = None) -> None:
+        self.token, self.processing_polls, self.key_lifetime = token, processing_polls, key_lifetime
         self.lock = threading.RLock()
         self.statuses: list[dict[str, Any]] = []
         self.media: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, str] = {}  # Idempotency-Key -> status id
+        self.key_times: dict[str, float] = {}  # Idempotency-Key -> when (time.monotonic())
         self.requests: list[Recorded] = []
         self.faults: dict[str, deque[Fault]] = {}
         self._ids = itertools.count(110_000_000_000_000_000)
@@ -168,6 +172,9 @@ class FakeMastodon(LoopbackServer):
 
     def _create(self, headers: dict[str, str], fields: dict[str, Any]) -> tuple[int, Any]:
         key = headers.get("idempotency-key")
+        if key and self.key_lifetime is not None and key in self.keys and (
+                time.monotonic() - self.key_times[key] > self.key_lifetime):
+            del self.keys[key]  # forgotten: the same key makes a new status
         if key and key in self.keys:
             return 200, _public(next(s for s in self.statuses if s["id"] == self.keys[key]))
         text = fields.get("status", "")
@@ -182,7 +189,7 @@ class FakeMastodon(LoopbackServer):
         status = self.add_status(text)
         status["media_attachments"] = [_public(self.media[m]) for m in media_ids]
         if key:
-            self.keys[key] = status["id"]
+            self.keys[key], self.key_times[key] = status["id"], time.monotonic()
         return 200, _public(status)
 
 
