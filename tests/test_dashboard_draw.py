@@ -1,7 +1,9 @@
 """The dashboard's Draw page with a real (tiny) draw model: `POST /draw` answers a drawing with the
-drawing and the result side by side, refuses broken, oversized and non-image uploads in one line,
-and keeps the form token and same-origin rules; in headless Chromium a person draws strokes with
-the mouse, undoes one, presses Draw and sees the picture, also at a phone's width."""
+drawing and the result side by side, refuses broken, oversized and non-image uploads in one line
+(an image declaring too many pixels before it is decoded), and keeps the login, form token and
+same-origin rules; a flood of drawings waits in a bounded queue (429 past it) while /healthz
+answers; in headless Chromium a person draws strokes with the mouse, undoes one, presses Draw and
+sees the picture, also at a phone's width."""
 
 from __future__ import annotations
 
@@ -16,16 +18,19 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
+from pydantic import SecretStr
 
 from bot.app import App, open_app
 from bot.config import Settings
-from bot.core.drawing import MAX_DRAWING_BYTES
+from bot.core.drawing import MAX_DRAWING_BYTES, MAX_DRAWING_SIDE
 from bot.core.runtime import Runtime
 from bot.dashboard import CSRF, create_dashboard
+from bot.dashboard.draw_page import DRAW_THREADS, DRAW_WAITING
 from corpora.imagesets import import_images, load_pixels
 from models.draw.pairs import COLOUR_PALETTE
 from browser import DESKTOP, PHONE, chromium, overflows, serve
 from service_harness import StubGenerator
+from test_dashboard import PASSWORD, runtime_for
 from test_draw import _disc_folder, _pen_drawing, _train, train_tiny
 
 PANELS = ((1 + 2 * 17) * 16, (1 + 17) * 16)  # drawing | result, 16 px panels shown 16x
@@ -50,19 +55,26 @@ def _drawing() -> bytes:
     return _pen_drawing(Path("pen.png")).read_bytes()  # a pen ring on white, in the test's folder
 
 
+async def _post(client: TestClient, data: bytes, content_type: str = "image/png",
+                token: str | None = None, origin: str | None = None,
+                **fields: str) -> tuple[int, str, bytes, dict[str, str]]:
+    """POST /draw as the page's script does: status, content type, body and headers."""
+    form = FormData()
+    form.add_field("csrf", client.server.app[CSRF] if token is None else token)
+    for name, value in {"set": "tiny", "mode": "sketch", **fields}.items():
+        form.add_field(name, value)
+    form.add_field("drawing", data, filename="drawing.png", content_type=content_type)
+    here = str(client.make_url("/").origin())
+    response = await client.post("/draw", data=form, headers={"Origin": origin or here})
+    return response.status, response.content_type, await response.read(), dict(response.headers)
+
+
 def _send(runtime: Runtime, data: bytes, content_type: str = "image/png", token: str | None = None,
           origin: str | None = None, **fields: str) -> tuple[int, str, bytes]:
-    """POST /draw as the page's script does: status, content type and body of the answer."""
+    """One drawing posted to a fresh dashboard: status, content type and body of the answer."""
     async def main() -> tuple[int, str, bytes]:
         async with TestClient(TestServer(create_dashboard(runtime))) as client:
-            form = FormData()
-            form.add_field("csrf", client.server.app[CSRF] if token is None else token)
-            for name, value in {"set": "tiny", "mode": "sketch", **fields}.items():
-                form.add_field(name, value)
-            form.add_field("drawing", data, filename="drawing.png", content_type=content_type)
-            here = str(client.make_url("/").origin())
-            response = await client.post("/draw", data=form, headers={"Origin": origin or here})
-            return response.status, response.content_type, await response.read()
+            return (await _post(client, data, content_type, token, origin, **fields))[:3]
 
     return asyncio.run(main())
 
@@ -109,6 +121,63 @@ def test_without_the_form_token_or_from_another_site_is_refused(trained: Runtime
     assert status == 403 and "form token" in _line(body)
     status, _, body = _send(trained, _drawing(), origin="http://evil.example")
     assert status == 403 and _line(body) == "cross-site request refused"
+
+
+def _encoded(picture: Image.Image, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, image_format)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def largest_photo() -> bytes:
+    """A smooth colour photo as large as a drawing may be, as a JPEG (a few hundred KB)."""
+    ramp = np.linspace(0, 255, MAX_DRAWING_SIDE).astype(np.uint8)
+    pixels = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], ramp[None, ::-1]), -1)
+    return _encoded(Image.fromarray(pixels), "JPEG")
+
+
+def test_a_drawing_over_the_side_limit_is_a_413_however_small_its_file(
+        trained: Runtime, largest_photo: bytes) -> None:
+    huge = _encoded(Image.new("1", (8000, 8000), 1), "PNG")  # 64 megapixels of white
+    assert len(huge) < MAX_DRAWING_BYTES // 20
+    status, _, body = _send(trained, huge)
+    assert status == 413 and _line(body) == ("the drawing is too large (8000x8000 pixels); "
+                                             f"at most {MAX_DRAWING_SIDE} pixels a side, please")
+    wide = _encoded(Image.new("L", (MAX_DRAWING_SIDE + 1, 8), 255), "PNG")
+    status, _, body = _send(trained, wide)
+    assert status == 413 and "pixels a side" in _line(body)
+    status, content_type, _ = _send(trained, largest_photo)  # at the limit: drawn
+    assert (status, content_type) == (200, "image/png")
+
+
+def test_with_a_password_set_a_drawing_needs_a_login(trained: Runtime) -> None:
+    locked = runtime_for(trained.app, dashboard_password=SecretStr(PASSWORD))
+    status, _, body = _send(locked, _drawing())
+    assert status == 403 and _line(body) == "log in first"
+
+
+def test_a_flood_of_drawings_waits_in_a_bounded_queue_while_healthz_answers(
+        trained: Runtime, largest_photo: bytes) -> None:
+    count = DRAW_THREADS + DRAW_WAITING + 2
+
+    async def main() -> tuple[list[tuple[int, str, bytes, dict[str, str]]], int, int]:
+        async with TestClient(TestServer(create_dashboard(trained))) as client:
+            drawings = [asyncio.create_task(_post(client, largest_photo)) for _ in range(count)]
+            # The first answer is a refusal: every place is taken.
+            await asyncio.wait(drawings, return_when=asyncio.FIRST_COMPLETED)
+            health = (await client.get("/healthz")).status
+            drawn_before = sum(task.done() and task.result()[0] == 200 for task in drawings)
+            return await asyncio.gather(*drawings), health, drawn_before
+
+    answers, health, drawn_before = asyncio.run(main())
+    statuses = [status for status, *_ in answers]
+    assert statuses.count(429) >= 1 and statuses.count(200) >= DRAW_THREADS + DRAW_WAITING
+    assert set(statuses) == {200, 429}
+    busy = next(answer for answer in answers if answer[0] == 429)
+    assert _line(busy[2]) == "busy with other drawings: try again in a few seconds"
+    assert int(busy[3]["Retry-After"]) > 0
+    assert health == 200 and drawn_before < count // 2  # not queued behind the drawings
 
 
 def test_the_page_says_how_to_train_a_model_before_one_serves(sqlite_app: App) -> None:

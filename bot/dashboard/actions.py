@@ -20,7 +20,7 @@ from bot import outbox
 from bot.core import posts
 from bot.core.runtime import Runtime
 from bot.dashboard.keys import CSRF, NOTES, RUNTIME
-from bot.dashboard.pages import PATHS
+from bot.dashboard.pages import PATHS, path_id
 from bot.errors import USER_ERRORS
 from storage.outbox import Post, PostStatus
 
@@ -78,7 +78,7 @@ async def post_action(request: web.Request) -> web.Response:
     form = await request.post()
     if not secrets.compare_digest(str(form.get("csrf", "")), request.app[CSRF]):
         raise web.HTTPForbidden(text="stale or missing form token: reload the page")
-    post_id, action = int(request.match_info["post_id"]), request.match_info["action"]
+    post_id, action = path_id(request, "post_id"), request.match_info["action"]
     runtime = request.app[RUNTIME]
     query: dict[str, Any] = {"post": post_id}
     try:

@@ -1,7 +1,10 @@
 """The Draw page: a canvas whose drawing is posted (multipart: form token, set, mode, the PNG)
-to `POST /draw`, which calls `bot.core.drawing.draw` off the event loop and answers with the
-drawing as the model read it beside the result (a PNG); a refusal is one line of plain text.
-Uploads over the size limit are refused before they are read in full.
+to `POST /draw`, which answers with the drawing as the model read it beside the result (a PNG);
+a refusal is one line of plain text. Uploads over the size limit are refused before they are read
+in full, and everything that needs no decoding (`bot.core.drawing.check_drawing`: a serving model,
+the size the image's header declares) is checked before the pixels are decoded. Decoding and
+drawing run in `DRAWINGS`, a few threads of their own with a bounded queue (429 when it is full),
+never on the event loop nor in the default threads that /healthz and the pages use.
 """
 
 from __future__ import annotations
@@ -9,8 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, hdrs, web
 from sqlalchemy import select
@@ -31,6 +39,10 @@ COLOUR_NAMES = {(255, 255, 255): "white (background)", (30, 30, 30): "black", (1
                 (205, 35, 40): "red", (115, 20, 30): "dark red", (235, 135, 40): "orange",
                 (235, 210, 70): "yellow", (85, 165, 55): "green", (115, 75, 40): "brown",
                 (45, 85, 200): "blue", (0, 0, 0): "black (background)", (128, 128, 128): "grey"}
+DRAW_THREADS = 2  # drawings decoded and drawn at once (about 200 MB each at the largest size)
+DRAW_WAITING = 8  # requests that may wait for a thread (their uploads held); more are refused
+BUSY_RETRY_S = 10  # the 429's Retry-After
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,15 +72,45 @@ def draw_page(runtime: Runtime) -> dict[str, Any]:
 
 
 class Refused(Exception):
-    """A drawing refused with an HTTP status and a one-line reason."""
+    """A drawing refused with an HTTP status, a one-line reason and any headers to send."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
 
 
 def _answer(refusal: Refused) -> web.Response:
-    return web.Response(status=refusal.status, text=str(refusal), headers={"Cache-Control": "no-store"})
+    return web.Response(status=refusal.status, text=str(refusal),
+                        headers={"Cache-Control": "no-store", **refusal.headers})
+
+
+class DrawQueue:
+    """Where `POST /draw` requests wait: at most `threads + waiting` at once, from reading the
+    upload to the answer, and `threads` decoding and drawing in threads of their own."""
+
+    def __init__(self, threads: int, waiting: int) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="nowbot-draw")
+        self._places = threading.BoundedSemaphore(threads + waiting)
+
+    @contextmanager
+    def place(self) -> Iterator[None]:
+        """A place for one request while it lasts; `Refused` (429) when none is free."""
+        if not self._places.acquire(blocking=False):
+            raise Refused(429, "busy with other drawings: try again in a few seconds",
+                          {hdrs.RETRY_AFTER: str(BUSY_RETRY_S)})
+        try:
+            yield
+        finally:
+            self._places.release()
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` in one of the queue's threads, once one is free."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(function, *args))
+
+
+DRAWINGS = DrawQueue(DRAW_THREADS, DRAW_WAITING)
 
 
 async def _read(part: BodyPartReader, limit: int) -> bytes | None:
@@ -110,7 +152,7 @@ def _check_size(size: int) -> None:
     """`Refused` (413) with the use case's reason for a drawing of `size` bytes over the limit."""
     try:
         drawing.check_size(size)
-    except drawing.DrawingRefused as error:
+    except drawing.DrawingTooLarge as error:
         raise Refused(413, str(error)) from None
 
 
@@ -118,9 +160,12 @@ async def _draw(runtime: Runtime, fields: dict[str, str], data: bytes, content_t
     set_name, mode = fields.get("set", ""), fields.get("mode", "sketch")
     try:
         drawing.check_upload(content_type, len(data))
-        return await asyncio.to_thread(drawing.draw, runtime.app, set_name, data, mode)
+        folder = await asyncio.to_thread(drawing.check_drawing, runtime.app, set_name, data, mode)
+        return await DRAWINGS.run(drawing.render, folder, data)
     except NoServingModel as error:
         raise Refused(404, str(error)) from None
+    except drawing.DrawingTooLarge as error:
+        raise Refused(413, str(error)) from None
     except USER_ERRORS as error:
         log.info("drawing with %s (%s) refused: %s", set_name[:64], mode[:20], error)
         raise Refused(400, str(error)) from None
@@ -128,12 +173,15 @@ async def _draw(runtime: Runtime, fields: dict[str, str], data: bytes, content_t
 
 async def draw_drawing(request: web.Request) -> web.Response:
     """POST /draw: the drawing and the set's model's result side by side (PNG); a refusal (no
-    form token, not an image, too large, no serving model) is one line of text."""
+    form token, not an image, too large, no serving model, too many drawings at once) is one
+    line of text."""
     try:
-        fields, data, content_type = await _form(request)
-        if not secrets.compare_digest(fields.get("csrf", "").encode(), request.app[CSRF].encode()):
-            raise Refused(403, "stale or missing form token: reload the page")
-        png = await _draw(request.app[RUNTIME], fields, data, content_type)
+        with DRAWINGS.place():
+            fields, data, content_type = await _form(request)
+            token = fields.get("csrf", "").encode()
+            if not secrets.compare_digest(token, request.app[CSRF].encode()):
+                raise Refused(403, "stale or missing form token: reload the page")
+            png = await _draw(request.app[RUNTIME], fields, data, content_type)
     except Refused as refusal:
         return _answer(refusal)
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})

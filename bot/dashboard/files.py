@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.core.runtime import Runtime
 from bot.dashboard import charts, model_views, post_views
+from bot.dashboard.pages import path_id
 from bot.dashboard.keys import RUNTIME
 from storage.outbox import GeneratedItem
 
@@ -28,7 +29,7 @@ def _item_file(runtime: Runtime, item_id: int) -> Path | None:
 
 
 async def item_image(request: web.Request) -> web.StreamResponse:
-    item_id = int(request.match_info["item_id"])
+    item_id = path_id(request, "item_id")
     path = await asyncio.to_thread(_item_file, request.app[RUNTIME], item_id)
     if path is None:
         raise web.HTTPNotFound(text="no such image")
@@ -36,7 +37,7 @@ async def item_image(request: web.Request) -> web.StreamResponse:
 
 
 async def version_file(request: web.Request) -> web.StreamResponse:
-    version_id, name = int(request.match_info["version_id"]), request.match_info["name"]
+    version_id, name = path_id(request, "version_id"), request.match_info["name"]
     path = await asyncio.to_thread(model_views.version_file, request.app[RUNTIME], version_id, name)
     if path is None:
         raise web.HTTPNotFound(text="this version has no such file")
@@ -44,7 +45,7 @@ async def version_file(request: web.Request) -> web.StreamResponse:
 
 
 async def run_chart(request: web.Request) -> web.Response:
-    run_id = int(request.match_info["run_id"])
+    run_id = path_id(request, "run_id")
 
     def draw() -> bytes | None:
         found = model_views.run_curve(request.app[RUNTIME], run_id)

@@ -50,6 +50,18 @@ PAGES = (
     Page("/system", "Jobs & logs", "system.html", system_page),
 )
 PATHS = frozenset(page.path for page in PAGES)  # where an action may send the browser back to
+# The largest id a row can have: ids are INTEGER columns, 32 bits on PostgreSQL (SQLite's hold 64),
+# and either database answers a larger number with an error rather than "no row".
+MAX_ID = 2**31 - 1
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """The number in the path's `name` part (routed as digits); 404 ("no such post") beyond
+    `MAX_ID`."""
+    digits = request.match_info[name].lstrip("0") or "0"
+    if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
+        raise web.HTTPNotFound(text=f"no such {name.removesuffix('_id')}")
+    return int(digits)
 
 
 def _handler(page: Page) -> Callable[[web.Request], Any]:
