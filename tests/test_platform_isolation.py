@@ -27,6 +27,7 @@ from bot.platforms.bluesky.publisher import BlueskyPublisher
 from bot.platforms.mastodon.publisher import MastodonPublisher
 from storage.base import utcnow
 from storage.outbox import Delivery, PlatformHealth, PostStatus
+from test_dashboard_models import _page
 from test_outbox import add, delivery
 from test_publish_x import publisher_for as x_publisher
 from test_publish_x import queue
@@ -148,11 +149,14 @@ def test_a_failing_platform_is_paused_with_backoff_and_resumes_after_a_success(
     assert paused is not None and paused.failures == platform_health.BREAK_AFTER
     assert paused.paused_until is not None and "could not reach Mastodon" in (paused.last_error or "")
     assert publishing.platform_round(sqlite_app.sessions, publisher) == []  # paused: not tried
+    shown = _page(sqlite_app, "/")  # the dashboard's queue says so
+    assert "mastodon: paused until" in shown and "after 3 failures in a row" in shown
     assert delivery(sqlite_app, post.id, "mastodon").attempts == platform_health.BREAK_AFTER
     with sqlite_app.sessions.begin() as session:  # the pause is over: one trial
         session.execute(update(PlatformHealth).values(paused_until=utcnow()))
     publishing.platform_round(sqlite_app.sessions, publisher)
     assert delivery(sqlite_app, post.id, "mastodon").status == PostStatus.PUBLISHED
+    assert "mastodon: paused" not in _page(sqlite_app, "/")
     closed = health(sqlite_app, "mastodon")
     assert closed is not None and closed.failures == 0 and closed.paused_until is None
     assert platform_health.pause_for(platform_health.BREAK_AFTER + 1) == 2 * platform_health.FIRST_PAUSE

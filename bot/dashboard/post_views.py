@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import outbox
+from bot import outbox, platform_health
 from bot.core.runtime import Runtime
 from bot.platforms.catalog import publisher_class
 from storage.base import as_utc
@@ -153,15 +153,19 @@ def _views(runtime: Runtime, posts: list[Post]) -> list[PostView]:
 
 
 def queue_page(runtime: Runtime) -> dict[str, Any]:
-    """The posts waiting for a person or for the publisher, drafts first."""
+    """The posts waiting for a person or for the publisher, drafts first, and the platforms
+    that keep failing."""
     waiting = outbox.posts(runtime.app.sessions, *WAITING)
     order = {status: index for index, status in enumerate(WAITING)}
     waiting.sort(key=lambda post: (order[PostStatus(post.status)], -post.id))
     settings = runtime.app.settings
+    with runtime.app.sessions() as session:
+        failing = platform_health.summaries(session)
     return {
         "posts": _views(runtime, waiting),
         "reviewing": settings.reviewing,
         "platforms": [PLATFORMS.get(name, name) for name in sorted(runtime.publishers)],
+        "failing": failing,  # platforms paused after repeated failures
         "persona": settings.campaign_persona,
         "buttons": BUTTONS,
         "refresh": 30,
