@@ -39,7 +39,9 @@ COLOUR_NAMES = {(255, 255, 255): "white (background)", (30, 30, 30): "black", (1
                 (205, 35, 40): "red", (115, 20, 30): "dark red", (235, 135, 40): "orange",
                 (235, 210, 70): "yellow", (85, 165, 55): "green", (115, 75, 40): "brown",
                 (45, 85, 200): "blue", (0, 0, 0): "black (background)", (128, 128, 128): "grey"}
-DRAW_THREADS = 2  # drawings decoded and drawn at once (about 200 MB each at the largest size)
+# Drawings decoded and drawn at once: each takes up to ~150 MB beside the ~700 MB TensorFlow
+# holds; two at once took the dashboard past 1 GB (benchmarks/flood.py).
+DRAW_THREADS = 1
 DRAW_WAITING = 8  # requests that may wait for a thread (their uploads held); more are refused
 BUSY_RETRY_S = 10  # the 429's Retry-After
 T = TypeVar("T")
