@@ -5,10 +5,13 @@ fake_*.py), each behind a TCP proxy of ours (benchmarks/chaos_proxy.py), and one
 (forked as in the kill mode) kept up as a supervisor would: started again a second after it exits
 by itself. Once it leads, a post for all three platforms becomes due every `--every` s, and:
 
-1. `--warmup` s healthy; the fault for `--fault-seconds` s while posts keep coming due; the fault
-   lifted, and the same process must catch up: the run waits until every delivery is published
-   or failed, at most `--tail` s (the circuit breaker pauses a failing platform for a minute or
-   more, and an unknown outcome not found on the platform settles for two minutes);
+1. `--warmup` s healthy (and until every platform has published once); the fault for
+   `--fault-seconds` s while posts keep coming due; the fault lifted, and the same process must
+   catch up: the run waits until every delivery is published or failed, at most `--tail` s (the
+   circuit breaker pauses a failing platform for a minute or more, and an unknown outcome not
+   found on the platform settles for two minutes). A delivery neither published nor on its
+   platform at the end is lost, unless it is still on its way (`waiting`): unknown (being
+   reconciled), or approved on a platform the breaker pauses or a rate limit holds back;
 2. the fault again, one more post due at once, and SIGTERM an outbox interval later: the seconds
    until the process exits.
 
@@ -53,7 +56,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +91,8 @@ TERMINATE = text("""
 
 class LimitedMastodon(ChaosMastodon):
     """After `limit_after_late()`, makes the next status but answers it `late_delay` s late, then
-    answers every create 429 (reset `reset_in` s later) until `unlimit()`."""
+    answers every create 429 (reset `reset_in` s later) until `unlimit()`. Every other answer
+    carries the rate limit's headers too, as Mastodon's API sends them."""
 
     def __init__(self, *args: Any, reset_in: float, **options: Any) -> None:
         super().__init__(*args, **options)
@@ -113,6 +117,10 @@ class LimitedMastodon(ChaosMastodon):
             with self.lock:
                 self.mode, self.late_answers = "limited", self.late_answers + 1
             delay = self.late_delay
+        if status != 429:
+            reset = datetime.now(UTC) + timedelta(minutes=5)
+            extra = {**extra, "X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299",
+                     "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
         return status, extra, payload, delay
 
 
@@ -365,6 +373,13 @@ class Supervisor:
 
 # -- one scenario --------------------------------------------------------------------------------
 
+def published_everywhere(engine: Engine) -> bool:
+    """Whether every platform has published a delivery (so has logged in, where it must)."""
+    with engine.connect() as connection:
+        return set(connection.scalars(select(Delivery.platform).distinct().where(
+            Delivery.status == PostStatus.PUBLISHED))) >= set(PLATFORMS)
+
+
 def settled(engine: Engine, posts: list[int]) -> bool:
     """Whether every delivery of `posts` is published or failed."""
     with engine.connect() as connection:
@@ -414,6 +429,7 @@ def run_scenario(name: str, args: argparse.Namespace, seed: int, workdir: Path) 
                                 every=args.every)
             marks["posts_queued"] = chaos.now()
             service.idle(args.warmup)
+            service.idle(60, lambda: published_everywhere(engine))  # the fault comes mid-run
             fault.on(world)
             marks["fault_on"] = chaos.now()
             service.idle(fault_s)
@@ -441,9 +457,10 @@ def run_scenario(name: str, args: argparse.Namespace, seed: int, workdir: Path) 
             fakes[platform].stop()
     deaths = [(pid, at - epoch0, what) for pid, at, what in launcher.marks
               if what.startswith("scheduler-died")]
-    problem_ids = sorted({p["id"] for key in ("lost", "twice") for p in result["problems"][key]})
+    problem_ids = sorted({p["id"] for key in ("lost", "waiting", "twice")
+                          for p in result["problems"][key]})
     log_counts, error_lines, mentions = scan_logs(logs, problem_ids)
-    for key in ("lost", "twice"):
+    for key in ("lost", "waiting", "twice"):
         for post in result["problems"][key]:
             post["log_lines"] = mentions.get(post["id"], [])
     return {
@@ -475,7 +492,13 @@ def measure(engine: Engine, fakes: dict[str, Any], fault: Fault, posts: list[int
                                                 PlatformHealth.paused_until)).all())
     times = {row.id: there[row.platform][0][row.text] for row in rows}
     main = [row for row in rows if row.post_id in posts]
-    lost = [row for row in main if row.status != PostStatus.PUBLISHED and not times[row.id]]
+    now = datetime.now(UTC)
+    missing = [row for row in main if row.status != PostStatus.PUBLISHED and not times[row.id]]
+    waiting = [row for row in missing if row.status == PostStatus.UNKNOWN or (
+        row.status == PostStatus.APPROVED and any(
+            until is not None and as_utc(until) > now
+            for until in (row.scheduled_for, paused.get(row.platform))))]
+    lost = [row for row in missing if row not in waiting]
     twice = [row for row in rows if times[row.id] > 1]
 
     def moment(value: datetime | None) -> float | None:
@@ -505,6 +528,7 @@ def measure(engine: Engine, fakes: dict[str, Any], fault: Fault, posts: list[int
     return {
         "deliveries": len(main),
         "lost": len(lost),
+        "waiting": len(waiting),
         "published_twice": len(twice),
         "states_by_platform": {platform: dict(Counter(str(r.status) for r in main
                                                       if r.platform == platform))
@@ -519,7 +543,8 @@ def measure(engine: Engine, fakes: dict[str, Any], fault: Fault, posts: list[int
                      "answered_late": mastodon.late_answers,
                      "key_sent_again_and_answered": len(keys) - len(set(keys)),
                      "statuses": len(mastodon.statuses)},
-        "problems": {"lost": [describe(r) for r in lost], "twice": [describe(r) for r in twice]},
+        "problems": {"lost": [describe(r) for r in lost], "waiting": [describe(r) for r in waiting],
+                     "twice": [describe(r) for r in twice]},
     }
 
 
@@ -559,7 +584,8 @@ def run_faults(args: argparse.Namespace) -> dict[str, Any]:
         p99 = s["healthy_delay_s"]["p99"]
         deaths = s["healthz"]["scheduler_deaths"]
         summary.append({
-            "scenario": s["scenario"], "lost": s["lost"], "published_twice": s["published_twice"],
+            "scenario": s["scenario"], "lost": s["lost"], "waiting": s["waiting"],
+            "published_twice": s["published_twice"],
             "healthy_delay_p99_s": p99, "baseline_delay_p99_s": baseline,
             "delay_met": None if s["healthy_delay_target_s"] is None else (
                 p99 is not None and p99 < s["healthy_delay_target_s"]),
