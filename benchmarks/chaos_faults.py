@@ -47,6 +47,7 @@ import tempfile
 import resource
 import signal
 import socket
+import subprocess
 import threading
 import time
 import urllib.error
@@ -64,7 +65,7 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 from benchmarks.chaos import (
-    PG_URL, POLL_S, Chaos, ChaosBluesky, ChaosMastodon, ChaosX, Database, ForkLauncher, Run,
+    PG_URL, POLL_S, ROOT, Chaos, ChaosBluesky, ChaosMastodon, ChaosX, Database, ForkLauncher, Run,
     child_env, on_platform, queue_posts, scan_logs, stats,
 )
 from benchmarks.chaos_proxy import CutProxy
@@ -568,6 +569,17 @@ def health(samples: list[tuple[float, int, int | None]], deaths: list[tuple[int,
             "scheduler_deaths": after_death, "transitions": transitions[:60]}
 
 
+def code_state() -> dict[str, Any]:
+    """The commit measured, and the service's files that differed from it (the service runs the
+    working tree)."""
+    def git(*command: str) -> str:
+        return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout
+
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
+            "uncommitted": git("status", "--porcelain", "bot", "storage").splitlines()}
+
+
 def run_faults(args: argparse.Namespace) -> dict[str, Any]:
     """Every scenario of `args.scenarios`, in order, with a summary against the targets."""
     seed = args.seed if args.seed is not None else int(time.time())
@@ -598,6 +610,7 @@ def run_faults(args: argparse.Namespace) -> dict[str, Any]:
         })
     return {
         "mode": "faults",
+        "code": code_state(),
         "config": {"seed": seed, "scenarios": names, "outbox_interval_s": args.interval,
                    "publish_deadline_s": args.deadline, "publisher_timeout_s": args.timeout,
                    "every_s": args.every, "warmup_s": args.warmup,
