@@ -1,10 +1,14 @@
-"""Logging set-up that masks every configured secret wherever a log record goes.
+"""Logging set-up that masks every configured secret, and keeps every message on one line,
+wherever a log record goes.
 
-Masking happens when a record is created (a log record factory), so it covers every handler:
-ours, pytest's, and any a library adds later, for records from any logger (tweepy logs request
+Both happen when a record is created (a log record factory), so they cover every handler: ours,
+pytest's, and any a library adds later, for records from any logger (tweepy logs request
 headers with the bearer token at DEBUG; oauthlib logs OAuth parameters). Secrets are the values of
 the `SecretStr` settings, also read straight from the environment, `.env` and the TOML file, so
-they stay masked when the settings themselves fail validation.
+they stay masked when the settings themselves fail validation. Line breaks, terminal escapes and
+other control characters in a message (a user's text, a file name) are written as escapes
+(`\n`, `\x1b`), so no one can forge a log line in the file, the console or the dashboard;
+tracebacks keep their lines.
 
 The console says what happened, one line each (`13:47:35 post 1 prepared ...`); the routine
 lines of APScheduler ("Running job ...") and of TensorFlow go only to the service's log file,
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import sys
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -44,6 +49,10 @@ QUIET_LOGGERS = ("apscheduler", "tensorflow", "absl", "aiohttp.access", "py.warn
 # A child of the service marks the lines its console should show (`bot.core.children`).
 RELAY_ENV = "NOWBOT_RELAY"
 RELAY_PREFIX = "nowbot> "
+CLI_LOG_FILE = "cli.log"  # what went wrong in a command other than `nowbot run`
+FILE_ONLY = {"file_only": True}  # `extra` for a record the console leaves out (a traceback)
+# What `one_line` escapes: C0 and C1 controls but tab, DEL, and Unicode's line separators.
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _secret_fields() -> list[str]:
@@ -57,7 +66,7 @@ def _types(annotation: Any) -> tuple[Any, ...]:
 def _url_password(url: str) -> str | None:
     try:
         return make_url(url).password  # type: ignore[return-value]
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # not a URL (a port that is no number): no password
         return None
 
 
@@ -101,15 +110,22 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def one_line(text: str) -> str:
+    """`text` with line breaks, terminal escapes and other control characters (tab aside)
+    written as Python escapes: `a\\nb` for a line break."""
+    return CONTROL.sub(lambda found: found[0].encode("unicode_escape").decode("ascii"), text)
+
+
 def mask_record(record: logging.LogRecord, secrets: list[str]) -> None:
-    """Format `record`'s message, traceback and stack now, with secrets masked."""
-    if not secrets:
-        return
+    """Format `record`'s message now, on one line and with secrets masked, and its traceback
+    and stack with secrets masked."""
     try:
         message = record.getMessage()
     except Exception:  # a bad format string: keep what there is, masked, for the handler to show
         message = f"{record.msg} {record.args!r}"
-    record.msg, record.args = mask(message, secrets), None
+    record.msg, record.args = one_line(mask(message, secrets)), None
+    if not secrets:
+        return
     if record.exc_info and not record.exc_text:
         record.exc_text = mask(logging.Formatter().formatException(record.exc_info), secrets)
     if record.stack_info:
@@ -117,7 +133,8 @@ def mask_record(record: logging.LogRecord, secrets: list[str]) -> None:
 
 
 class _MaskingRecordFactory:
-    """Wraps the log record factory so every record is masked as it is made."""
+    """Wraps the log record factory so every record is masked, and its message made one line,
+    as it is made."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -174,6 +191,7 @@ def setup_logging(level: int | None = None, settings: Settings | None = None) ->
     handler = logging.StreamHandler()
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(ConsoleFormatter())
+    handler.addFilter(lambda record: not getattr(record, "file_only", False))
     if level > logging.DEBUG:
         handler.addFilter(_not_routine)
     _replace_handler(handler)
@@ -181,17 +199,43 @@ def setup_logging(level: int | None = None, settings: Settings | None = None) ->
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def log_to_file(folder: Path) -> Path:
-    """Also log every record (routine ones too) to `folder/nowbot.log`, rotated at 10 MB;
-    returns its path."""
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """A log file that, when it cannot be written (a full disk), says so in one line on stderr
+    once until it can again, instead of a traceback for every record."""
+
+    failing = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.erred = False
+        super().emit(record)  # calls handleError for what goes wrong
+        self.failing = self.erred
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self.erred = True
+        if not self.failing:
+            error = sys.exc_info()[1]
+            reason = getattr(error, "strerror", None) or one_line(str(error))
+            sys.stderr.write(f"nowbot: cannot write the log file {self.baseFilename} ({reason}); "
+                             "its lines are lost until it can be written\n")
+
+
+def log_to_file(folder: Path, name: str = LOG_FILE) -> Path:
+    """Also log every record (routine ones too) to `folder/name`, rotated at 10 MB; returns
+    its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOG_FILE
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=3,
-                                                   encoding="utf-8")
+    path = folder / name
+    handler = _LogFile(path, maxBytes=10_000_000, backupCount=3, encoding="utf-8")
     handler.set_name(FILE_HANDLER_NAME)
     handler.setFormatter(logging.Formatter(FILE_FORMAT))
     _replace_handler(handler)
     return path
+
+
+def log_file() -> Path | None:
+    """The file records are logged to (`log_to_file`), if any."""
+    handler = next((h for h in logging.getLogger().handlers if h.get_name() == FILE_HANDLER_NAME),
+                   None)
+    return Path(handler.baseFilename) if isinstance(handler, logging.FileHandler) else None
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from corpora.records import RawTweet, text_hash
@@ -95,25 +95,36 @@ def clean_text(text: str, options: CleanOptions) -> str:
     return text
 
 
-def clean(records: Iterable[RawTweet], options: CleanOptions) -> tuple[list[RawTweet], CleanReport]:
-    """Apply `options` to `records`; de-duplicate by text within the batch."""
-    report = CleanReport()
-    kept: list[RawTweet] = []
-    seen: set[str] = set()
+def clean_each(
+    records: Iterable[RawTweet], options: CleanOptions, report: CleanReport
+) -> Iterator[RawTweet]:
+    """Apply `options` to `records` one at a time, counting into `report`; no de-duplication
+    (storing finds tweets already stored, `corpora.ingest`)."""
     for record in records:
         report.read += 1
         reason = _reason_to_drop(record, normalize(record.text), options)
         text = ""
         if reason is None:
             text = clean_text(record.text, options)
-            if not text:
-                reason = "empty"
-            elif text_hash(text) in seen:
-                reason = "duplicate"
+            reason = None if text else "empty"
         if reason:
             report.dropped[reason] += 1
             continue
-        seen.add(text_hash(text))
-        kept.append(replace(record, text=text, raw_hash=record.raw_hash or text_hash(record.text)))
-    report.kept = len(kept)
+        report.kept += 1
+        yield replace(record, text=text, raw_hash=record.raw_hash or text_hash(record.text))
+
+
+def clean(records: Iterable[RawTweet], options: CleanOptions) -> tuple[list[RawTweet], CleanReport]:
+    """Apply `options` to `records`; de-duplicate by text within the batch."""
+    report = CleanReport()
+    kept: list[RawTweet] = []
+    seen: set[str] = set()
+    for record in clean_each(records, options, report):
+        digest = text_hash(record.text)
+        if digest in seen:
+            report.dropped["duplicate"] += 1
+            report.kept -= 1
+            continue
+        seen.add(digest)
+        kept.append(record)
     return kept, report

@@ -5,13 +5,17 @@ Every image is prepared to its set's size (centre-cropped to the set's aspect, t
 stored once per set as `ARTIFACTS/images/<set>/<sha256>.png`, where the hash is of the prepared
 pixels, so importing the same images again adds nothing. Set names follow `corpora.names`.
 Files that cannot be read, and images over `MAX_IMAGE_PIXELS` (checked before decoding), are
-skipped with the reason; a source with no usable image at all is an error.
+skipped with the reason; a source with no usable image at all is an error. Symbolic links in a
+folder are not followed (one could lead anywhere on the machine), only counted. Image files are
+written before their rows, and removed again if the transaction does not commit: a failed
+import (a full disk) leaves no file without its row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -22,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageOps
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from corpora.errors import CorpusError
 from corpora.idx import is_idx, read_idx_images
@@ -51,6 +55,7 @@ class ImportReport:
     added: int = 0
     duplicates: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    links: int = 0  # symbolic links in a folder, not followed
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,14 @@ def _decode(source: Path | io.BytesIO) -> PILImage.Image:
 
 
 def _folder_images(root: Path, report: ImportReport) -> Iterator[tuple[str, Loader]]:
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    """The files under `root` as images to load, by name; links to files or folders are
+    counted in `report.links` and not followed."""
+    paths = []
+    for folder, folders, files in os.walk(root):  # into no linked folder
+        here = Path(folder)
+        report.links += sum((here / name).is_symlink() for name in [*folders, *files])
+        paths += [here / name for name in files if not (here / name).is_symlink()]
+    for path in sorted(path for path in paths if path.is_file()):
         name = str(path.relative_to(root))
         if path.name.startswith("."):
             continue
@@ -214,6 +226,8 @@ def import_images(
         session.flush()
     image_set.source = source[:500]
     known = set(session.scalars(select(Image.sha256).where(Image.image_set_id == image_set.id)))
+    written: list[Path] = []
+    _remove_unless_committed(session, written)
     for name, load in images:
         try:
             prepared = prepare(load(), (image_set.width, image_set.height), image_set.channels)
@@ -225,6 +239,7 @@ def import_images(
             report.duplicates += 1
             continue
         path = folder / f"{digest}.png"
+        written.append(path)
         atomic_write_bytes(path, _png(prepared))
         session.add(Image(image_set_id=image_set.id, path=str(path), sha256=digest,
                           original_name=name[:500]))
@@ -234,6 +249,27 @@ def import_images(
         raise CorpusError(_nothing_usable(source, report))
     session.flush()
     return report
+
+
+def _remove_unless_committed(session: Session, paths: list[Path]) -> None:
+    """Remove the files in `paths` (filled as they are written) when `session`'s transaction
+    ends without a commit (rolled back, or closed), so no image file is left without its row."""
+    committed = ended = False
+
+    def commit(_: Session) -> None:
+        nonlocal committed
+        committed = True
+
+    def end(_: Session, transaction: SessionTransaction) -> None:
+        nonlocal ended
+        if ended or transaction.parent is not None:  # a savepoint: the outer one decides
+            return
+        ended = True
+        for path in [] if committed else paths:
+            path.unlink(missing_ok=True)
+
+    event.listen(session, "after_commit", commit)
+    event.listen(session, "after_transaction_end", end)
 
 
 def _nothing_usable(source: str, report: ImportReport) -> str:

@@ -1,5 +1,8 @@
-"""Importing corpus files into a persona: read and check every file first, then store each
-file in its own transaction, counting what was read, kept, already stored and dropped."""
+"""Importing corpus files into a persona: read every file through first, then store each file
+in its own transaction, counting what was read, kept, already stored and dropped.
+
+Files are streams, read twice (the check, then the import) and never held whole, and tweets
+are stored a batch at a time, so memory stays bounded whatever a file's size."""
 
 from __future__ import annotations
 
@@ -8,21 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from corpora.cleaning import CleanOptions, CleanReport, clean
+from corpora.cleaning import CleanOptions, CleanReport, clean_each
+from corpora.errors import CorpusError
 from corpora.formats import Format, read_corpus_file
 from corpora.ingest import get_or_create_persona, store_tweets
-from corpora.records import RawTweet
 
 
 @dataclass(frozen=True)
 class CorpusFile:
-    """A file read and checked, not yet stored."""
+    """A file read through and checked, not yet stored."""
 
     path: Path
     format: Format
-    records: list[RawTweet]
+    records: int  # tweets read by the check
 
 
 @dataclass
@@ -41,17 +45,15 @@ class FileReport:
         return self.cleaning.kept - self.added - self.updated
 
 
-def read_corpus_files(
+def check_corpus_files(
     paths: Sequence[Path], fmt: Format | Literal["auto"] = "auto"
 ) -> list[CorpusFile]:
-    """Read every file before anything is stored, so one bad file means nothing is imported.
-
-    Raises `CorpusFormatError` for the first file that cannot be read.
-    """
+    """Read every file through before anything is stored, so one bad file means nothing is
+    imported. Raises `CorpusFormatError` for the first file that cannot be read."""
     files = []
     for path in paths:
         chosen, records = read_corpus_file(path, fmt)
-        files.append(CorpusFile(path, chosen, records))
+        files.append(CorpusFile(path, chosen, sum(1 for _ in records)))
     return files
 
 
@@ -64,11 +66,23 @@ def import_corpus_file(
 ) -> FileReport:
     """Clean `corpus_file` and store its new tweets for the persona, in one transaction.
 
-    `on_progress` gets how many of how many cleaned tweets have been handled so far.
+    `on_progress` gets how many of the file's tweets have been handled so far, and how many
+    there are. Another import storing the same tweets at the same moment is a `CorpusError`.
     """
-    kept, report = clean(corpus_file.records, options)
-    progress = (lambda done: on_progress(done, len(kept))) if on_progress else None
-    with sessions.begin() as session:
-        persona = get_or_create_persona(session, persona_name)
-        stored = store_tweets(session, persona, kept, progress)
+    report = CleanReport()
+    _, records = read_corpus_file(corpus_file.path, corpus_file.format)
+    kept = clean_each(records, options, report)
+    progress = (lambda _: on_progress(report.read, corpus_file.records)) if on_progress else None
+    try:
+        with sessions.begin() as session:
+            persona = get_or_create_persona(session, persona_name)
+            stored = store_tweets(session, persona, kept, progress)
+    except IntegrityError as error:
+        raise CorpusError(
+            f"another import into {persona_name} stored the same tweets at the same time; "
+            f"nothing of {corpus_file.path} was stored: import it again"
+        ) from error
+    if stored.duplicates:
+        report.kept -= stored.duplicates
+        report.dropped["duplicate"] += stored.duplicates
     return FileReport(corpus_file.path, corpus_file.format, report, stored.added, stored.updated)

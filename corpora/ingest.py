@@ -1,18 +1,23 @@
-"""Storing cleaned tweets for a persona: idempotent, one transaction per call."""
+"""Storing cleaned tweets for a persona: idempotent, a batch at a time, in the caller's
+transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from corpora.names import check_name
-from corpora.records import RawTweet, text_hash
+from corpora.records import RawTweet, loose_hash, loose_key, text_hash
 from storage.corpus import Persona, Tweet
 
-FLUSH_EVERY = 1000  # rows per INSERT batch; progress is reported after each
+BATCH = 1000  # records looked up and written together; progress is reported after each
+_Keyed = tuple[RawTweet, str, str | None]  # a record, its text hash and its loose hash
+ROW_COLUMNS = (Tweet.id, Tweet.source, Tweet.source_id, Tweet.text, Tweet.text_hash,
+               Tweet.raw_hash, Tweet.loose_hash)
 
 
 def get_or_create_persona(session: Session, name: str) -> Persona:
@@ -26,81 +31,172 @@ def get_or_create_persona(session: Session, name: str) -> Persona:
     return persona
 
 
-def loose_key(text: str) -> str:
-    """A post's identity across cleaning rules: its letters and digits only, case-folded, so a
-    re-import under new rules (a dangling separator trimmed, an escaped quote undone) finds it."""
-    return "".join(char for char in text.casefold() if char.isalnum())
-
-
 @dataclass
 class StoreReport:
-    """What storing one batch did: rows added, and stored rows whose text a re-import changed."""
+    """What storing did: rows added, stored rows whose text a re-import changed, and records
+    that repeated a text stored by the same call."""
 
     added: int = 0
     updated: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class _Row:
+    """What matching needs of a stored tweet, or of a new one (`id` None until written)."""
+
+    id: int | None
+    source: str
+    source_id: str
+    text: str
+    text_hash: str
+    raw_hash: str | None
+    loose_hash: str | None
+
+
+class _Batch:
+    """A batch of records and the stored tweets they may match, indexed by each kind of key,
+    with the rows to insert and to update."""
+
+    def __init__(self, persona: Persona, stored: Iterable[_Row]) -> None:
+        self.persona = persona
+        self.by_raw: dict[str, _Row] = {}
+        self.by_hash: dict[str, _Row] = {}
+        self.by_id: dict[str, _Row] = {}
+        self.by_key: dict[str, _Row] = {}
+        self.new: list[tuple[_Row, RawTweet]] = []
+        self.changed: dict[int, _Row] = {}
+        for row in stored:
+            self._index(row)
+
+    def _index(self, row: _Row) -> None:
+        self.by_hash[row.text_hash] = row
+        if row.raw_hash:
+            self.by_raw[row.raw_hash] = row
+        if row.loose_hash:
+            self.by_key[row.loose_hash] = row
+        if row.source == "x":
+            self.by_id[row.source_id] = row
+
+    def add(self, record: RawTweet, digest: str, loose: str | None) -> None:
+        source, source_id = ("x", record.source_id) if record.source_id else ("text", digest)
+        row = _Row(None, source, source_id, record.text, digest, record.raw_hash, loose)
+        self.new.append((row, record))
+        self._index(row)
+
+    def update(self, row: _Row, record: RawTweet, digest: str, loose: str | None,
+               same: bool) -> bool:
+        """Rewrite `row`'s text when `record` is the same post cleaned differently (`same` text
+        as read, or the same letters less what a rule removed); True if it was rewritten."""
+        # Cleaning only removes, so an edited post (same id, words added) keeps its text.
+        cleaned_again = same or loose_key(record.text) in loose_key(row.text)
+        rewritten = row.text_hash != digest and digest not in self.by_hash and cleaned_again
+        if rewritten:
+            del self.by_hash[row.text_hash]
+            row.text, row.text_hash, row.loose_hash = record.text, digest, loose
+            if row.source == "text":
+                row.source_id = digest
+        filled = bool(record.raw_hash) and not row.raw_hash  # stored before raw hashes were kept
+        if filled:
+            row.raw_hash = record.raw_hash
+        if rewritten or filled:
+            self._index(row)
+            if row.id is not None:
+                self.changed[row.id] = row
+        return rewritten
+
+    def write(self, session: Session) -> None:
+        """Insert the new rows and update the changed ones, each in one statement."""
+        if self.new:
+            session.execute(insert(Tweet), [
+                {"persona_id": self.persona.id, "author": record.author,
+                 "tweeted_at": record.created_at, **_values(row)}
+                for row, record in self.new
+            ])
+        if self.changed:
+            session.execute(update(Tweet), [{"id": row.id, **_values(row)}
+                                            for row in self.changed.values()])
+
+
+def _values(row: _Row) -> dict[str, str | None]:
+    return {"source": row.source, "source_id": row.source_id, "text": row.text,
+            "text_hash": row.text_hash, "raw_hash": row.raw_hash, "loose_hash": row.loose_hash}
+
+
+def _batches(records: Iterable[RawTweet]) -> Iterator[list[RawTweet]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, BATCH)):
+        yield batch
+
+
+def _stored_matches(session: Session, persona: Persona, keyed: list[_Keyed]) -> Iterator[_Row]:
+    """The persona's stored tweets sharing a text hash, raw hash, loose hash or X id with one of
+    `keyed` (each looked up on its own index)."""
+    ids = {record.source_id for record, _, _ in keyed if record.source_id}
+    lookups = [
+        Tweet.text_hash.in_({digest for _, digest, _ in keyed}),
+        Tweet.raw_hash.in_({record.raw_hash for record, _, _ in keyed if record.raw_hash}),
+        Tweet.loose_hash.in_({loose for _, _, loose in keyed if loose}),
+        and_(Tweet.source == "x", Tweet.source_id.in_(ids)),
+    ]
+    seen: set[int] = set()
+    for lookup in lookups:
+        for row in session.execute(select(*ROW_COLUMNS).where(Tweet.persona_id == persona.id,
+                                                              lookup)):
+            if row.id not in seen:
+                seen.add(row.id)
+                yield _Row(*row)
+
+
+def _store_batch(
+    session: Session, persona: Persona, records: list[RawTweet], first_new: int,
+    report: StoreReport,
+) -> None:
+    keyed = [(record, text_hash(record.text), loose_hash(record.text)) for record in records]
+    batch = _Batch(persona, _stored_matches(session, persona, keyed))
+    seen: set[str] = set()
+    for record, digest, loose in keyed:
+        same = batch.by_raw.get(record.raw_hash or "-") or batch.by_key.get(loose or "-")
+        match = batch.by_hash.get(digest) or same or batch.by_id.get(record.source_id or "-")
+        repeated = digest in seen or (
+            match is not None and match.text_hash == digest
+            and (match.id is None or match.id >= first_new)
+        )
+        seen.add(digest)
+        if repeated:
+            report.duplicates += 1
+        elif match is None:
+            batch.add(record, digest, loose)
+            report.added += 1
+        else:
+            report.updated += batch.update(match, record, digest, loose, match is same)
+    batch.write(session)
 
 
 def store_tweets(
     session: Session,
     persona: Persona,
-    records: Sequence[RawTweet],
+    records: Iterable[RawTweet],
     on_progress: Callable[[int], None] | None = None,
 ) -> StoreReport:
     """Add the records not yet in `persona`'s corpus and update the text of those that are.
 
     A record is already stored when its text as read (`raw_hash`), its cleaned text, its X id
-    or its `loose_key` matches a stored tweet's. When the match shows the same post cleaned
+    or its `loose_hash` matches a stored tweet's. When the match shows the same post cleaned
     differently (same text as read, or the same letters less what a rule removed), the stored
-    text is rewritten: a re-import under new cleaning rules updates instead of duplicating. The
-    caller owns the transaction, so a failure anywhere stores nothing. `on_progress`, when
-    given, is called with the number of records handled after each batch written.
+    text is rewritten: a re-import under new cleaning rules updates instead of duplicating. A
+    record repeating a text this call stored (or one of its batch) is a duplicate. Records are
+    handled `BATCH` at a time, each batch looked up in the database, so memory stays bounded
+    however many come. The caller owns the transaction, so a failure anywhere stores nothing.
+    `on_progress`, when given, is called with the number of records handled after each batch.
     """
-    stored = session.scalars(select(Tweet).where(Tweet.persona_id == persona.id)).all()
-    by_raw = {tweet.raw_hash: tweet for tweet in stored if tweet.raw_hash}
-    by_hash = {tweet.text_hash: tweet for tweet in stored}
-    by_id = {tweet.source_id: tweet for tweet in stored if tweet.source == "x"}
-    by_key = {key: tweet for tweet in stored if (key := loose_key(tweet.text))}
-    report = StoreReport()
-    for index, record in enumerate(records, 1):
-        digest, key = text_hash(record.text), loose_key(record.text)
-        same = by_raw.get(record.raw_hash or "") or by_key.get(key or "-")
-        match = by_hash.get(digest) or same or by_id.get(record.source_id or "-")
-        if match is not None:
-            # Cleaning only removes, so an edited post (same id, words added) keeps its text.
-            cleaned_again = match is same or key in loose_key(match.text)
-            if match.text_hash != digest and digest not in by_hash and cleaned_again:
-                del by_hash[match.text_hash]
-                match.text, match.text_hash = record.text, digest
-                if match.source == "text":
-                    match.source_id = digest
-                by_hash[digest] = match
-                report.updated += 1
-            if record.raw_hash and not match.raw_hash:  # stored before raw hashes were kept
-                match.raw_hash = record.raw_hash
-                by_raw[record.raw_hash] = match
-            continue
-        source, source_id = ("x", record.source_id) if record.source_id else ("text", digest)
-        tweet = Tweet(
-            persona_id=persona.id, source=source, source_id=source_id, author=record.author,
-            text=record.text, text_hash=digest, raw_hash=record.raw_hash,
-            tweeted_at=record.created_at,
-        )
-        session.add(tweet)
-        by_hash[digest] = tweet
-        if key:
-            by_key[key] = tweet
-        if record.raw_hash:
-            by_raw[record.raw_hash] = tweet
-        if record.source_id:
-            by_id[record.source_id] = tweet
-        report.added += 1
-        if report.added % FLUSH_EVERY == 0:
-            session.flush()
-            if on_progress:
-                on_progress(index)
-    session.flush()
-    if on_progress:
-        on_progress(len(records))
+    first_new = (session.scalar(select(func.max(Tweet.id))) or 0) + 1  # rows this call adds
+    report, handled = StoreReport(), 0
+    for batch in _batches(records):
+        _store_batch(session, persona, batch, first_new, report)
+        handled += len(batch)
+        if on_progress:
+            on_progress(handled)
     return report
 
 

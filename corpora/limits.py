@@ -12,6 +12,11 @@ one-line error instead of exhausting memory or the stack.
   are held to the same limit while parsing.
 - `MAX_JSON_DEPTH`: tweets nest fewer than 10 levels; JSON nested too deeply for the parser is
   refused, naming where it passes 100 levels.
+- `MAX_RECORD_CHARS`: files are read as a stream, one record at a time, so memory stays bounded
+  whatever the file's size; a record (a JSON tweet object, a CSV row, a line) may take 4,000,000
+  characters, enough for a 50,000-character tweet written as JSON escapes (12 characters for an
+  emoji) with its other fields. A longer one is refused when the next chunk (1 MiB) would be
+  read for it.
 - `MAX_IMAGE_PIXELS`: an image over 64 megapixels (above any common camera's 48-50 MP full
   resolution; 192 MB decoded as RGB) is skipped, with the reason, before it is decoded.
 """
@@ -22,4 +27,5 @@ MAX_FILE_BYTES = 200_000_000
 MAX_TWEET_CHARS = 50_000
 MAX_IDX_IMAGES = 1_000_000
 MAX_JSON_DEPTH = 100
+MAX_RECORD_CHARS = 4_000_000
 MAX_IMAGE_PIXELS = 64_000_000

@@ -28,3 +28,15 @@ class RawTweet:
 def text_hash(text: str) -> str:
     """Stable identity of a post's text, used to de-duplicate a persona's corpus."""
     return hashlib.sha256(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()
+
+
+def loose_key(text: str) -> str:
+    """A post's identity across cleaning rules: its letters and digits only, case-folded, so a
+    re-import under new rules (a dangling separator trimmed, an escaped quote undone) finds it."""
+    return "".join(char for char in text.casefold() if char.isalnum())
+
+
+def loose_hash(text: str) -> str | None:
+    """The stored, indexed form of `loose_key` (None for a post without letters or digits)."""
+    key = loose_key(text)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest() if key else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, Timestamped, utcnow
@@ -28,13 +28,17 @@ class Tweet(Timestamped, Base):
     `source` says where `source_id` comes from: `x` for a real X status id (API, archive, or an
     export that kept ids) and `text` for posts without one, whose id is a hash of the text.
     `text_hash` de-duplicates a persona's corpus whatever the source; `raw_hash` is the hash of
-    the text as read, before cleaning, so a re-import under new cleaning rules finds the row.
+    the text as read, before cleaning, and `loose_hash` of its letters and digits alone
+    (`corpora.records.loose_hash`), so a re-import under new cleaning rules finds the row. Each
+    is indexed per persona: an import looks its records up a batch at a time.
     """
 
     __tablename__ = "tweets"
     __table_args__ = (
         UniqueConstraint("persona_id", "source", "source_id"),
         UniqueConstraint("persona_id", "text_hash"),
+        Index("ix_tweets_persona_raw_hash", "persona_id", "raw_hash"),
+        Index("ix_tweets_persona_loose_hash", "persona_id", "loose_hash"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +49,7 @@ class Tweet(Timestamped, Base):
     text: Mapped[str] = mapped_column(Text)
     text_hash: Mapped[str] = mapped_column(String(64))
     raw_hash: Mapped[str | None] = mapped_column(String(64))
+    loose_hash: Mapped[str | None] = mapped_column(String(64))
     tweeted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     persona: Mapped[Persona] = relationship(back_populates="tweets")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from conftest import Nowbot, cli_runner
 from corpora.names import NAME_RULE
-from corpora.records import text_hash
+from corpora.records import loose_hash, text_hash
 from storage.corpus import Persona, Tweet
 
 
@@ -275,8 +275,8 @@ def test_reimport_with_new_cleaning_updates_instead_of_duplicating(nowbot: Nowbo
         session.flush()
         for source, source_id, text in [("text", "h1", "New video -"), ("text", "h2", "It\\'s here:"),
                                         ("x", "501", "@bob that\\'s it")]:
-            session.add(Tweet(persona_id=persona.id, source=source, source_id=source_id,
-                              text=text, text_hash=text_hash(text)))
+            session.add(Tweet(persona_id=persona.id, source=source, source_id=source_id, text=text,
+                              text_hash=text_hash(text), loose_hash=loose_hash(text)))
     result = nowbot("corpus", "import", "ada", "t.txt", "t.csv")
     assert result.exit_code == 0, result.output
     assert "ada: 0 new, 3 updated, 0 already stored" in result.stdout

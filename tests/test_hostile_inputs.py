@@ -38,7 +38,7 @@ def is_image_seed(path: Path) -> bool:
 def check_reading(path: Path, fmt: Format | Literal["auto"] = "auto") -> None:
     """Reading `path` gives storable tweets within the limits, or a one-line `CorpusError`."""
     try:
-        _, records = read_corpus_file(path, fmt)
+        records = list(read_corpus_file(path, fmt)[1])
     except CorpusError as error:
         assert "\n" not in str(error)
         return

@@ -242,3 +242,34 @@ def test_names_and_sources_are_shown_as_they_are_not_as_markup(app: App, run_cli
     assert result.exit_code == 0, result.output
     assert "skipped a[/b].png: unreadable image" in result.stderr
     assert "[red]x/photos" in run_cli("images", "list").stdout
+
+
+def test_links_in_a_folder_are_not_followed_and_counted_in_one_line(
+    app: App, tmp_path: Path, run_cli
+) -> None:
+    folder, outside = tmp_path / "photos", tmp_path / "private"
+    (outside / "deep").mkdir(parents=True)
+    folder.mkdir()
+    for path in (folder / "own.png", outside / "secret.png", outside / "deep" / "deeper.png"):
+        PILImage.new("RGB", (8, 8), "white" if path.name == "own.png" else "black").save(path)
+    (folder / "secret.png").symlink_to(outside / "secret.png")
+    (folder / "everything").symlink_to(outside)
+    result = run_cli("images", "import", "photos", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "photos: 1 new, 0 already stored, 0 skipped" in result.stdout
+    assert result.stderr == "skipped 2 symbolic links (links are not followed)\n"
+    with app.sessions() as session:
+        assert list(session.scalars(select(Image.original_name))) == ["own.png"]
+
+
+def test_image_files_of_an_import_that_does_not_commit_are_removed(app: App) -> None:
+    images = app.artifacts_dir / "images"
+    with app.sessions() as session:  # closed without a commit, as when the database fails
+        report = import_images(session, app.artifacts_dir, "digits", BUILTIN_DIGITS, digits=20)
+        assert len(list(images.rglob("*.png"))) == report.added == 20
+    assert list(images.rglob("*.png")) == []
+    with app.sessions.begin() as session:
+        import_images(session, app.artifacts_dir, "digits", BUILTIN_DIGITS, digits=20)
+    with app.sessions() as session:
+        session.rollback()  # a later transaction of the same session leaves them be
+    assert len(list(images.rglob("*.png"))) == 20

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
 
 import typer
 
 # Importing a feature module registers its commands on the groups.
 from bot.cli import collect, corpus, db, discord, draw, groups, images, models, post, prior, queue, text  # noqa: F401
+from bot.cli.common import say_error, unexpected
 from bot.cli.logs import logs_command
 from bot.cli.service import run
 
-app = typer.Typer(
+class _Nowbot(typer.Typer):
+    """The command line: whatever goes wrong that no command put in words is one line on the
+    console, its traceback in the log file (`unexpected`), never a traceback on the console."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:  # the commands' own errors have exited already
+            say_error(unexpected(error))
+            sys.exit(1)
+
+
+app = _Nowbot(
     name="nowbot",
     help="A generative social bot that learns to write and draw, and posts what it makes.",
     no_args_is_help=True,

@@ -102,7 +102,7 @@ def import_command(
     )
 
     from corpora.cleaning import CleanOptions
-    from corpora.importing import import_corpus_file, read_corpus_files
+    from corpora.importing import check_corpus_files, import_corpus_file
 
     options = CleanOptions(
         drop_retweets=not keep_retweets, drop_replies=drop_replies,
@@ -111,7 +111,7 @@ def import_command(
     )
     with cli_app() as app:
         check_name("persona", persona)
-        corpus_files = read_corpus_files(files, fmt.value)
+        corpus_files = check_corpus_files(files, fmt.value)
         reports = []
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

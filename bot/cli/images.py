@@ -30,6 +30,9 @@ def _import(app: App, set_name: str, source: str, size: int | None, channels: in
         report = import_images(session, app.artifacts_dir, set_name, source, size=size, channels=channels)
     for name, reason in report.skipped:  # file names are the user's: not markup
         err_console.print(f"[yellow]skipped[/yellow] {escape(name)}: {escape(reason)}", highlight=False)
+    if report.links:
+        err_console.print(f"[yellow]skipped[/yellow] {report.links:,} symbolic link"
+                          f"{'s' if report.links > 1 else ''} (links are not followed)")
     console.print(
         f"{set_name}: {report.added:,} new, {report.duplicates:,} already stored, "
         f"{len(report.skipped):,} skipped", highlight=False,
