@@ -95,6 +95,8 @@ def test_pen_drawing_and_photo_inputs(tmp_path: Path) -> None:
     rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     assert 50 <= rows[-1] - rows[0] <= 62 and 50 <= cols[-1] - cols[0] <= 62  # cropped, fills the frame
     assert ink.mean() < 0.2  # a line, not a blob
+    large = PILImage.open(_pen_drawing(tmp_path / "pen.png")).resize((4096, 4096))
+    assert (read_drawing(large, config)[..., 0] == 0).mean() < 0.2  # a scan: thickened, not a blob
     photo = PILImage.fromarray(_apples(1, size=200)[0])
     assert not is_pen_drawing(PILImage.fromarray(np.full((50, 50, 3), 90, np.uint8)))
     assert read_drawing(photo, config).shape == (64, 64, 1)
@@ -261,3 +263,14 @@ def test_campaign_post_image_is_a_sketch_pair_when_a_sketch_model_serves(sqlite_
     with PILImage.open(items[1].artifact_path) as pair:  # sketch | drawing, 16 px panels at 16x
         assert pair.size == ((1 + 2 * 17) * 16, (1 + 17) * 16)
         assert np.asarray(pair.convert("L"))[:, : pair.width // 2].min() == 0  # the sketch's ink
+
+
+def test_thickening_is_pillows_min_filter_in_two_passes() -> None:
+    from PIL import ImageFilter
+
+    from models.draw.inputs import _thicken
+
+    pixels = np.where(np.random.default_rng(3).random((90, 70)) < 0.02, 0, 255).astype(np.uint8)
+    for radius in (1, 4):
+        expected = PILImage.fromarray(pixels).filter(ImageFilter.MinFilter(2 * radius + 1))
+        assert np.array_equal(_thicken(pixels, radius), np.asarray(expected))
