@@ -1,11 +1,18 @@
 # nowbot: the bot service (`nowbot run`) on a slim Python 3.11 image, as a non-root user.
-FROM python:3.11-slim
+# python:3.11-slim (3.11.16 on Debian trixie), pinned by its multi-platform index digest.
+FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
+# Everything the bot writes goes under /data, caches too (compiled Numba functions, Matplotlib's
+# and Keras' files): compose runs it on a read-only root file system.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    NOWBOT_DATA_DIR=/data
+    NOWBOT_DATA_DIR=/data \
+    XDG_CACHE_HOME=/data/cache \
+    NUMBA_CACHE_DIR=/data/cache/numba \
+    MPLCONFIGDIR=/data/cache/matplotlib \
+    KERAS_HOME=/data/cache/keras
 
 RUN useradd --create-home --uid 10001 nowbot \
     && mkdir /data && chown nowbot:nowbot /data

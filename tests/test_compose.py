@@ -1,7 +1,10 @@
-"""Deployment files: the compose file validates, and `.env.example` lists every setting."""
+"""Deployment files: the compose file validates, pins its images by digest, has no default
+password and runs its containers without capabilities on read-only file systems; `.env.example`
+lists every setting."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -21,20 +24,65 @@ def _compose_available() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(not _compose_available(), reason="the docker compose CLI is not available")
-def test_compose_file_validates() -> None:
-    result = subprocess.run(
+PASSWORDS = {"POSTGRES_PASSWORD": "a-long-db-password", "NOWBOT_DASHBOARD_PASSWORD": "a-long-login"}
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["docker", "compose", "-f", str(REPO / "docker-compose.yml"), "config", "--format", "json"],
         capture_output=True, text=True, timeout=60, cwd=REPO,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), **env},
     )
+
+
+def _compose() -> dict:
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+@pytest.mark.skipif(not _compose_available(), reason="the docker compose CLI is not available")
+def test_compose_file_validates() -> None:
+    result = _compose_config(PASSWORDS)
     assert result.returncode == 0, result.stderr
     assert '"condition": "service_healthy"' in result.stdout
 
 
+@pytest.mark.skipif(not _compose_available(), reason="the docker compose CLI is not available")
+@pytest.mark.parametrize("missing", sorted(PASSWORDS))
+def test_compose_refuses_to_start_without_a_password(missing: str) -> None:
+    result = _compose_config({name: value for name, value in PASSWORDS.items() if name != missing})
+    assert result.returncode != 0
+    assert f"set {missing} in .env" in result.stderr
+
+
+def test_compose_images_are_pinned_by_digest() -> None:
+    images = [service["image"] for service in _compose()["services"].values() if "image" in service]
+    bases = re.findall(r"^FROM (\S+)", (REPO / "Dockerfile").read_text(), re.M)
+    assert images and bases
+    assert [name for name in images + bases if not DIGEST.search(name)] == []
+
+
+def test_compose_has_no_default_password() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    assert re.findall(r"\$\{[A-Z_]*PASSWORD[A-Z_]*:?-", text) == []  # no ${X:-default}
+    services = _compose()["services"]
+    required = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}"
+    assert services["db"]["environment"]["POSTGRES_PASSWORD"] == required
+    assert f"nowbot:{required}@db" in services["bot"]["environment"]["NOWBOT_DATABASE_URL"]
+
+
+@pytest.mark.parametrize("name", ["db", "bot"])
+def test_compose_containers_have_no_capabilities_and_read_only_roots(name: str) -> None:
+    service = _compose()["services"][name]
+    assert service["cap_drop"] == ["ALL"] and "cap_add" not in service
+    assert service["read_only"] is True
+    assert "/tmp" in service["tmpfs"]
+    assert "no-new-privileges:true" in service["security_opt"]
+
+
 def test_compose_wires_the_bot_to_a_healthy_postgres() -> None:
-    yaml = pytest.importorskip("yaml")
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    db, bot = compose["services"]["db"], compose["services"]["bot"]
+    db, bot = _compose()["services"]["db"], _compose()["services"]["bot"]
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     assert any(volume.endswith(":/var/lib/postgresql/data") for volume in db["volumes"])
     assert bot["depends_on"]["db"]["condition"] == "service_healthy"
@@ -44,8 +92,9 @@ def test_compose_wires_the_bot_to_a_healthy_postgres() -> None:
 
 
 def test_env_example_lists_every_setting() -> None:
-    listed = set(re.findall(r"^#? ?(NOWBOT_[A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.M))
-    expected = {f"NOWBOT_{name.upper()}" for name in Settings.model_fields}
+    listed = set(re.findall(r"^#? ?((?:NOWBOT|POSTGRES)_[A-Z0-9_]+)=",
+                            (REPO / ".env.example").read_text(), re.M))
+    expected = {f"NOWBOT_{name.upper()}" for name in Settings.model_fields} | {"POSTGRES_PASSWORD"}
     assert expected - listed == set()
 
 
