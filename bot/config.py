@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     misfire_grace_seconds: int = Field(
         3600, ge=1, description="A job whose time passed while the bot was down still runs this late."
     )
+    exit_when_sick: bool = Field(
+        False, description="A leader whose scheduler is sick (its thread died, a job overdue) "
+        "exits with status 1, for a supervisor to restart it, instead of staying up unhealthy.",
+    )
     dashboard_host: str = Field(
         "127.0.0.1", description="Dashboard address; anything but the loopback needs a password."
     )

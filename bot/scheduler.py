@@ -4,6 +4,10 @@ Only the leader (see `bot.leader`) runs a scheduler: APScheduler 3 must never sh
 between two running schedulers. Jobs have fixed ids, and `install_jobs` keeps an unchanged job's
 stored next run time, so a run missed while the bot was down still happens on restart (once,
 coalesced) when it is within `misfire_grace_time`; APScheduler's default grace is one second.
+
+A scheduler knows when it is sick (`problems`): its thread died, or a watched job's run is overdue
+(not finished `interval + max(OVERDUE_MARGIN, interval)` after its time: hung, or every later run
+skipped because it still runs). Runs are followed through the scheduler's events.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from apscheduler.events import (
@@ -23,6 +28,7 @@ from apscheduler.events import (
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -34,8 +40,47 @@ from bot.config import Settings
 log = logging.getLogger("nowbot.scheduler")
 JOBS_TABLE = "apscheduler_jobs"
 SchedulerT = TypeVar("SchedulerT", bound=BaseScheduler)
-_RUNNING: weakref.WeakKeyDictionary[BaseScheduler, Counter[str]] = weakref.WeakKeyDictionary()
-_RUNNING_LOCK = threading.Lock()
+OVERDUE_MARGIN = timedelta(seconds=30)
+JOB_THREADS = "nowbot-job"  # the name of the threads jobs run in
+
+
+class WatchedScheduler(BackgroundScheduler):
+    """A BackgroundScheduler that keeps the error that ended its thread.
+
+    APScheduler 3 runs `_process_jobs`, with its job store writes, outside any try: a write that
+    fails (a full disk) ends the scheduler's thread while `running` still says True. Overriding
+    the private `_main_loop` (APScheduler 3.11) is the one place to see it. The error is kept for
+    `problems` (the leader says it in one line) and its traceback goes to the log file only (an
+    APScheduler line below warning), not printed by the dying thread."""
+
+    death: Exception | None = None
+
+    def _main_loop(self) -> None:
+        try:
+            super()._main_loop()
+        except Exception as error:  # noqa: BLE001  (the thread ends; the leader gives up)
+            self._logger.info("the scheduler thread ended", exc_info=error)
+            self.death = error
+
+
+@dataclass
+class _Runs:
+    """A scheduler's runs as its events tell them: per job, the scheduled times of the runs
+    submitted and not finished yet (a count per time: an event from a fast run's thread may come
+    before the submission's), and each job's trigger and the jobs not watched (`install_jobs`)."""
+
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    open: defaultdict[str, Counter[datetime]] = field(default_factory=lambda: defaultdict(Counter))
+    triggers: dict[str, BaseTrigger] = field(default_factory=dict)
+    unwatched: set[str] = field(default_factory=set)
+
+    def running(self) -> dict[str, datetime]:
+        """Each running job's oldest open run time."""
+        return {job_id: min(t for t, n in times.items() if n > 0)
+                for job_id, times in self.open.items() if any(n > 0 for n in times.values())}
+
+
+_RUNS: weakref.WeakKeyDictionary[BaseScheduler, _Runs] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -48,6 +93,9 @@ class JobSpec:
     name: str
     args: tuple[Any, ...] = ()
     first_run_now: bool = field(default=False)  # a new job runs at once, then on its trigger
+    # False: never overdue. For jobs that run training or collection children: those stop at
+    # their own time limit (`bot.core.children`), and a training waits for the one running.
+    watched: bool = True
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
@@ -58,13 +106,15 @@ def job_specs(settings: Settings) -> list[JobSpec]:
                 "publish approved posts, reconcile unknown ones", first_run_now=True),
         JobSpec("train-text", "bot.jobs:train_text",
                 IntervalTrigger(minutes=settings.train_text_every_minutes, timezone=UTC),
-                f"retrain the text model of {settings.campaign_persona}", first_run_now=True),
+                f"retrain the text model of {settings.campaign_persona}", first_run_now=True,
+                watched=False),
         JobSpec("train-gan", "bot.jobs:train_gan",
                 IntervalTrigger(minutes=settings.train_gan_every_minutes, timezone=UTC),
-                "train the GAN a batch and draw a new image batch", first_run_now=True),
+                "train the GAN a batch and draw a new image batch", first_run_now=True,
+                watched=False),
         JobSpec("train-requests", "bot.jobs:train_requested",
                 IntervalTrigger(seconds=settings.outbox_interval_seconds, timezone=UTC),
-                "run training asked for from chat (/train)", first_run_now=True),
+                "run training asked for from chat (/train)", first_run_now=True, watched=False),
     ]
     for number, expression in enumerate(settings.campaign_crons, start=1):
         specs.append(JobSpec(f"campaign-{number}", "bot.jobs:campaign_post",
@@ -73,7 +123,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     if settings.x_read_configured and settings.collect_query:
         specs.append(JobSpec("collect", "bot.jobs:collect",
                              IntervalTrigger(minutes=settings.collect_every_minutes, timezone=UTC),
-                             f"collect '{settings.collect_query}' from X", first_run_now=True))
+                             f"collect '{settings.collect_query}' from X", first_run_now=True,
+                             watched=False))
     return specs
 
 
@@ -81,7 +132,8 @@ def build_scheduler(app: App, scheduler_class: type[SchedulerT]) -> SchedulerT:
     """A scheduler (not started) storing its jobs in the app database, with deliberate defaults."""
     scheduler = scheduler_class(
         jobstores={"default": SQLAlchemyJobStore(engine=app.engine, tablename=JOBS_TABLE)},
-        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        executors={"default": ThreadPoolExecutor(
+            max_workers=4, pool_kwargs={"thread_name_prefix": JOB_THREADS})},
         job_defaults={
             "coalesce": True,  # many missed runs become one
             "misfire_grace_time": app.settings.misfire_grace_seconds,
@@ -90,22 +142,75 @@ def build_scheduler(app: App, scheduler_class: type[SchedulerT]) -> SchedulerT:
         timezone=UTC,
     )
     scheduler.add_listener(_log_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
-    _RUNNING[scheduler] = Counter()
-    scheduler.add_listener(lambda event: _count(scheduler, event),
-                           EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    runs = _RUNS[scheduler] = _Runs()
+    # A run skipped because the job still runs (EVENT_JOB_MAX_INSTANCES) needs no tracking: the
+    # running one's older time is what makes the job overdue.
+    scheduler.add_listener(partial(_track, runs), EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED
+                           | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler
 
 
-def _count(scheduler: BaseScheduler, event: JobEvent) -> None:
-    with _RUNNING_LOCK:
-        counts = _RUNNING.setdefault(scheduler, Counter())
-        counts[event.job_id] += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+def _track(runs: _Runs, event: JobEvent) -> None:
+    if event.code == EVENT_JOB_SUBMITTED:
+        times, change = event.scheduled_run_times, 1
+    else:  # executed, failed or missed (past its grace time): that run is over
+        times, change = [event.scheduled_run_time], -1
+    with runs.changed:
+        counts = runs.open[event.job_id]
+        for moment in times:
+            counts[moment] += change
+            if counts[moment] == 0:
+                del counts[moment]
+        runs.changed.notify_all()
 
 
 def running_jobs(scheduler: BaseScheduler) -> set[str]:
-    """Ids of `scheduler`'s jobs running now (counted from its events; `build_scheduler`'s only)."""
-    with _RUNNING_LOCK:
-        return {job_id for job_id, count in _RUNNING.get(scheduler, Counter()).items() if count > 0}
+    """Ids of `scheduler`'s jobs running now (from its events; `build_scheduler`'s only)."""
+    runs = _RUNS.get(scheduler, _Runs())
+    with runs.changed:
+        return set(runs.running())
+
+
+def wait_for_jobs(scheduler: BaseScheduler, timeout_s: float) -> set[str]:
+    """Wait up to `timeout_s` seconds for `scheduler`'s running jobs to end; returns the ids of
+    those still running."""
+    runs = _RUNS.get(scheduler, _Runs())
+    with runs.changed:
+        runs.changed.wait_for(lambda: not runs.running(), timeout_s)
+        return set(runs.running())
+
+
+def problems(scheduler: BaseScheduler, now: datetime | None = None) -> list[str]:
+    """What makes `scheduler` sick, one line each: its thread died (a `WatchedScheduler`), or a
+    watched job's run has not finished `interval + max(OVERDUE_MARGIN, interval)` after its time."""
+    found = []
+    if isinstance(scheduler, WatchedScheduler) and scheduler.death is not None:
+        found.append(f"the scheduler thread died ({describe(scheduler.death)})")
+    runs = _RUNS.get(scheduler, _Runs())
+    with runs.changed:
+        watched = {job: due for job, due in runs.running().items() if job not in runs.unwatched}
+        triggers = dict(runs.triggers)
+    now = now or datetime.now(UTC)
+    for job_id, due in sorted(watched.items()):
+        interval = _interval(triggers.get(job_id), due)
+        late = now - due
+        if late > interval + max(OVERDUE_MARGIN, interval):
+            found.append(f"job {job_id} is overdue: its run due at {due:%H:%M:%S} UTC has not "
+                         f"finished after {late.total_seconds():.0f} s")
+    return found
+
+
+def _interval(trigger: BaseTrigger | None, due: datetime) -> timedelta:
+    """The time from a run due at `due` to the trigger's next one (zero: no next run)."""
+    following = trigger.get_next_fire_time(due, due + timedelta(microseconds=1)) if trigger else None
+    return following - due if following is not None else timedelta(0)
+
+
+def describe(error: BaseException) -> str:
+    """`Type: message` in one line; a database error by its driver's message."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _log_event(event: JobExecutionEvent) -> None:
@@ -126,6 +231,9 @@ def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec], grace_s: in
     grace time `grace_s`), changed ones are replaced, jobs no longer wanted are removed.
     Call it on a started, paused scheduler so that nothing runs before the jobs are settled."""
     wanted = {spec.id for spec in specs}
+    runs = _RUNS.get(scheduler, _Runs())
+    runs.triggers.update({spec.id: spec.trigger for spec in specs})
+    runs.unwatched.update(spec.id for spec in specs if not spec.watched)
     for job in scheduler.get_jobs():
         if job.id not in wanted:
             log.info("removing job %s (no longer configured)", job.id)

@@ -1,6 +1,15 @@
 """`nowbot run`: the scheduler (when this process leads), the configured adapters and the dashboard,
 in one asyncio process until SIGINT or SIGTERM.
 
+A leader whose scheduler is sick (its thread died, a job overdue: `bot.scheduler.problems`) says
+so in one line, stops the scheduler and releases its lock so that another process can lead; then
+it exits with status 1 (`NOWBOT_EXIT_WHEN_SICK`, for a supervisor to restart it) or stays up as
+an unwell follower (`/healthz` answers 503) and tries to lead again after a wait.
+
+SIGINT or SIGTERM stops the service within `SHUTDOWN_LIMIT_S` whatever its jobs do: the scheduler
+pauses, training children stop, running jobs get `JOB_WAIT_S` to finish and are then left behind;
+a second signal exits at once. A delivery left mid-publish is settled by the next leader.
+
 With no configuration at all it seeds the demo persona and image set on an empty database, trains
 both models briefly, and prepares campaign posts into the local outbox (`var/outbox`).
 """
@@ -11,15 +20,17 @@ import asyncio
 import logging
 import os
 import signal
+import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from contextlib import suppress
-from typing import TypeVar
+from datetime import UTC, datetime
+from typing import NoReturn, TypeVar
 
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import exc, select
 
-from bot import jobs, publishing
+from bot import health, jobs, publishing
 from bot.app import App
 from bot.config import Settings
 from bot.core.children import stop_children
@@ -29,7 +40,10 @@ from bot.demo import DEMO_IMAGE_SET, seed_demo
 from bot.leader import LeaderLock
 from bot.platforms.base import Publisher
 from bot.platforms.local.publisher import LocalPublisher
-from bot.scheduler import JobSpec, build_scheduler, install_jobs, job_specs
+from bot.scheduler import (
+    JOB_THREADS, JobSpec, WatchedScheduler, build_scheduler, install_jobs, job_specs, problems,
+    wait_for_jobs,
+)
 from models.registry import Registry
 from storage.imagesets import ImageSet
 from storage.registry import ModelKind, VersionStatus
@@ -40,6 +54,10 @@ TRAINING_JOBS = {"train-text": ModelKind.TEXT, "train-gan": ModelKind.GAN}
 DB_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, OSError)
 MAX_OUTAGE_WAIT_S = 60.0
 INFERENCE_THREADS = 1
+CHILD_GRACE_S = 3.0  # a training child's time to stop on SIGTERM before it is killed
+JOB_WAIT_S = 3.0  # running jobs' time to end when the scheduler stops; then they are left behind
+SHUTDOWN_LIMIT_S = 9.0  # after a stop signal; a process still running then exits at once
+SICK_WAITS = 10  # a sick leader's first wait before it tries to lead again, in leader polls
 
 T = TypeVar("T")
 
@@ -85,21 +103,32 @@ def campaign_image_set(app: App) -> str | None:
     return found
 
 
-def start_scheduler(runtime: Runtime, specs: Sequence[JobSpec]) -> BackgroundScheduler:
-    """Lead: settle posts a dead leader left mid-publish, then run the jobs (missed runs within
-    the grace time run once now)."""
-    stranded = publishing.mark_interrupted(runtime.app.sessions)
+class ServiceSick(Exception):
+    """The leader gave up, sick, and `NOWBOT_EXIT_WHEN_SICK` says to exit (already logged)."""
+
+
+def start_scheduler(runtime: Runtime, specs: Sequence[JobSpec]) -> WatchedScheduler:
+    """Lead: settle deliveries a previous leader left mid-publish, once its calls must have ended
+    (the fence: a leader whose lock died with its connection may still be sending), then run the
+    jobs (missed runs within the grace time run once now)."""
+    settings = runtime.app.settings
+    stranded = publishing.mark_interrupted(
+        runtime.app.sessions, older_than=publishing.fence(settings.publish_deadline_seconds))
     if stranded:
         log.warning("%d post(s) were left mid-publish; they will be reconciled", stranded)
-    scheduler = build_scheduler(runtime.app, BackgroundScheduler)
+    scheduler = build_scheduler(runtime.app, WatchedScheduler)
     scheduler.start(paused=True)
-    install_jobs(scheduler, specs, runtime.app.settings.misfire_grace_seconds)
-    _train_soon_if_nothing_serves(runtime.app, scheduler)
+    try:
+        install_jobs(scheduler, specs, settings.misfire_grace_seconds)
+        _train_soon_if_nothing_serves(runtime.app, scheduler)
+    except BaseException:
+        scheduler.shutdown(wait=False)
+        raise
     scheduler.resume()
     return scheduler
 
 
-def _train_soon_if_nothing_serves(app: App, scheduler: BackgroundScheduler) -> None:
+def _train_soon_if_nothing_serves(app: App, scheduler: BaseScheduler) -> None:
     """A model kind with no serving version yet (say, its first training was stopped with the
     bot) trains now rather than at its job's next interval, hours away."""
     serving = {v.kind for v in Registry(app.sessions, app.artifacts_dir).versions()
@@ -150,10 +179,12 @@ async def serve(
               else "posts are published without review")
     log.info("nowbot running on %s, publishing to %s; dashboard %s (%s); Ctrl-C stops", where,
              ", ".join(runtime.publishers) or "nothing yet", pages, review)
+    health.SERVICE.clear()
     try:
         while not stop.is_set():
-            await _until_database_answers(lambda: _lead_or_follow(runtime, leader, specs),
-                                          stop, leader_poll_s)
+            await _until_database_answers(
+                lambda: _lead_or_follow(runtime, leader, specs, SICK_WAITS * leader_poll_s),
+                stop, leader_poll_s)
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), leader_poll_s)
     finally:
@@ -161,15 +192,11 @@ async def serve(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if runtime.scheduler is not None:
-            runtime.scheduler.pause()  # no new runs; then stop training, let running jobs finish
-        await asyncio.to_thread(stop_children, runtime)
-        if runtime.scheduler is not None:
-            await asyncio.to_thread(runtime.scheduler.shutdown, True)
-            runtime.scheduler = None
+        await _stop_scheduler(runtime)
         await asyncio.to_thread(leader.release)
         await runner.cleanup()
         jobs.configure(None)
+        health.SERVICE.clear()
 
 
 async def _until_database_answers(
@@ -191,21 +218,57 @@ async def _until_database_answers(
     return False, None
 
 
-async def _lead_or_follow(runtime: Runtime, leader: LeaderLock, specs: Sequence[JobSpec]) -> None:
-    """Start the scheduler when this process becomes the leader; when leadership is lost,
-    stop starting jobs at once, stop the training children and wait for running jobs, so that
-    the next leader's jobs do not overlap with ours for longer than one poll."""
-    if runtime.scheduler is None:
-        if await asyncio.to_thread(leader.acquire):
+async def _lead_or_follow(runtime: Runtime, leader: LeaderLock, specs: Sequence[JobSpec],
+                          sick_wait_s: float) -> None:
+    """Start the scheduler when this process becomes the leader (unless it gave up, sick, less
+    than its wait ago); stop it when leadership is lost, and give up when it is sick."""
+    scheduler = runtime.scheduler
+    if scheduler is None:
+        if health.SERVICE.may_lead() and await asyncio.to_thread(leader.acquire):
             log.info("leading: starting the scheduler")
             runtime.scheduler = await asyncio.to_thread(start_scheduler, runtime, specs)
+            health.SERVICE.leading()
     elif not await asyncio.to_thread(leader.held):
         log.warning("leadership lost: stopping the scheduler and its jobs")
-        scheduler, runtime.scheduler = runtime.scheduler, None
-        scheduler.pause()
-        await asyncio.to_thread(stop_children, runtime)
-        await asyncio.to_thread(scheduler.shutdown, True)
+        await _stop_scheduler(runtime)
         runtime.stopping.clear()  # a later leadership may start children again
+    elif sick := problems(scheduler):
+        await _give_up(runtime, leader, "; ".join(sick), sick_wait_s)
+
+
+async def _give_up(runtime: Runtime, leader: LeaderLock, problem: str, wait_s: float) -> None:
+    """A sick leader stops its scheduler and releases its lock, so that another process can lead;
+    then it exits (`ServiceSick`) or waits before it tries to lead again."""
+    exiting = runtime.app.settings.exit_when_sick
+    wait_s = health.SERVICE.gave_up(problem, wait_s)
+    then = ("exiting (NOWBOT_EXIT_WHEN_SICK)" if exiting
+            else f"trying to lead again in {wait_s:.0f} s")
+    log.error("unwell: %s; giving up leadership, %s", problem, then)
+    await _stop_scheduler(runtime)
+    runtime.stopping.clear()
+    await asyncio.to_thread(leader.release)
+    if exiting:
+        raise ServiceSick(problem)
+
+
+async def _stop_scheduler(runtime: Runtime) -> None:
+    """Stop this process's scheduler, if it runs one, without waiting long: no new runs at once,
+    training children stopped, running jobs given `JOB_WAIT_S` to end and then left behind
+    (another leader may start the same job meanwhile)."""
+    scheduler, runtime.scheduler = runtime.scheduler, None
+    if scheduler is None:
+        return
+    scheduler.pause()
+    await asyncio.to_thread(stop_children, runtime, CHILD_GRACE_S)
+    left = await asyncio.to_thread(wait_for_jobs, scheduler, JOB_WAIT_S)
+    if left:
+        log.warning("job(s) %s still running after %.0f s; stopping without waiting for them",
+                    ", ".join(sorted(left)), JOB_WAIT_S)
+    # Its thread may be stuck in a job store call, holding the lock `shutdown` takes: a daemon
+    # thread, so that neither this loop nor the process waits for it.
+    stopping = threading.Thread(target=scheduler.shutdown, args=(False,), daemon=True)
+    stopping.start()
+    await asyncio.to_thread(stopping.join, JOB_WAIT_S)
 
 
 def run_service(app: App, generator: Generator) -> None:
@@ -214,12 +277,62 @@ def run_service(app: App, generator: Generator) -> None:
     text generation keeps a core; training children get their own cap."""
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.setdefault(name, str(INFERENCE_THREADS))
+    run_until_signalled(lambda stop: serve(app, generator, stop=stop))
+
+
+def run_until_signalled(service: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `service(stop)` until SIGINT or SIGTERM sets `stop`. A process still running
+    `SHUTDOWN_LIMIT_S` after the signal, or signalled again, exits at once (status 1); one whose
+    leader gave up sick (`ServiceSick`) exits with status 1. Jobs still running are not waited
+    for (Python would wait for their threads at exit)."""
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await serve(app, generator, stop=stop)
 
-    asyncio.run(main())
+        def signalled(signum: int) -> None:
+            name = signal.Signals(signum).name
+            if stop.is_set():
+                _exit_now(f"{name} again")
+            stop.set()
+            limit = threading.Timer(SHUTDOWN_LIMIT_S, _exit_now,
+                                    [f"still stopping {SHUTDOWN_LIMIT_S:.0f} s after {name}"])
+            limit.daemon = True
+            limit.start()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, signalled, signum)
+        await service(stop)
+
+    code = 0
+    try:
+        asyncio.run(main())
+    except ServiceSick:
+        code = 1
+    _exit_past_running_jobs(code)
+    if code:
+        raise SystemExit(code)
+
+
+def _exit_past_running_jobs(code: int) -> None:
+    """Exit with `code` now if a job's thread still runs (the scheduler was stopped without
+    waiting for it): Python would wait for it at exit."""
+    threads = [thread for thread in threading.enumerate() if thread.name.startswith(JOB_THREADS)]
+    deadline = time.monotonic() + 1.0  # idle ones end at once
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in threads):
+        _exit(code)
+
+
+def _exit_now(why: str) -> NoReturn:
+    """End the process at once (status 1), its training children killed first."""
+    log.warning("%s: exiting now", why)
+    with suppress(RuntimeError):  # no runtime configured: not started, or already stopped
+        stop_children(jobs.current(), grace_s=0)
+    _exit(1)
+
+
+def _exit(code: int) -> NoReturn:
+    logging.shutdown()
+    os._exit(code)

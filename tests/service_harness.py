@@ -1,19 +1,22 @@
 """Helpers for service tests: a stand-in generator and a `nowbot run`-like process.
 
-    python tests/service_harness.py DATABASE_URL DATA_DIR
+    python tests/service_harness.py DATABASE_URL DATA_DIR tick|hang
 
-runs the real service (`bot.service.serve`: leader lock, scheduler, dashboard) with one job,
-`tick`, every second; each run writes a row (pid, time) to the `ticks` table. SIGTERM stops it.
+runs the real service (`bot.service.serve`: leader lock, scheduler, dashboard, signals as
+`nowbot run` handles them) with one job every second: `tick` writes a row (pid, time) to the
+`ticks` table each run; `hang` writes one and then never returns. SIGTERM stops it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
-import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -62,6 +65,12 @@ def tick() -> None:
                            {"pid": os.getpid(), "at": time.time()})
 
 
+def hang() -> None:
+    """The harness job that hangs: one row, then it never returns."""
+    tick()
+    threading.Event().wait()
+
+
 def create_ticks(app: App) -> None:
     with app.engine.begin() as connection:
         connection.execute(text("create table if not exists ticks (pid integer, at float)"))
@@ -72,22 +81,49 @@ def tick_rows(app: App) -> list[tuple[int, float]]:
         return [tuple(row) for row in connection.execute(text("select pid, at from ticks order by at"))]
 
 
-TICK = JobSpec("tick", "service_harness:tick", IntervalTrigger(seconds=1, timezone=UTC), "tick",
-               first_run_now=True)
+def every_second(job: str) -> JobSpec:
+    return JobSpec(job, f"service_harness:{job}", IntervalTrigger(seconds=1, timezone=UTC), job,
+                   first_run_now=True)
 
 
-async def _main(app: App) -> None:
-    from bot.service import serve
+def start_harness(app: App, data_dir: Path, job: str = "tick",
+                  stderr: int | None = None) -> subprocess.Popen[bytes]:
+    """This file as a service process on `app`'s database, running `job` every second; its
+    console lines go to `stderr`."""
+    here = Path(__file__)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parents[1]), str(here.parent)])}
+    return subprocess.Popen([sys.executable, str(here), app.settings.resolved_database_url,
+                             str(data_dir), job], env=env, stderr=stderr)
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    await serve(app, StubGenerator(), stop=stop, publishers={}, adapters=[], specs=[TICK],
-                seed=False, leader_poll_s=0.2)
+
+def end(process: subprocess.Popen[bytes]) -> None:
+    """Kill `process` if it still runs."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 if __name__ == "__main__":
-    url, data_dir = sys.argv[1], Path(sys.argv[2])
+    from bot.logs import setup_logging
+    from bot.service import run_until_signalled, serve
+
+    url, data_dir, job = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     opened = open_app(Settings(database_url=url, data_dir=data_dir, dashboard_port=0))
+    setup_logging(settings=opened.settings)
     create_ticks(opened)
-    asyncio.run(_main(opened))
+    run_until_signalled(lambda stop: serve(
+        opened, StubGenerator(), stop=stop, publishers={}, adapters=[], specs=[every_second(job)],
+        seed=False, leader_poll_s=0.2))

@@ -1,23 +1,26 @@
-"""Leader election: two `nowbot run` processes on one database never both run jobs."""
+"""Leader election: two `nowbot run` processes on one database never both run jobs, and a new
+leader does not settle a delivery its predecessor may still be sending."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from service_harness import create_ticks, tick_rows
+from service_harness import StubGenerator, create_ticks, end, start_harness, tick_rows, wait_for
+from sqlalchemy import update
 
+from bot import outbox, publishing
 from bot.app import App
+from bot.core.runtime import Runtime
 from bot.leader import LeaderLock
-
-HARNESS = Path(__file__).with_name("service_harness.py")
-REPO = HARNESS.parents[1]
+from bot.service import start_scheduler
+from storage.base import utcnow
+from storage.outbox import Delivery, PostStatus
 
 
 def test_only_one_lock_holder_until_it_steps_down(app: App) -> None:
@@ -32,28 +35,12 @@ def test_only_one_lock_holder_until_it_steps_down(app: App) -> None:
     second.release()
 
 
-def _start(app: App, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HARNESS.parent)])}
-    return subprocess.Popen(
-        [sys.executable, str(HARNESS), app.settings.resolved_database_url, str(data_dir)], env=env,
-    )
-
-
-def _wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        end(process)
 
 
 def _assert_once_per_tick(rows: list[tuple[int, float]]) -> None:
@@ -66,9 +53,9 @@ def test_two_processes_run_each_tick_once_and_fail_over(
 ) -> None:
     app = sqlite_app
     create_ticks(app)
-    processes.append(_start(app, tmp_path / "a"))
-    _wait_for(lambda: len(tick_rows(app)) >= 1)
-    processes.append(_start(app, tmp_path / "b"))
+    processes.append(start_harness(app, tmp_path / "a"))
+    wait_for(lambda: len(tick_rows(app)) >= 1)
+    processes.append(start_harness(app, tmp_path / "b"))
     first, second = processes
     time.sleep(4)
     rows = tick_rows(app)
@@ -78,7 +65,7 @@ def test_two_processes_run_each_tick_once_and_fail_over(
 
     first.send_signal(signal.SIGTERM)  # clean shutdown: the follower takes over
     assert first.wait(30) == 0
-    _wait_for(lambda: second.pid in {pid for pid, _ in tick_rows(app)}, timeout=30)
+    wait_for(lambda: second.pid in {pid for pid, _ in tick_rows(app)}, timeout=30)
     time.sleep(2)
     rows = tick_rows(app)
     _assert_once_per_tick(rows)
@@ -87,3 +74,28 @@ def test_two_processes_run_each_tick_once_and_fail_over(
     assert set(pids[:handover]) == {first.pid} and set(pids[handover:]) == {second.pid}
     second.send_signal(signal.SIGTERM)
     assert second.wait(30) == 0
+
+
+def _claimed(app: App, text: str, ago: timedelta) -> int:
+    """A post whose delivery to X was claimed for sending `ago`; returns the delivery's id."""
+    with app.sessions.begin() as session:
+        post = outbox.create_post(session, platforms=("x",), text=text, hashtag="#siggraphNOW",
+                                  review=False)
+        delivery_id = post.deliveries[0].id
+        outbox.move_delivery(session, delivery_id, PostStatus.PUBLISHING)
+        session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                        .values(updated_at=utcnow() - ago))
+    return delivery_id
+
+
+def test_a_new_leader_leaves_alone_a_delivery_its_predecessor_may_still_be_sending(app: App) -> None:
+    # On PostgreSQL the old leader's lock dies with its connection, at once, while its call to
+    # the platform may go on until its deadline.
+    fence = publishing.fence(app.settings.publish_deadline_seconds)
+    in_flight = _claimed(app, "Claimed a moment ago", timedelta(seconds=1))
+    abandoned = _claimed(app, "Claimed before the fence", fence + timedelta(seconds=1))
+
+    start_scheduler(Runtime(app=app, generator=StubGenerator(), publishers={}), []).shutdown()
+    with app.sessions() as session:
+        assert session.get_one(Delivery, in_flight).status == PostStatus.PUBLISHING
+        assert session.get_one(Delivery, abandoned).status == PostStatus.UNKNOWN

@@ -1,4 +1,5 @@
-"""The persistent scheduler: fixed job ids, restarts keep jobs, missed runs run once on restart."""
+"""The persistent scheduler: fixed job ids, restarts keep jobs, missed runs run once on restart,
+and a run that does not finish makes its job overdue."""
 
 from __future__ import annotations
 
@@ -9,18 +10,28 @@ import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from service_harness import wait_for
 
 from bot.app import App, open_app
 from bot.config import Settings
-from bot.scheduler import JOBS_TABLE, JobSpec, build_scheduler, install_jobs, job_specs
+from bot.scheduler import (
+    JOBS_TABLE, JobSpec, build_scheduler, install_jobs, job_specs, problems, running_jobs,
+    wait_for_jobs,
+)
 
 RUNS: list[datetime] = []
 RAN = threading.Event()
+RELEASE = threading.Event()
 
 
 def record() -> None:
     RUNS.append(datetime.now(UTC))
     RAN.set()
+
+
+def record_and_hang() -> None:
+    record()
+    RELEASE.wait()
 
 
 SPEC = JobSpec("record", "test_scheduler:record", IntervalTrigger(minutes=10, timezone=UTC), "record")
@@ -30,6 +41,7 @@ SPEC = JobSpec("record", "test_scheduler:record", IntervalTrigger(minutes=10, ti
 def _fresh_runs() -> None:
     RUNS.clear()
     RAN.clear()
+    RELEASE.clear()
 
 
 def started(app: App, specs: list[JobSpec]) -> BackgroundScheduler:
@@ -91,6 +103,40 @@ def test_run_missed_beyond_grace_time_is_skipped(app: App) -> None:
     assert not RAN.wait(1.5)
     scheduler.shutdown()
     strict.engine.dispose()
+
+
+def test_a_run_that_does_not_finish_is_overdue_after_its_interval_and_margin(app: App) -> None:
+    hangs = JobSpec("hangs", "test_scheduler:record_and_hang",
+                    IntervalTrigger(minutes=10, timezone=UTC), "hangs", first_run_now=True)
+    scheduler = started(app, [hangs])
+    scheduler.resume()
+    try:
+        wait_for(lambda: running_jobs(scheduler) == {"hangs"}, timeout=10)
+        assert problems(scheduler) == []
+        # allowed: its interval plus max(30 s, interval), 20 minutes from its time
+        assert problems(scheduler, now=RUNS[0] + timedelta(minutes=19)) == []
+        late = problems(scheduler, now=RUNS[0] + timedelta(minutes=21))
+        assert len(late) == 1 and late[0].startswith("job hangs is overdue: its run due at ")
+    finally:
+        RELEASE.set()
+    assert wait_for_jobs(scheduler, 10) == set()
+    assert problems(scheduler, now=RUNS[0] + timedelta(minutes=21)) == []  # it finished
+    scheduler.shutdown()
+
+
+def test_a_training_that_outlasts_its_jobs_interval_is_not_overdue(app: App) -> None:
+    # /train runs a training of minutes from a job every minute; the child has its own limit.
+    trains = next(spec for spec in job_specs(app.settings) if spec.id == "train-requests")
+    hangs = JobSpec(trains.id, "test_scheduler:record_and_hang", trains.trigger, trains.name,
+                    first_run_now=True, watched=trains.watched)
+    scheduler = started(app, [hangs])
+    scheduler.resume()
+    try:
+        wait_for(lambda: running_jobs(scheduler) == {"train-requests"}, timeout=10)
+        assert problems(scheduler, now=RUNS[0] + timedelta(hours=1)) == []
+    finally:
+        RELEASE.set()
+    scheduler.shutdown()
 
 
 def test_job_specs_follow_settings() -> None:

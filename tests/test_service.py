@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
-from service_harness import StubGenerator
+from service_harness import StubGenerator, free_port
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -46,12 +45,6 @@ SPECS = [
     JobSpec("outbox", "bot.jobs:process_outbox", IntervalTrigger(seconds=1, timezone=UTC),
             "publish approved posts", first_run_now=True),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def published(app: App) -> list[Post]:

@@ -26,7 +26,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot import publishing
+from bot import health, publishing
 from bot.core.runtime import Runtime
 from bot.dashboard import access, actions, draw_page, files, pages
 from bot.dashboard.keys import CSRF, NOTES, RUNTIME
@@ -112,7 +112,10 @@ async def start_dashboard(runtime: Runtime) -> web.AppRunner:
 
 
 def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
+    """503 when the database does not answer, or when the service is sick (`bot.health`: its
+    scheduler's thread died or a job is overdue), with the reasons; else 200."""
     publishers = dict(runtime.publishers)
+    scheduler = runtime.scheduler
     try:
         with runtime.app.sessions() as session:
             counts = dict(session.execute(select(Post.status, func.count(Post.id)).group_by(Post.status)).all())
@@ -121,14 +124,15 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
                        "budget_usd": publisher.monthly_budget_usd}
                 for name, publisher in publishers.items() if publisher.monthly_budget_usd is not None
             }
+        jobs = len(scheduler.get_jobs()) if scheduler is not None else None
     except Exception as error:  # noqa: BLE001  (report, do not crash the probe)
         return 503, {"status": "error", "database": type(error).__name__}
-    scheduler = runtime.scheduler
-    return 200, {
-        "status": "ok", "database": "ok", "leader": scheduler is not None,
+    problems = health.problems(runtime)
+    return 503 if problems else 200, {
+        "status": "sick" if problems else "ok", "problems": problems, "database": "ok",
+        "leader": scheduler is not None,
         "scheduler": "running" if scheduler is not None and scheduler.running else "standby",
-        "jobs": len(scheduler.get_jobs()) if scheduler is not None else None,
-        "posts": counts, "publishers": sorted(publishers), "month_budgets": budgets,
+        "jobs": jobs, "posts": counts, "publishers": sorted(publishers), "month_budgets": budgets,
     }
 
 
