@@ -185,7 +185,7 @@ def problems(scheduler: BaseScheduler, now: datetime | None = None) -> list[str]
     watched job's run has not finished `interval + max(OVERDUE_MARGIN, interval)` after its time."""
     found = []
     if isinstance(scheduler, WatchedScheduler) and scheduler.death is not None:
-        found.append(f"the scheduler thread died ({describe(scheduler.death)})")
+        found.append(f"the scheduler thread died ({_describe(scheduler.death)})")
     runs = _RUNS.get(scheduler, _Runs())
     with runs.changed:
         watched = {job: due for job, due in runs.running().items() if job not in runs.unwatched}
@@ -202,11 +202,13 @@ def problems(scheduler: BaseScheduler, now: datetime | None = None) -> list[str]
 
 def _interval(trigger: BaseTrigger | None, due: datetime) -> timedelta:
     """The time from a run due at `due` to the trigger's next one (zero: no next run)."""
-    following = trigger.get_next_fire_time(due, due + timedelta(microseconds=1)) if trigger else None
+    if trigger is None:
+        return timedelta(0)
+    following = trigger.get_next_fire_time(due, due + timedelta(microseconds=1))
     return following - due if following is not None else timedelta(0)
 
 
-def describe(error: BaseException) -> str:
+def _describe(error: BaseException) -> str:
     """`Type: message` in one line; a database error by its driver's message."""
     cause = getattr(error, "orig", None) or error
     lines = str(cause).strip().splitlines()

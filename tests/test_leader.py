@@ -88,7 +88,7 @@ def _claimed(app: App, text: str, ago: timedelta) -> int:
     return delivery_id
 
 
-def test_a_new_leader_leaves_alone_a_delivery_its_predecessor_may_still_be_sending(app: App) -> None:
+def test_a_new_leader_leaves_a_delivery_its_predecessor_may_still_be_sending(app: App) -> None:
     # On PostgreSQL the old leader's lock dies with its connection, at once, while its call to
     # the platform may go on until its deadline.
     fence = publishing.fence(app.settings.publish_deadline_seconds)
