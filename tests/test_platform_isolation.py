@@ -4,6 +4,7 @@ by a circuit breaker, and a resend with a key happens only while the key still c
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -27,7 +28,7 @@ from bot.platforms.bluesky.publisher import BlueskyPublisher
 from bot.platforms.mastodon.publisher import MastodonPublisher
 from storage.base import utcnow
 from storage.outbox import Delivery, PlatformHealth, PostStatus
-from test_dashboard_models import _page
+from test_dashboard_models import _get, _page
 from test_outbox import add, delivery
 from test_publish_x import publisher_for as x_publisher
 from test_publish_x import queue
@@ -149,8 +150,11 @@ def test_a_failing_platform_is_paused_with_backoff_and_resumes_after_a_success(
     assert paused is not None and paused.failures == platform_health.BREAK_AFTER
     assert paused.paused_until is not None and "could not reach Mastodon" in (paused.last_error or "")
     assert publishing.platform_round(sqlite_app.sessions, publisher) == []  # paused: not tried
-    shown = _page(sqlite_app, "/")  # the dashboard's queue says so
+    shown = _page(sqlite_app, "/")  # the dashboard's queue says so, and /healthz
     assert "mastodon: paused until" in shown and "after 3 failures in a row" in shown
+    [(_, healthz)] = _get(sqlite_app, "/healthz")
+    [said] = json.loads(healthz)["failing_platforms"]
+    assert said.startswith("mastodon: paused until")
     assert delivery(sqlite_app, post.id, "mastodon").attempts == platform_health.BREAK_AFTER
     with sqlite_app.sessions.begin() as session:  # the pause is over: one trial
         session.execute(update(PlatformHealth).values(paused_until=utcnow()))

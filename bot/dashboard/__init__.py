@@ -26,7 +26,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot import health, publishing
+from bot import health, platform_health, publishing
 from bot.core.runtime import Runtime
 from bot.dashboard import access, actions, draw_page, files, pages
 from bot.dashboard.keys import CSRF, NOTES, RUNTIME
@@ -124,6 +124,7 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
                        "budget_usd": publisher.monthly_budget_usd}
                 for name, publisher in publishers.items() if publisher.monthly_budget_usd is not None
             }
+            failing = platform_health.summaries(session)
         jobs = len(scheduler.get_jobs()) if scheduler is not None else None
     except Exception as error:  # noqa: BLE001  (report, do not crash the probe)
         return 503, {"status": "error", "database": type(error).__name__}
@@ -133,6 +134,7 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         "leader": scheduler is not None,
         "scheduler": "running" if scheduler is not None and scheduler.running else "standby",
         "jobs": jobs, "posts": counts, "publishers": sorted(publishers), "month_budgets": budgets,
+        "failing_platforms": failing,  # paused after repeated failures: the others publish
     }
 
 
