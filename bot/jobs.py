@@ -151,17 +151,20 @@ def campaign_post() -> int:
 
 @_job
 def process_outbox() -> list[int]:
-    """On each platform, in its own lane: reconcile deliveries whose outcome is unknown, then
-    publish approved deliveries that are due. Waits for the lanes at most half an outbox
-    interval (a slow platform goes on alone); returns the ids of the deliveries tried by then."""
+    """Settle deliveries abandoned mid-request (claimed before the fence, on platforms this
+    process is not sending to now); then on each platform, in its own lane, reconcile deliveries
+    whose outcome is unknown and publish approved deliveries that are due. Waits for the lanes at
+    most half an outbox interval (a slow platform goes on alone); returns the ids of the
+    deliveries tried by then."""
     runtime = current()
     sessions, settings = runtime.app.sessions, runtime.app.settings
-    publishing.mark_interrupted(sessions, older_than=publishing.STALE_PUBLISHING)
+    deadline_s = settings.publish_deadline_seconds
+    publishing.mark_interrupted(sessions, older_than=publishing.fence(deadline_s),
+                                busy=runtime.lanes.busy())
     started = [
         future for publisher in list(runtime.publishers.values())
         if (future := runtime.lanes.start(publisher.platform, functools.partial(
-            publishing.platform_round, sessions, publisher, settings.publish_deadline_seconds,
-        ))) is not None
+            publishing.platform_round, sessions, publisher, deadline_s))) is not None
     ]
     done, _ = wait(started, timeout=settings.outbox_interval_seconds / 2)
     return [delivery.id for future in done if future.exception() is None

@@ -26,7 +26,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -213,10 +213,12 @@ class _LogFile(logging.handlers.RotatingFileHandler):
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         self.erred = True
         if not self.failing:
+            self.failing = True  # said once, even if saying it fails too
             error = sys.exc_info()[1]
             reason = getattr(error, "strerror", None) or one_line(str(error))
-            sys.stderr.write(f"nowbot: cannot write the log file {self.baseFilename} ({reason}); "
-                             "its lines are lost until it can be written\n")
+            with suppress(OSError, ValueError):  # stderr may be on the same full disk, or closed
+                sys.stderr.write(f"nowbot: cannot write the log file {self.baseFilename} "
+                                 f"({reason}); its lines are lost until it can be written\n")
 
 
 def log_to_file(folder: Path, name: str = LOG_FILE) -> Path:

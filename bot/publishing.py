@@ -19,7 +19,7 @@ while that cannot tell. Nothing is tried more than `MAX_ATTEMPTS` times.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +38,6 @@ log = logging.getLogger("nowbot.outbox")
 
 S = PostStatus
 MAX_ATTEMPTS = 5
-STALE_PUBLISHING = timedelta(minutes=10)
 CLOCK_SKEW = timedelta(minutes=5)  # between this machine's clock and a platform's
 FENCE_MARGIN = timedelta(seconds=30)  # past a call's deadline, for its outcome to be written
 
@@ -173,14 +172,17 @@ def publish_due(sessions: sessionmaker[Session], publishers: Mapping[str, Publis
     return done
 
 
-def mark_interrupted(sessions: sessionmaker[Session], older_than: timedelta = timedelta(0)) -> int:
-    """Deliveries left `publishing` (the process died mid-request) become `unknown`; returns how
-    many."""
+def mark_interrupted(sessions: sessionmaker[Session], older_than: timedelta = timedelta(0),
+                     busy: Collection[str] = ()) -> int:
+    """Deliveries left `publishing` longer than `older_than` (their process died, or lost its
+    leadership, mid-request) become `unknown`, except on the `busy` platforms (this process is
+    still sending there); returns how many."""
     cutoff = utcnow() - older_than
     with sessions.begin() as session:
         stranded = session.execute(
             select(Delivery.id, Delivery.post_id)
-            .where(Delivery.status == S.PUBLISHING, Delivery.updated_at <= cutoff)
+            .where(Delivery.status == S.PUBLISHING, Delivery.updated_at <= cutoff,
+                   Delivery.platform.not_in(list(busy)))
         ).all()
         if not stranded:
             return 0

@@ -59,8 +59,8 @@ class WatchedScheduler(BackgroundScheduler):
         try:
             super()._main_loop()
         except Exception as error:  # noqa: BLE001  (the thread ends; the leader gives up)
+            self.death = error  # first: logging itself may fail (a full disk)
             self._logger.info("the scheduler thread ended", exc_info=error)
-            self.death = error
 
 
 @dataclass

@@ -226,7 +226,16 @@ async def _lead_or_follow(runtime: Runtime, leader: LeaderLock, specs: Sequence[
     if scheduler is None:
         if health.SERVICE.may_lead() and await asyncio.to_thread(leader.acquire):
             log.info("leading: starting the scheduler")
-            runtime.scheduler = await asyncio.to_thread(start_scheduler, runtime, specs)
+            try:
+                runtime.scheduler = await asyncio.to_thread(start_scheduler, runtime, specs)
+            except exc.DBAPIError as error:
+                if isinstance(error, DB_ERRORS):  # an outage: waited out, still leading
+                    raise
+                # A database that answers but takes no writes (read-only, say): another may lead.
+                reason = (str(error.orig).strip().splitlines() or [""])[0]
+                await _give_up(runtime, leader, f"cannot start the scheduler: "
+                               f"{type(error.orig).__name__}: {reason}", sick_wait_s)
+                return
             health.SERVICE.leading()
     elif not await asyncio.to_thread(leader.held):
         log.warning("leadership lost: stopping the scheduler and its jobs")

@@ -176,3 +176,23 @@ def test_a_log_file_that_cannot_be_written_says_so_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == (f"nowbot: cannot write the log file {tmp_path / 'nowbot.log'} (File too "
                              "large); its lines are lost until it can be written\n")
+
+
+def test_logging_never_raises_when_stderr_is_on_the_full_disk_too(tmp_path: Path) -> None:
+    script = (
+        "import logging, pathlib, resource, signal\n"
+        "from bot.logs import log_to_file, setup_logging\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (300, 300))\n"
+        "setup_logging(logging.INFO)\n"
+        f"log_to_file(pathlib.Path({str(tmp_path)!r}))\n"
+        "for n in range(40):\n"
+        "    logging.getLogger('apscheduler.scheduler').info('Running job %d', n)\n"
+        "print('still running')\n"
+    )
+    stderr = tmp_path / "stderr.txt"
+    stderr.write_text("x" * 400)  # past the limit: nothing more can be written to it
+    with stderr.open("a") as errors:
+        result = subprocess.run([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                stderr=errors, text=True, timeout=60, cwd=Path(__file__).parents[1])
+    assert (result.returncode, result.stdout) == (0, "still running\n")

@@ -25,8 +25,9 @@ from bot import jobs, platform_health, publishing
 from bot.app import App
 from bot.core.runtime import Runtime
 from bot.platforms.bluesky.publisher import BlueskyPublisher
+from bot.platforms.local.publisher import LocalPublisher
 from bot.platforms.mastodon.publisher import MastodonPublisher
-from storage.base import utcnow
+from storage.base import as_utc, utcnow
 from storage.outbox import Delivery, PlatformHealth, PostStatus
 from test_dashboard_models import _get, _page
 from test_outbox import add, delivery
@@ -209,3 +210,55 @@ def test_reconciliation_does_not_take_an_older_post_with_the_same_text(
         published = delivery(sqlite_app, post_id)
         assert published.status == PostStatus.PUBLISHED and published.external_id != older
         assert len(fake.posted) == 1
+
+
+def test_after_a_rate_limit_has_reset_mastodon_is_tried_again(
+        sqlite_app: App, fake_mastodon: FakeMastodon) -> None:
+    publisher = mastodon_at(sqlite_app, fake_mastodon.base_url)
+    publisher._token = SecretStr(fake_mastodon.token)
+    post = add(sqlite_app, "Papers fast forward starts now", review=False, platforms=("mastodon",))
+    fake_mastodon.fail(MASTODON_CREATE, 429, reset_in=0.5)
+    publishing.publish_due(sqlite_app.sessions, {"mastodon": publisher})
+    waiting = delivery(sqlite_app, post.id, "mastodon")
+    assert waiting.status == PostStatus.APPROVED and waiting.scheduled_for is not None
+    reset = as_utc(waiting.scheduled_for)
+    assert reset is not None and reset - utcnow() < timedelta(seconds=5)  # the server's reset
+    time.sleep((reset - utcnow()).total_seconds() + 0.2)  # past it; its next answers name none
+    publishing.publish_due(sqlite_app.sessions, {"mastodon": publisher})
+    assert delivery(sqlite_app, post.id, "mastodon").status == PostStatus.PUBLISHED
+
+
+def test_a_delivery_abandoned_mid_request_is_settled_once_past_the_fence(sqlite_app: App) -> None:
+    app = replace(sqlite_app, settings=sqlite_app.settings.model_copy(update={
+        "publish_deadline_seconds": 5}))
+    post = add(app, "Exhibition floor opens at ten", review=False, platforms=("local",))
+    claimed = utcnow() - publishing.fence(5) - timedelta(seconds=1)  # a dead process's claim
+    with app.sessions.begin() as session:
+        session.execute(update(Delivery).values(status=PostStatus.PUBLISHING, attempts=1,
+                                                attempted_at=claimed, updated_at=claimed))
+    fresh = add(app, "Papers fast forward starts now", review=False, platforms=("local",))
+    with app.sessions.begin() as session:  # one claimed a moment ago: maybe still being sent
+        session.execute(update(Delivery).where(Delivery.post_id == fresh.id).values(
+            status=PostStatus.PUBLISHING, attempts=1, attempted_at=utcnow()))
+    runtime = Runtime(app=app, generator=StubGenerator(), publishers={
+        "local": LocalPublisher(app.settings.data_dir / "outbox")})
+    jobs.configure(runtime)
+    try:
+        jobs.process_outbox()
+    finally:
+        jobs.configure(None)
+    assert delivery(app, post.id, "local").status == PostStatus.PUBLISHED  # resent under its name
+    assert delivery(app, fresh.id, "local").status == PostStatus.PUBLISHING  # not touched
+
+
+def test_a_bluesky_session_that_cannot_be_kept_costs_nothing_but_a_warning(
+        sqlite_app: App, fake_bluesky: FakeBluesky, caplog: pytest.LogCaptureFixture) -> None:
+    publisher = bluesky_at(sqlite_app, fake_bluesky)
+    publisher.session_file.mkdir(parents=True)  # cannot be replaced by a file: as a full disk
+    first = add(sqlite_app, "Exhibition floor opens at ten", review=False, platforms=("bluesky",))
+    second = add(sqlite_app, "Papers fast forward starts now", review=False,
+                 platforms=("bluesky",))
+    publishing.publish_due(sqlite_app.sessions, {"bluesky": publisher})
+    assert delivery(sqlite_app, first.id, "bluesky").status == PostStatus.PUBLISHED
+    assert delivery(sqlite_app, second.id, "bluesky").status == PostStatus.PUBLISHED
+    assert "cannot keep the Bluesky session" in caplog.text

@@ -32,6 +32,7 @@ from bot.leader import LeaderLock
 from bot.logs import ConsoleFormatter
 from bot.scheduler import JOBS_TABLE, JobSpec
 from bot.service import ServiceSick, serve
+from storage.db import make_engine, session_factory
 
 T = TypeVar("T")
 Health = Callable[[], Awaitable[tuple[int, dict[str, Any]] | None]]
@@ -206,3 +207,30 @@ def test_sigterm_stops_the_service_while_a_job_hangs(
         assert service.wait(30) == status
     finally:
         end(service)
+
+
+def test_a_database_that_takes_no_writes_makes_the_leader_give_up_not_exit(app: App) -> None:
+    if app.engine.dialect.name != "postgresql":
+        pytest.skip("read-only transactions by default are a PostgreSQL setting")
+    create_ticks(app)
+    url = app.engine.url
+    read_only = make_engine(url.update_query_dict(
+        {"options": f"{url.query['options']} -cdefault_transaction_read_only=on"},
+    ).render_as_string(hide_password=False))
+    service_app = App(settings=app.settings.model_copy(update={"dashboard_port": free_port()}),
+                      engine=read_only, sessions=session_factory(read_only))
+    other = LeaderLock(app.engine)
+
+    async def scenario() -> dict[str, Any]:
+        async with serving(service_app, [every_second("tick")]) as healthz:
+            unwell = await until(sick(healthz))  # it could not start its scheduler ...
+            await until(lambda: asyncio.to_thread(other.acquire))  # ... and let go of the lead
+        return unwell
+
+    try:
+        unwell = asyncio.run(scenario())  # and it did not exit
+    finally:
+        other.release()
+        read_only.dispose()
+    [problem] = unwell["problems"]
+    assert problem.startswith("cannot start the scheduler: ReadOnlySqlTransaction: cannot execute")

@@ -65,32 +65,37 @@ class BlueskyPublisher:
 
     # -- the session ---------------------------------------------------------------------------
 
-    def _save(self, *_event: Any) -> None:
-        """Keep the client's session for the next start, readable by this user only."""
-        assert self._client is not None
-        self.session_file.parent.mkdir(parents=True, exist_ok=True)
+    def _save(self, client: Client) -> None:
+        """Keep the client's session for the next start, readable by this user only; a session
+        that cannot be kept (a full disk) costs a login at the next start, nothing more."""
         staging = self.session_file.with_suffix(".tmp")
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(self._client.export_session_string())
-        os.replace(staging, self.session_file)
+        try:
+            self.session_file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(client.export_session_string())
+            os.replace(staging, self.session_file)
+        except OSError as error:
+            staging.unlink(missing_ok=True)
+            log.warning("cannot keep the Bluesky session in %s (%s); the next start logs in again",
+                        self.session_file, error.strerror or type(error).__name__)
 
     def _session(self, *, fresh: bool = False) -> tuple[Client, str]:
         """The logged-in client and the account's DID: the saved session unless `fresh`, else a
-        login with the app password."""
-        if self._client is not None and not fresh:
-            return self._client, self._did or ""
+        login with the app password. The client is kept only once it is logged in."""
+        if self._client is not None and self._did and not fresh:
+            return self._client, self._did
+        self._client = self._did = None
         client = Client(base_url=self._service,
                         request=Request(timeout=self._timeout, transport=DeadlineTransport()))
-        self._client = client
-        client.on_session_change(self._save)
+        client.on_session_change(lambda *_event: self._save(client))
         saved = self.session_file.read_text(encoding="utf-8").strip() if self.session_file.is_file() else ""
         if saved and not fresh:
             client.login(session_string=saved, fetch_bsky_profile=False)
         else:
             log.info("logging in to Bluesky as %s", self._handle)
             client.login(self._handle, self._password.get_secret_value(), fetch_bsky_profile=False)
-        self._did = Session.decode(client.export_session_string()).did
+        self._client, self._did = client, Session.decode(client.export_session_string()).did
         return client, self._did
 
     def _call(self, action: str, work: Any) -> Any:

@@ -84,8 +84,10 @@ class MastodonPublisher:
         return self._api
 
     def _check_rate_limit(self, api: Mastodon) -> None:
-        remaining = getattr(api, "ratelimit_remaining", None)
-        if remaining is not None and remaining <= 0 and _reset(api) > utcnow():
+        """No request while the server said none remain until a reset it named (one it did not
+        name is not waited for: the next answer says again)."""
+        remaining, reset = api.ratelimit_remaining, api.ratelimit_reset
+        if reset and remaining is not None and remaining <= 0 and _reset(api) > utcnow():
             raise NotSent(f"Mastodon rate limit until {_reset(api):%H:%M:%S} UTC", retry_after=_reset(api))
 
     # -- publishing ----------------------------------------------------------------------------
