@@ -160,39 +160,36 @@ def test_a_line_break_in_a_logged_value_forges_no_log_line(
     assert len(console) == 2 and "approved by admin" in console[0]
 
 
-def test_a_log_file_that_cannot_be_written_says_so_once(tmp_path: Path) -> None:
-    script = (
+def _full_disk_logging(folder: Path) -> str:
+    """A script that logs 40 routine lines to a log file in `folder` while no file may grow past
+    300 bytes (as on a full disk), then prints "still running"."""
+    return (
         "import logging, pathlib, resource, signal\n"
         "from bot.logs import log_to_file, setup_logging\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (300, 300))\n"
         "setup_logging(logging.INFO)\n"
-        f"log_to_file(pathlib.Path({str(tmp_path)!r}))\n"
+        f"log_to_file(pathlib.Path({str(folder)!r}))\n"
         "for n in range(40):  # routine lines: for the file only\n"
         "    logging.getLogger('apscheduler.scheduler').info('Running job %d', n)\n"
+        "print('still running')\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60, cwd=Path(__file__).parents[1])
+
+
+def test_a_log_file_that_cannot_be_written_says_so_once(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", _full_disk_logging(tmp_path)],
+                            capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr
     assert result.stderr == (f"nowbot: cannot write the log file {tmp_path / 'nowbot.log'} (File too "
                              "large); its lines are lost until it can be written\n")
 
 
 def test_logging_never_raises_when_stderr_is_on_the_full_disk_too(tmp_path: Path) -> None:
-    script = (
-        "import logging, pathlib, resource, signal\n"
-        "from bot.logs import log_to_file, setup_logging\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (300, 300))\n"
-        "setup_logging(logging.INFO)\n"
-        f"log_to_file(pathlib.Path({str(tmp_path)!r}))\n"
-        "for n in range(40):\n"
-        "    logging.getLogger('apscheduler.scheduler').info('Running job %d', n)\n"
-        "print('still running')\n"
-    )
     stderr = tmp_path / "stderr.txt"
     stderr.write_text("x" * 400)  # past the limit: nothing more can be written to it
     with stderr.open("a") as errors:
-        result = subprocess.run([sys.executable, "-c", script], stdout=subprocess.PIPE,
+        result = subprocess.run([sys.executable, "-c", _full_disk_logging(tmp_path)],
+                                stdout=subprocess.PIPE,
                                 stderr=errors, text=True, timeout=60, cwd=Path(__file__).parents[1])
     assert (result.returncode, result.stdout) == (0, "still running\n")
