@@ -85,7 +85,11 @@ def _reason_to_drop(record: RawTweet, text: str, options: CleanOptions) -> str |
 
 def clean_text(text: str, options: CleanOptions) -> str:
     """One tweet's text after the stripping rules of `options` (empty: nothing is left)."""
-    text = normalize(text)
+    return _stripped(normalize(text), options)
+
+
+def _stripped(text: str, options: CleanOptions) -> str:
+    """`clean_text` of text already normalized."""
     if options.strip_links:
         text = strip_links(text)
     if options.strip_mentions:
@@ -102,10 +106,10 @@ def clean_each(
     (storing finds tweets already stored, `corpora.ingest`)."""
     for record in records:
         report.read += 1
-        reason = _reason_to_drop(record, normalize(record.text), options)
-        text = ""
+        text = normalize(record.text)
+        reason = _reason_to_drop(record, text, options)
         if reason is None:
-            text = clean_text(record.text, options)
+            text = _stripped(text, options)
             reason = None if text else "empty"
         if reason:
             report.dropped[reason] += 1
