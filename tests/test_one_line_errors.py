@@ -80,6 +80,19 @@ def test_a_full_disk_during_a_corpus_import_is_one_line_and_stores_nothing(
         assert session.scalar(select(func.count(Tweet.id))) == 0
 
 
+def test_a_full_disk_during_training_is_one_line(sqlite_app: App, tmp_path: Path) -> None:
+    words = "light shadow render the quick brown fox jumps over a lazy dog".split()
+    rng = np.random.default_rng(0)
+    (tmp_path / "t.txt").write_text("".join(" ".join(rng.choice(words, 12)) + "\n" for _ in range(400)))
+    assert _nowbot(sqlite_app, ("corpus", "import", "ada", str(tmp_path / "t.txt"))).returncode == 0
+    result = nowbot_on_a_full_disk(sqlite_app, "train", "text", "-p", "ada", "--epochs", "1")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert errors[0].startswith("error: the command failed: File too large (details in ")
+    assert not list(sqlite_app.artifacts_dir.rglob(".staging-*"))  # no half-written checkpoint
+
+
 @pytest.mark.parametrize("url", [
     "sqlite", "postgresqlx://", "postgresql+nodriver://nowbot:s3cret-pass@db/nowbot",
     "postgresql://nowbot:s3cret-pass@db:port/nowbot",
