@@ -83,13 +83,9 @@ def _reason_to_drop(record: RawTweet, text: str, options: CleanOptions) -> str |
     return None
 
 
-def clean_text(text: str, options: CleanOptions) -> str:
-    """One tweet's text after the stripping rules of `options` (empty: nothing is left)."""
-    return _stripped(normalize(text), options)
-
-
-def _stripped(text: str, options: CleanOptions) -> str:
-    """`clean_text` of text already normalized."""
+def _strip(text: str, options: CleanOptions) -> str:
+    """A tweet's normalized text after the stripping rules of `options` (empty: nothing is
+    left)."""
     if options.strip_links:
         text = strip_links(text)
     if options.strip_mentions:
@@ -109,7 +105,7 @@ def clean_each(
         text = normalize(record.text)
         reason = _reason_to_drop(record, text, options)
         if reason is None:
-            text = _stripped(text, options)
+            text = _strip(text, options)
             reason = None if text else "empty"
         if reason:
             report.dropped[reason] += 1

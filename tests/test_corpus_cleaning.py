@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from corpora.cleaning import CleanOptions, clean, clean_text
+from corpora.cleaning import CleanOptions, clean
 from corpora.records import RawTweet
+
+
+def clean_text(text: str, options: CleanOptions) -> str:
+    """One tweet's text as cleaning keeps it."""
+    [kept], _ = clean([RawTweet(text)], options)
+    return kept.text
 
 
 @pytest.mark.parametrize(
