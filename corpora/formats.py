@@ -48,17 +48,6 @@ BOMS = (
 )
 
 
-def _opened(path: Path) -> BinaryIO:
-    try:
-        return path.open("rb")
-    except FileNotFoundError:
-        raise CorpusFormatError(path, None, "no such file") from None
-    except IsADirectoryError:
-        raise CorpusFormatError(path, None, "is a folder, not a file") from None
-    except OSError as error:
-        raise CorpusFormatError(path, None, f"cannot read ({error.strerror})") from None
-
-
 def _too_large(path: Path) -> CorpusFormatError:
     limit = f"{MAX_FILE_BYTES / 1e6:,.0f} MB"
     return CorpusFormatError(path, None, f"file too large (over {limit}); split it up")
@@ -86,38 +75,47 @@ def text_chunks(path: Path) -> Iterator[str]:
     Raises `CorpusFormatError` for a missing, binary, undecodable or blank file, or one over
     `MAX_FILE_BYTES` (refused by its size before reading, and never read past the limit).
     """
-    with _opened(path) as handle:
-        try:
+    try:
+        with path.open("rb") as handle:
             if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
                 raise _too_large(path)
-            data = handle.read(CHUNK_BYTES)
-            bom, encoding, codec = next((mark for mark in BOMS if data.startswith(mark[0])),
-                                        (b"", "UTF-8", "utf-8"))
-            decoder = codecs.getincrementaldecoder(codec)()
-            data, offset, lines = data[len(bom):], len(bom), 0  # bytes, line breaks before data
-            blank = True
-            while True:
-                if offset + len(data) > MAX_FILE_BYTES:
-                    raise _too_large(path)
-                if encoding == "UTF-8" and (binary := BINARY.search(data)):
-                    reason = f"not a text file (binary data at byte {offset + binary.start()})"
-                    raise CorpusFormatError(path, None, reason)
-                try:
-                    text = decoder.decode(data, final=not data)
-                except UnicodeDecodeError as error:
-                    raise _undecodable(path, encoding, error, offset, len(data), lines) from None
-                if encoding != "UTF-8" and (binary := BINARY_TEXT.search(text)):
-                    reason = f"not a text file (binary data in its {encoding} text)"
-                    raise CorpusFormatError(path, None, reason)
-                blank = blank and (not text or text.isspace())  # not text.strip(): no copy
-                if text:
-                    yield text
-                if not data:
-                    break
-                offset, lines = offset + len(data), lines + data.count(b"\n")
-                data = handle.read(CHUNK_BYTES)
-        except OSError as error:
-            raise CorpusFormatError(path, None, f"cannot read ({error.strerror})") from None
+            yield from _decoded(handle, path)
+    except FileNotFoundError:
+        raise CorpusFormatError(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise CorpusFormatError(path, None, "is a folder, not a file") from None
+    except OSError as error:
+        raise CorpusFormatError(path, None, f"cannot read ({error.strerror})") from None
+
+
+def _decoded(handle: BinaryIO, path: Path) -> Iterator[str]:
+    """`text_chunks` of an open file."""
+    data = handle.read(CHUNK_BYTES)
+    bom, encoding, codec = next((mark for mark in BOMS if data.startswith(mark[0])),
+                                (b"", "UTF-8", "utf-8"))
+    decoder = codecs.getincrementaldecoder(codec)()
+    data, offset, lines = data[len(bom):], len(bom), 0  # bytes and line breaks before `data`
+    blank = True
+    while True:
+        if offset + len(data) > MAX_FILE_BYTES:
+            raise _too_large(path)
+        if encoding == "UTF-8" and (binary := BINARY.search(data)):
+            reason = f"not a text file (binary data at byte {offset + binary.start()})"
+            raise CorpusFormatError(path, None, reason)
+        try:
+            text = decoder.decode(data, final=not data)
+        except UnicodeDecodeError as error:
+            raise _undecodable(path, encoding, error, offset, len(data), lines) from None
+        if encoding != "UTF-8" and BINARY_TEXT.search(text):
+            reason = f"not a text file (binary data in its {encoding} text)"
+            raise CorpusFormatError(path, None, reason)
+        blank = blank and (not text or text.isspace())  # not text.strip(): no copy
+        if text:
+            yield text
+        if not data:
+            break
+        offset, lines = offset + len(data), lines + data.count(b"\n")
+        data = handle.read(CHUNK_BYTES)
     if blank:
         raise CorpusFormatError(path, None, "empty file")
 
@@ -127,7 +125,7 @@ def _is_jsonl(text: str) -> bool:
     first, _, rest = text.lstrip().partition("\n")
     try:
         json.loads(first)
-    except (json.JSONDecodeError, RecursionError, ValueError):  # read_json names the error
+    except (RecursionError, ValueError):  # bad JSON: read_json names the error
         return False
     return bool(rest.strip())
 

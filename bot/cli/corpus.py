@@ -92,6 +92,7 @@ def import_command(
 
     All files are checked before anything is stored: one bad file means nothing is imported.
     A file over 200 MB, a tweet over 50,000 characters or JSON nested too deeply is refused.
+    Files are read as streams, in UTF-8 (or UTF-16 or UTF-32 with a byte-order mark).
     Tweets PERSONA already has (same X id or text) are skipped: a second import adds nothing,
     and a re-import after cleaning rules changed updates the stored text. HTML entities and
     backslash-escaped quotes are decoded and emoji kept; by default retweets are dropped, links
