@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 from storage.outbox import Post
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from bot.core.runtime import Runtime
 
 NOTICES = {
@@ -52,13 +50,11 @@ class Notes:
             return self._notes.get(ref)
 
 
-def notice(application: web.Application, runtime: Runtime, key: str, post_id: str, ref: str) -> str | None:
-    """The words for notice `key` about post `post_id` (or refusal `ref`); None for anything
-    else."""
-    from bot.dashboard.keys import NOTES
-
+def notice(notes: Notes, runtime: Runtime, key: str, post_id: str, ref: str) -> str | None:
+    """The words for notice `key` about post `post_id` (or refusal `ref`, kept in `notes`); None
+    for anything else."""
     if key == "refused":
-        return application[NOTES].get(ref)
+        return notes.get(ref)
     text = NOTICES.get(key)
     if text is None or not (post_id.isascii() and post_id.isdigit() and len(post_id) < 10):
         return None

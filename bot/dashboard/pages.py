@@ -20,7 +20,7 @@ from bot.core.runtime import Runtime
 from bot.core.schedule import next_runs
 from bot.dashboard import draw_page, model_views, post_views
 from bot.dashboard.access import ACCESS
-from bot.dashboard.keys import CSRF, RUNTIME
+from bot.dashboard.keys import CSRF, NOTES, RUNTIME
 from bot.dashboard.notices import notice
 
 
@@ -70,7 +70,7 @@ def _handler(page: Page) -> Callable[[web.Request], Any]:
         key, ref = request.query.get("notice", ""), request.query.get("ref", "")
         post = request.query.get("post", "")
         said, context = await asyncio.to_thread(
-            lambda: (notice(request.app, runtime, key, post, ref), page.context(runtime)))
+            lambda: (notice(request.app[NOTES], runtime, key, post, ref), page.context(runtime)))
         return aiohttp_jinja2.render_template(page.template, request, {
             **context, "page": page, "pages": PAGES, "notice": said, "csrf": request.app[CSRF],
             "logout": request.app[ACCESS].password is not None,
