@@ -10,7 +10,6 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -140,19 +139,6 @@ def test_losing_a_concurrent_import_is_one_line_and_stores_nothing(app: App, tmp
         assert list(session.scalars(select(Tweet.text))) == ["theirs"]
 
 
-@pytest.fixture
-def logging_restored() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level, factory = root.handlers[:], root.level, logging.getLogRecordFactory()
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:], root.level = handlers, level
-    logging.setLogRecordFactory(factory)
-
-
-@pytest.mark.usefixtures("logging_restored")
 def test_a_line_break_in_a_logged_value_forges_no_log_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
