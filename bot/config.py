@@ -12,7 +12,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -31,6 +31,25 @@ IdList = Annotated[frozenset[int], NoDecode]
 
 class ConfigError(NowbotError):
     """Settings failed validation; the message names each bad setting."""
+
+
+class _NowbotLines(PydanticBaseSettingsSource):
+    """The `.env` file's settings without other programs' lines (docker compose reads the same
+    file for `POSTGRES_PASSWORD`): only `NOWBOT_` names are nowbot's, and an unknown one is still
+    refused as a typo."""
+
+    def __init__(self, settings_cls: type[BaseSettings],
+                 dotenv: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._dotenv = dotenv
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # all of it comes from `__call__`
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = str(self.config.get("env_prefix", "")).lower()
+        return {name: value for name, value in self._dotenv().items()
+                if name in self.settings_cls.model_fields or name.lower().startswith(prefix)}
 
 
 class Settings(BaseSettings):
@@ -244,7 +263,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources = [init_settings, env_settings, dotenv_settings]
+        sources = [init_settings, env_settings, _NowbotLines(settings_cls, dotenv_settings)]
         toml_path = os.environ.get("NOWBOT_CONFIG")
         if toml_path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))

@@ -213,9 +213,9 @@ def reconcile(
     The account is read `recent_limit` posts at a time, more (up to `read_budget`: X bills every
     post read) until the posts read reach back past the oldest uncertain attempt. A delivery
     found by its text (compared as its platform's `normalized` says) among the posts created
-    since its first uncertain attempt becomes `published` with the platform's id. One not found although the reading reached back past its attempt goes back
-    to `approved` once `settle` has passed (time for the platform to show it), or `failed`
-    after `MAX_ATTEMPTS`. One the reading could not reach stays `unknown` (never sent again
+    since its first uncertain attempt becomes `published` with the platform's id. One not found
+    although the reading reached back past its attempt goes back to `approved` once `settle` has
+    passed (time for the platform to show it), or `failed` after `MAX_ATTEMPTS`. One the reading could not reach stays `unknown` (never sent again
     blindly) and is logged for a person to check. Reading an account takes at most
     `deadline_s` seconds.
     """

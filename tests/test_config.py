@@ -33,6 +33,16 @@ def test_dotenv_is_read(tmp_path: Path) -> None:
     assert load_settings().x_bearer_token.get_secret_value() == "from-dotenv"
 
 
+def test_dotenv_lines_of_other_programs_are_left_to_them_and_a_typo_is_named(
+        tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("POSTGRES_PASSWORD=for-compose\nNOWBOT_LOG_LEVEL=DEBUG\n")  # compose's too
+    assert load_settings().log_level == "DEBUG"
+    dotenv.write_text("POSTGRES_PASSWORD=for-compose\nNOWBOT_LOG_LEVL=DEBUG\n")
+    with pytest.raises(ConfigError, match="NOWBOT_LOG_LEVL"):
+        load_settings()
+
+
 def test_bad_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOWBOT_X_READ_BUDGET", "-3")
     monkeypatch.setenv("NOWBOT_DATABASE_URL", "mysql://x")

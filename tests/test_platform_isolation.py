@@ -149,7 +149,8 @@ def test_a_failing_platform_is_paused_with_backoff_and_resumes_after_a_success(
         publishing.platform_round(sqlite_app.sessions, publisher)
     paused = health(sqlite_app, "mastodon")
     assert paused is not None and paused.failures == platform_health.BREAK_AFTER
-    assert paused.paused_until is not None and "could not reach Mastodon" in (paused.last_error or "")
+    assert paused.paused_until is not None
+    assert "could not reach Mastodon" in (paused.last_error or "")
     assert publishing.platform_round(sqlite_app.sessions, publisher) == []  # paused: not tried
     shown = _page(sqlite_app, "/")  # the dashboard's queue says so, and /healthz
     assert "mastodon: paused until" in shown and "after 3 failures in a row" in shown
@@ -164,7 +165,8 @@ def test_a_failing_platform_is_paused_with_backoff_and_resumes_after_a_success(
     assert "mastodon: paused" not in _page(sqlite_app, "/")
     closed = health(sqlite_app, "mastodon")
     assert closed is not None and closed.failures == 0 and closed.paused_until is None
-    assert platform_health.pause_for(platform_health.BREAK_AFTER + 1) == 2 * platform_health.FIRST_PAUSE
+    next_pause = platform_health.pause_for(platform_health.BREAK_AFTER + 1)
+    assert next_pause == 2 * platform_health.FIRST_PAUSE
 
 
 def test_a_resend_delayed_past_the_keys_lifetime_is_reconciled_not_sent(
@@ -188,7 +190,8 @@ def test_a_resend_delayed_past_the_keys_lifetime_is_reconciled_not_sent(
     assert delivery(sqlite_app, post.id, "mastodon").status == PostStatus.UNKNOWN  # not sent
     publishing.reconcile(sqlite_app.sessions, {"mastodon": publisher}, settle=timedelta(0))
     found = delivery(sqlite_app, post.id, "mastodon")
-    assert found.status == PostStatus.PUBLISHED and found.external_id == fake_mastodon.statuses[0]["url"]
+    assert found.status == PostStatus.PUBLISHED
+    assert found.external_id == fake_mastodon.statuses[0]["url"]
     assert len(fake_mastodon.statuses) == 1 and len(fake_mastodon.calls(MASTODON_CREATE)) == 2
 
 

@@ -88,7 +88,8 @@ class MastodonPublisher:
         name is not waited for: the next answer says again)."""
         remaining, reset = api.ratelimit_remaining, api.ratelimit_reset
         if reset and remaining is not None and remaining <= 0 and _reset(api) > utcnow():
-            raise NotSent(f"Mastodon rate limit until {_reset(api):%H:%M:%S} UTC", retry_after=_reset(api))
+            raise NotSent(f"Mastodon rate limit until {_reset(api):%H:%M:%S} UTC",
+                          retry_after=_reset(api))
 
     # -- publishing ----------------------------------------------------------------------------
 
