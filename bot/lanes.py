@@ -11,8 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, wait
-from typing import TypeVar
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 log = logging.getLogger("nowbot.outbox")
 T = TypeVar("T")
@@ -22,7 +22,7 @@ class Lanes:
     """The platforms' lanes of one process."""
 
     def __init__(self) -> None:
-        self._running: dict[str, tuple[Future[object], float]] = {}
+        self._running: dict[str, tuple[Future[Any], float]] = {}
         self._lock = threading.Lock()
 
     def start(self, platform: str, work: Callable[[], T]) -> Future[T] | None:
@@ -34,7 +34,7 @@ class Lanes:
                          platform, time.monotonic() - running[1])
                 return None
             future: Future[T] = Future()
-            self._running[platform] = (future, time.monotonic())  # type: ignore[assignment]
+            self._running[platform] = (future, time.monotonic())
 
         def run() -> None:
             try:
@@ -50,9 +50,3 @@ class Lanes:
         """The platforms whose lane is working now."""
         with self._lock:
             return sorted(p for p, (future, _) in self._running.items() if not future.done())
-
-    def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for every lane to be idle; whether they all are."""
-        with self._lock:
-            futures = [future for future, _ in self._running.values()]
-        return not wait(futures, timeout=timeout).not_done
