@@ -39,7 +39,7 @@ from bot.dashboard import start_dashboard
 from bot.demo import DEMO_IMAGE_SET, seed_demo
 from bot.leader import LeaderLock
 from bot.platforms.base import Publisher
-from bot.platforms.local.publisher import LocalPublisher
+from bot.platforms.catalog import Adapter, configured_adapters, configured_publishers
 from bot.scheduler import (
     JOB_THREADS, JobSpec, WatchedScheduler, build_scheduler, install_jobs, job_specs, problems,
     wait_for_jobs,
@@ -60,39 +60,6 @@ SHUTDOWN_LIMIT_S = 9.0  # after a stop signal; a process still running then exit
 SICK_WAITS = 10  # a sick leader's first wait before it tries to lead again, in leader polls
 
 T = TypeVar("T")
-
-Adapter = Callable[[Runtime], Awaitable[None]]
-"""A long-running coroutine that connects a platform (Discord, ...); cancelled on shutdown."""
-
-
-def configured_adapters(settings: Settings) -> list[Adapter]:
-    """The adapters whose credentials are configured. Adapters for new platforms go here."""
-    adapters: list[Adapter] = []
-    if settings.discord_token is not None:
-        from bot.platforms.discord.client import start_discord
-
-        adapters.append(start_discord)
-    return adapters
-
-
-def configured_publishers(settings: Settings) -> dict[str, Publisher]:
-    """X, Mastodon and Bluesky where their credentials are set; the local outbox folder when none
-    is (Discord adds itself when its client connects)."""
-    publishers: dict[str, Publisher] = {}
-    if settings.x_post_configured:
-        from bot.platforms.x.publisher import XPublisher
-
-        publishers["x"] = XPublisher(settings)
-    if settings.mastodon_configured:
-        from bot.platforms.mastodon.publisher import MastodonPublisher
-
-        publishers["mastodon"] = MastodonPublisher(settings)
-    if settings.bluesky_configured:
-        from bot.platforms.bluesky.publisher import BlueskyPublisher
-
-        publishers["bluesky"] = BlueskyPublisher(settings)
-    return publishers or {"local": LocalPublisher(settings.data_dir / "outbox")}
-
 
 def campaign_image_set(app: App) -> str | None:
     """The configured image set, else the demo set when it exists."""

@@ -22,7 +22,8 @@ def post_now(
     from bot import generation
     from bot.core.posts import make_campaign_post
     from bot.core.runtime import Runtime
-    from bot.service import campaign_image_set, configured_publishers
+    from bot.platforms.catalog import configured_publishers
+    from bot.service import campaign_image_set
 
     with cli_app(tensorflow=True) as app:
         if persona is not None:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.app import App
 from bot.lanes import Lanes
 from bot.platforms.base import Publisher
+
+if TYPE_CHECKING:
+    from bot.commands import Reply, TweetRequest
+    from bot.generation import GeneratedText
+
+ModelCommand = Literal["image", "progress", "draw"]
+"""The chat commands answered by the models with a `Reply` (`bot.commands` functions by name)."""
 
 
 class GeneratedTextLike(Protocol):
@@ -30,6 +37,23 @@ class Generator(Protocol):
     def progress_gif(self, app: App, image_set: str) -> bytes: ...
 
 
+class ChatModels(Protocol):
+    """What chat edges (Discord) ask of the models, wherever they run: in this process, or on
+    generation workers reached through the job queue. Never blocks the caller's event loop."""
+
+    async def tweet(self, request: TweetRequest) -> GeneratedText:
+        """One tweet for `request` (requests waiting at the same time are sampled together)."""
+        ...
+
+    async def reply(self, command: ModelCommand, *args: object) -> Reply:
+        """`bot.commands.<command>(app, *args)`: an image grid, a progress GIF or a drawing."""
+        ...
+
+    async def close(self) -> None:
+        """Stop generating; requests still waiting fail."""
+        ...
+
+
 @dataclass
 class Runtime:
     """What this process works with: the app, the models, where posts go (each platform in its
@@ -45,6 +69,7 @@ class Runtime:
     children: set[subprocess.Popen[bytes]] = field(default_factory=set)
     stopping: threading.Event = field(default_factory=threading.Event)
     lanes: Lanes = field(default_factory=Lanes)  # each platform's outbox runs in its own
+    chat: ChatModels | None = None  # what chat edges generate with (`bot.chat.models`)
 
     def add_publisher(self, publisher: Publisher) -> None:
         """Publish to `publisher`'s platform from now on (an adapter that has connected)."""
