@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     )
     artifacts_dir: Path | None = Field(
         None, description="Model artifacts folder; default DATA_DIR/artifacts."
+    )
+    job_queue: Literal["embedded", "postgresql"] = Field(
+        "embedded",
+        description="Where scheduled jobs run: in the service's process (embedded), or queued in "
+                    "PostgreSQL for `nowbot worker` processes on any machine (postgresql).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -213,6 +218,14 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _queue_on_postgresql(self) -> Settings:
+        if self.job_queue == "postgresql" and not (self.database_url or "").startswith(
+                "postgresql"):
+            raise ValueError("NOWBOT_JOB_QUEUE=postgresql needs NOWBOT_DATABASE_URL to be a "
+                             "PostgreSQL URL (postgresql+psycopg://...)")
+        return self
 
     @field_validator("discord_admin_role_ids", "discord_admin_user_ids", "discord_owner_ids",
                      mode="before")
