@@ -345,8 +345,10 @@ class Settings(BaseSettings):
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        name = "NOWBOT_" + "_".join(str(part) for part in item["loc"]).upper()
-        lines.append(f"{name}: {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")
+        if item["loc"]:
+            message = "NOWBOT_" + "_".join(str(part) for part in item["loc"]).upper() + ": " + message
+        lines.append(message)
     return "invalid configuration: " + "; ".join(lines)
 
 
