@@ -61,6 +61,8 @@ class Post(Timestamped, Base):
         ForeignKey("generated_items.id", ondelete="SET NULL")
     )
     image_alt: Mapped[str | None] = mapped_column(Text)  # the image's description for screen readers
+    # The scheduled campaign slot it was written for (`job@time`): one post per slot.
+    campaign_slot: Mapped[str | None] = mapped_column(String(100), unique=True, index=True)
     publish_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a person's time
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -3,16 +3,19 @@
 from storage.base import Base
 from storage.corpus import CollectionCursor, Persona, Tweet
 from storage.imagesets import Image, ImageSet
+from storage.jobqueue import ChatAnswer, JobSlot
 from storage.outbox import Delivery, GeneratedItem, Post
 from storage.registry import ModelVersion, TrainingRun
 
 __all__ = [
     "Base",
+    "ChatAnswer",
     "CollectionCursor",
     "Delivery",
     "GeneratedItem",
     "Image",
     "ImageSet",
+    "JobSlot",
     "ModelVersion",
     "Persona",
     "Post",
