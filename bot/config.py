@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -27,6 +27,8 @@ from bot.errors import NowbotError
 
 IdList = Annotated[frozenset[int], NoDecode]
 """Discord ids: comma-separated in the environment and `.env` (`123,456`), a list in TOML."""
+ShardIds = Annotated[tuple[int, ...], NoDecode]
+"""Discord shard ids: ranges and single ids (`0-3`, `0,2,5`), or a list in TOML."""
 
 
 class ConfigError(NowbotError):
@@ -126,7 +128,15 @@ class Settings(BaseSettings):
     )
     discord_auto_shard: bool = Field(False, description="Use discord.py's AutoShardedClient.")
     discord_shard_count: int | None = Field(
-        None, ge=1, description="Shards with auto-sharding; unset asks Discord."
+        None, ge=1, description="Shards in all (every process the same); unset asks Discord."
+    )
+    discord_shards: ShardIds | None = Field(
+        None, description="The shards this process runs, '0-3' or '0,2,5' (with "
+        "NOWBOT_DISCORD_SHARD_COUNT); other processes run the rest.",
+    )
+    discord_identify_spacing_s: float = Field(
+        5.0, ge=0, le=60, description="Seconds between two logins (IDENTIFY) of one bucket, "
+        "across processes; Discord's rule is 5.",
     )
     discord_cooldown_seconds: float = Field(
         5.0, ge=0, le=3600, description="Per-user command cooldown; 0 turns it off."
@@ -239,6 +249,17 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in parts)
         return value
 
+    @field_validator("discord_shards", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: object) -> object:
+        return parse_shards(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _shards_counted(self) -> Settings:
+        if self.discord_shards is not None:
+            check_shards(self.discord_shards, self.discord_shard_count)
+        return self
+
     @field_validator("dashboard_password")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -340,6 +361,28 @@ class Settings(BaseSettings):
     def x_read_configured(self) -> bool:
         """True when an X bearer token is set (needed for collection)."""
         return self.x_bearer_token is not None
+
+
+def parse_shards(text: str) -> tuple[int, ...] | None:
+    """Shard ids from `0-3`, `0,2,5` or a mix (`0-1,4`), sorted; None for an empty text."""
+    ids: set[int] = set()
+    for part in filter(None, (part.strip() for part in text.split(","))):
+        bounds = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if bounds is None or int(bounds[2] or bounds[1]) < int(bounds[1]):
+            raise ValueError(f"shards must be ids like 0-3 or 0,2,5, not '{part[:30]}'")
+        ids.update(range(int(bounds[1]), int(bounds[2] or bounds[1]) + 1))
+    return tuple(sorted(ids)) or None
+
+
+def check_shards(shards: tuple[int, ...], count: int | None) -> None:
+    """Raise `ValueError` unless every shard id is below `count` (which must be set)."""
+    if count is None:
+        raise ValueError("shards need the shard count (NOWBOT_DISCORD_SHARD_COUNT, "
+                         "--shard-count), the same in every process")
+    outside = [shard for shard in shards if shard >= count]
+    if outside:
+        raise ValueError(f"shard {outside[0]} does not exist: the ids of {count} shards are "
+                         f"0-{count - 1}")
 
 
 def _describe(error: ValidationError) -> str:
