@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, get_settings
 from bot.errors import NowbotError
+from storage.artifact_store import open_store
 from storage.db import make_engine, session_factory, upgrade
 
 
@@ -40,4 +41,5 @@ def open_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
             reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
             raise NowbotError(f"cannot open the database {where}: {reason}") from None
     settings.resolved_artifacts_dir.mkdir(parents=True, exist_ok=True)
+    open_store(settings.artifact_store, settings.resolved_artifacts_dir, settings.s3_endpoint_url)
     return App(settings=settings, engine=engine, sessions=session_factory(engine))

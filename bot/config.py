@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import NowbotError
+from storage.artifact_store import parse_location
 
 IdList = Annotated[frozenset[int], NoDecode]
 """Discord ids: comma-separated in the environment and `.env` (`123,456`), a list in TOML."""
@@ -74,10 +75,22 @@ class Settings(BaseSettings):
     artifacts_dir: Path | None = Field(
         None, description="Model artifacts folder; default DATA_DIR/artifacts."
     )
+    artifact_store: str = Field(
+        "local", description="Where model versions are shared between machines: 'local' (the "
+        "artifacts folder) or s3://bucket/prefix (an S3 bucket, credentials from the AWS_* "
+        "variables; each machine keeps verified copies in ARTIFACTS_DIR/cache).",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="URL of an S3-compatible server for the artifact store; empty: AWS."
+    )
     job_queue: Literal["embedded", "postgresql"] = Field(
         "embedded",
         description="Where scheduled jobs run: in the service's process (embedded), or queued in "
                     "PostgreSQL for `nowbot worker` processes on any machine (postgresql).",
+    )
+    queue_stall_seconds: int = Field(
+        30, ge=3, le=600,
+        description="A queue worker silent this long is taken for dead: its jobs run again.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -227,6 +240,19 @@ class Settings(BaseSettings):
     def _known_driver(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("artifact_store")
+    @classmethod
+    def _store_location(cls, value: str) -> str:
+        parse_location(value)
+        return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[\w.-]+(:\d{1,5})?/?", value):
+            raise ValueError(f"must be an http(s)://host:port URL, not '{value[:60]}'")
         return value
 
     @model_validator(mode="after")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.app import App
@@ -69,8 +68,9 @@ def serving_generator(app: App, persona: str, blend_with: str | None = None
     from models.text.serving import load_generator, serving_version
 
     personas = (persona, blend_with) if blend_with else (persona,)
-    version = serving_version(Registry(app.sessions, app.artifacts_dir), *personas)
-    return (version, *load_generator(Path(version.artifact_path)))
+    registry = Registry(app.sessions, app.artifacts_dir)
+    version = serving_version(registry, *personas)
+    return (version, *load_generator(registry.local_path(version)))
 
 
 def tweet_rules(app: App, *, candidates: int | None = None, block: tuple[str, ...] = (),

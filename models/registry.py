@@ -1,8 +1,11 @@
 """The model registry: versioned artifacts on disk, their records, and the promotion gate.
 
 Layout: `ARTIFACTS/models/<kind>/<target>/v0001/` holds whatever the trainer writes (weights,
-vocabulary, config, metrics). A folder is staged and renamed into place in one step, and its
-record is committed only after the rename, so a crash or kill leaves the serving version as it was.
+vocabulary, config, metrics) and its manifest. A folder is staged, published to the artifact store
+(`storage.artifact_store`: nothing to do for the local one, an upload for S3) and renamed into
+place, and its record (with the manifest's checksum) is committed only after that, so a crash or
+kill leaves the serving version as it was. Promotion is one transaction; every machine reads the
+serving version from the database when asked and gets a verified local copy (`local_path`).
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import ModelError, NoServingModel
+from storage.artifact_store import ArtifactError, ArtifactStore, store_for, write_manifest
 from storage.artifacts import staged_dir
 from storage.base import utcnow
-from storage.registry import ModelVersion, RunStatus, TrainingRun, VersionStatus
+from storage.registry import ModelVersion, RunStatus, TrainingRun, VersionStatus, version_key
 
 CURVE_EVERY_S = 10.0  # unforced learning-curve points of one run at most this often
 CURVE_POINTS = 400  # a longer curve keeps every other point (the newest always)
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,6 +65,14 @@ def _alive(pid: int) -> bool:
 
 
 @dataclass(frozen=True)
+class LocalVersion:
+    """A version's number and the verified folder holding it on this machine."""
+
+    version: int
+    folder: Path
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What the promotion gate decided, and why (shown to users and logged)."""
 
@@ -68,11 +81,14 @@ class Verdict:
 
 
 class Registry:
-    """Model versions of every kind, stored under `artifacts_dir/models`."""
+    """Model versions of every kind, written under `artifacts_dir/models` and published to
+    `store` (default: the store opened for `artifacts_dir`, `storage.artifact_store.store_for`)."""
 
-    def __init__(self, sessions: sessionmaker[Session], artifacts_dir: Path) -> None:
+    def __init__(self, sessions: sessionmaker[Session], artifacts_dir: Path,
+                 store: ArtifactStore | None = None) -> None:
         self.sessions = sessions
-        self.root = artifacts_dir / "models"
+        self.artifacts_dir = artifacts_dir
+        self.store = store or store_for(artifacts_dir)
         self._curve_at: dict[int, float] = {}  # run id -> when this process stored its last point
 
     # -- training runs -----------------------------------------------------------------------
@@ -178,28 +194,45 @@ class Registry:
         persona_id: int | None = None,
         image_set_id: int | None = None,
     ) -> ModelVersion:
-        """Write a new candidate version: `write(folder)` fills a staging folder, which is then
-        renamed into place together with `metrics.json`, and the record is committed last."""
+        """Write a new candidate version: `write(folder)` fills a staging folder, which gets
+        `metrics.json` and its manifest, is published to the store and renamed into place; the
+        record, with the manifest's checksum, is committed last. A number whose folder or key a
+        crashed save left behind is skipped (versions are written once)."""
+        with self.sessions() as session:
+            number = 1 + (session.scalar(select(func.max(ModelVersion.version)).where(
+                ModelVersion.kind == kind, ModelVersion.target == target)) or 0)
+        key = version_key(kind, target, number)
+        while (self.artifacts_dir / key).exists() or self._stored(self.store.taken, key):
+            number += 1
+            key = version_key(kind, target, number)
+        with staged_dir(self.artifacts_dir / key) as staging:
+            write(staging)
+            (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+            checksum = write_manifest(staging)
+            self._stored(self.store.put, key, staging)
+        version = ModelVersion(
+            kind=kind, target=target, version=number, metrics=metrics, config=config or {},
+            artifact_path=str(self.artifacts_dir / key), checksum=checksum,
+            training_run_id=training_run_id, persona_id=persona_id, image_set_id=image_set_id,
+        )
         with self.sessions.begin() as session:
-            number = 1 + (
-                session.scalar(
-                    select(func.max(ModelVersion.version)).where(
-                        ModelVersion.kind == kind, ModelVersion.target == target
-                    )
-                )
-                or 0
-            )
-            folder = self.root / kind / target / f"v{number:04d}"
-            with staged_dir(folder) as staging:
-                write(staging)
-                (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
-            version = ModelVersion(
-                kind=kind, target=target, version=number, metrics=metrics, config=config or {},
-                artifact_path=str(folder), training_run_id=training_run_id,
-                persona_id=persona_id, image_set_id=image_set_id,
-            )
             session.add(version)
         return version
+
+    def local_path(self, version: ModelVersion) -> Path:
+        """A folder on this machine holding `version`, verified against its checksum: the one
+        it was written to, or a copy fetched once from the store; a `ModelError` when the store
+        does not have it whole."""
+        return self._stored(self.store.local_folder, version.key, version.checksum,
+                            Path(version.artifact_path))
+
+    @staticmethod
+    def _stored(call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)`, with the store's errors as `ModelError`s (one line, fit for a user)."""
+        try:
+            return call(*args)
+        except ArtifactError as error:
+            raise ModelError(str(error)) from None
 
     def serving(self, kind: str, target: str) -> ModelVersion | None:
         """The version generation uses, or None before the first promotion."""
@@ -213,11 +246,17 @@ class Registry:
             )
 
     def serving_path(self, kind: str, target: str) -> Path:
-        """Artifact folder of the serving version; raises `NoServingModel` when there is none."""
+        """Verified local folder of the serving version (`local_path`); raises `NoServingModel`
+        when there is none."""
         version = self.serving(kind, target)
         if version is None:
             raise NoServingModel(f"no serving {kind} model for '{target}' yet: train one first")
-        return Path(version.artifact_path)
+        return self.local_path(version)
+
+    def serving_local(self, kind: str, target: str) -> LocalVersion | None:
+        """The serving version with its verified local folder (to fine-tune), or None."""
+        version = self.serving(kind, target)
+        return None if version is None else LocalVersion(version.version, self.local_path(version))
 
     def serving_versions(self, kind: str) -> list[ModelVersion]:
         """The serving versions of `kind` (one per target), newest first."""

@@ -47,9 +47,10 @@ class TrainingRun(Timestamped, Base):
 
 
 class ModelVersion(Timestamped, Base):
-    """A versioned artifact on disk with its held-out metrics and promotion status.
+    """A versioned artifact with its held-out metrics and promotion status.
 
     `target` names what the model serves: a persona, a group of personas, or an image set.
+    `key` names it in the artifact store (`storage.artifact_store`), `checksum` verifies a copy.
     """
 
     __tablename__ = "model_versions"
@@ -69,5 +70,16 @@ class ModelVersion(Timestamped, Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=VersionStatus.CANDIDATE)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    artifact_path: Mapped[str] = mapped_column(String(500))
+    artifact_path: Mapped[str] = mapped_column(String(500))  # where the writing machine put it
+    checksum: Mapped[str | None] = mapped_column(String(64))  # sha256 of its manifest
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def key(self) -> str:
+        """The version's name in the artifact store (`version_key`)."""
+        return version_key(self.kind, self.target, self.version)
+
+
+def version_key(kind: str, target: str, version: int) -> str:
+    """A version's name in the artifact store: its folder under the artifacts folder."""
+    return f"models/{kind}/{target}/v{version:04d}"

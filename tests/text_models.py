@@ -17,8 +17,15 @@ def uniform_sampler(lexicon: Lexicon | None, personas: tuple[str, ...] = ("ada",
                     vocab: Vocab = VOCAB) -> Sampler:
     """A sampler that finds every symbol equally likely: only the word tree (and a word guide)
     shapes its text."""
+    arrays = uniform_arrays(personas, vocab)
+    return Sampler(arrays, vocab, list(personas), CONFIG, lexicon=lexicon)
+
+
+def uniform_arrays(personas: tuple[str, ...] = ("ada", "bob"), vocab: Vocab = VOCAB
+                   ) -> dict[str, np.ndarray]:
+    """The weights of `uniform_sampler` (all zero), as a version's `weights.npz` holds them."""
     v, u = len(vocab), CONFIG.units
-    arrays = {
+    return {
         "char_embedding": np.zeros((v, CONFIG.embed_dim), np.float32),
         "persona_embedding": np.zeros((len(personas), CONFIG.persona_dim), np.float32),
         "logits/kernel": np.zeros((u, v), np.float32),
@@ -27,4 +34,3 @@ def uniform_sampler(lexicon: Lexicon | None, personas: tuple[str, ...] = ("ada",
         "gru_0/recurrent_kernel": np.zeros((u, 3 * u), np.float32),
         "gru_0/bias": np.zeros((2, 3 * u), np.float32),
     }
-    return Sampler(arrays, vocab, list(personas), CONFIG, lexicon=lexicon)

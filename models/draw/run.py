@@ -101,7 +101,7 @@ def train_draw(
     state_dir = checkpoint_dir(artifacts_dir, target)
     if fresh:
         shutil.rmtree(state_dir, ignore_errors=True)
-    serving = None if fresh else registry.serving(KIND, target)
+    serving = None if fresh else registry.serving_local(KIND, target)
     size, channels = pixels.shape[1], pixels.shape[3]
     config = start_config(state_dir, serving, DrawConfig.load,
                           lambda: DrawConfig.for_set(size, channels, mode, **(overrides or {})), pixels, set_name)

@@ -15,21 +15,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from models.errors import ModelError
+from models.registry import LocalVersion
 from storage.artifacts import atomic_write_bytes
-from storage.registry import ModelVersion
 
 CHECKPOINT, CONFIG, FRAMES = "checkpoint.npz", "config.json", "frames"
 C = TypeVar("C")
 
 
-def start_config(state_dir: Path, serving: ModelVersion | None, load: Callable[[Path], C],
+def start_config(state_dir: Path, serving: LocalVersion | None, load: Callable[[Path], C],
                  new: Callable[[], C], pixels: Any, set_name: str) -> C:
     """The config of the interrupted run in `state_dir`, else the serving version's, else
     `new()`; a `ModelError` when it is not the size and channels of the set's `pixels`."""
     if (state_dir / CHECKPOINT).exists() and (state_dir / CONFIG).exists():
         config = load(state_dir / CONFIG)
     elif serving is not None:
-        config = load(Path(serving.artifact_path) / CONFIG)
+        config = load(serving.folder / CONFIG)
     else:
         config = new()
     size, channels = pixels.shape[1], pixels.shape[3]
@@ -41,7 +41,7 @@ def start_config(state_dir: Path, serving: ModelVersion | None, load: Callable[[
     return config
 
 
-def restore(model: Any, state_dir: Path, serving: ModelVersion | None
+def restore(model: Any, state_dir: Path, serving: LocalVersion | None
             ) -> tuple[dict[str, float], int | None, int | None]:
     """(state, resumed from step, fine-tuned version): the interrupted run's checkpoint in
     `state_dir` when there is one, else the `serving` version's weights, else a fresh start.
@@ -55,7 +55,7 @@ def restore(model: Any, state_dir: Path, serving: ModelVersion | None
         return state, int(state["steps"]), None
     shutil.rmtree(state_dir / FRAMES, ignore_errors=True)  # an abandoned run's grids would confuse the GIF
     if serving is not None:
-        folder = Path(serving.artifact_path)
+        folder = serving.folder
         model.generator.load_weights(folder / "generator_raw.weights.h5")
         model.ema_generator.load_weights(folder / "generator.weights.h5")
         model.discriminator.load_weights(folder / "discriminator.weights.h5")

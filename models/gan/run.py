@@ -76,7 +76,7 @@ def train_gan(
     state_dir = checkpoint_dir(artifacts_dir, set_name)
     if fresh:
         shutil.rmtree(state_dir, ignore_errors=True)
-    serving = None if fresh else registry.serving(KIND, set_name)
+    serving = None if fresh else registry.serving_local(KIND, set_name)
     size, channels = pixels.shape[1], pixels.shape[3]
     config = start_config(state_dir, serving, GanConfig.load,
                           lambda: GanConfig.for_set(size, channels, **(overrides or {})), pixels, set_name)

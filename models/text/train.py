@@ -211,12 +211,12 @@ def train_text(
         minutes, epochs, prior_name = run["minutes"], run["epochs"], run.get("prior")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-        serving = None if fresh else registry.serving(ModelKind.TEXT, target)
+        serving = None if fresh else registry.serving_local(ModelKind.TEXT, target)
         if serving is not None:
-            base = Sampler.load(Path(serving.artifact_path))
+            base = Sampler.load(serving.folder)
             vocab, config = base.vocab, base.config
             names = base.personas + sorted({p for p, _ in tweets} - set(base.personas))
-            with np.load(Path(serving.artifact_path) / "weights.npz") as saved:
+            with np.load(serving.folder / "weights.npz") as saved:
                 init = {k: saved[k] for k in saved.files}
             finetuned_from = serving.version
         else:
