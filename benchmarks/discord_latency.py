@@ -47,6 +47,8 @@ from fake_discord import FakeDiscord, Member, logged_in  # noqa: E402
 from bot import generation  # noqa: E402
 from bot.platforms.discord.client import build_client  # noqa: E402
 from bot.app import App, open_app  # noqa: E402
+from bot.chat.models import LocalChatModels  # noqa: E402
+from bot.core.runtime import Runtime  # noqa: E402
 from bot.commands import TweetRequest  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from corpora.ingest import get_or_create_persona, store_tweets  # noqa: E402
@@ -244,19 +246,24 @@ async def measure(app: App, fake: RemoteFake, size: int, rounds: int,
     """Timings of `rounds` bursts, and how long the ready-tweet pool took to refill before each."""
     settings = app.settings.model_copy(
         update={"discord_token": SecretStr(fake.token), "discord_cooldown_seconds": 0.0})
-    client = build_client(App(settings, app.engine, app.sessions), guild_ready_timeout=0.05)
+    models = LocalChatModels(App(settings, app.engine, app.sessions))
+    client = build_client(Runtime(models.app, generation, {}, chat=models),
+                          guild_ready_timeout=0.05)
     timings: list[dict[str, Any]] = []
     refills = []
-    async with logged_in(fake, client):  # type: ignore[arg-type]
-        await fake.burst(4, prompt)  # warm-up: database connections, the model, the pool
-        for _ in range(rounds):
-            started = time.monotonic()
-            while not prompt and client.tweets.refilling(TweetRequest(PERSONA)):
-                if time.monotonic() - started > 60:
-                    break
-                await asyncio.sleep(0.05)
-            refills.append(round(time.monotonic() - started, 2))
-            timings += await fake.burst(size, prompt)
+    try:
+        async with logged_in(fake, client):  # type: ignore[arg-type]
+            await fake.burst(4, prompt)  # warm-up: database connections, the model, the pool
+            for _ in range(rounds):
+                started = time.monotonic()
+                while not prompt and models.tweets.refilling(TweetRequest(PERSONA)):
+                    if time.monotonic() - started > 60:
+                        break
+                    await asyncio.sleep(0.05)
+                refills.append(round(time.monotonic() - started, 2))
+                timings += await fake.burst(size, prompt)
+    finally:
+        await models.close()
     return timings, refills
 
 

@@ -19,10 +19,11 @@ log = logging.getLogger("nowbot.leader")
 
 
 class LeaderLock:
-    """Try to become leader with `acquire()`; `held()` re-checks; `release()` steps down."""
+    """Try to become leader with `acquire()`; `held()` re-checks; `release()` steps down.
+    Another `name` makes another lock of the same kind (one per Discord login bucket)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, name: str = "leader") -> None:
+        self.engine, self.name = engine, name
         self._connection: Connection | None = None
         self._file_lock: FileLock | None = None
         self._key: int | None = None
@@ -30,7 +31,8 @@ class LeaderLock:
             database = engine.url.database
             if not database or database == ":memory:":
                 raise ValueError("leader election needs a file-backed SQLite database")
-            self._file_lock = FileLock(f"{Path(database).resolve()}.leader.lock", thread_local=False)
+            self._file_lock = FileLock(f"{Path(database).resolve()}.{self.name}.lock",
+                                       thread_local=False)
 
     @property
     def is_leader(self) -> bool:
@@ -52,7 +54,8 @@ class LeaderLock:
         try:
             if self._key is None:
                 schema = connection.scalar(text("select current_schema()"))
-                digest = hashlib.blake2b(f"nowbot.leader:{schema}".encode(), digest_size=8).digest()
+                name = f"nowbot.{self.name}:{schema}"
+                digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
                 self._key = int.from_bytes(digest, "big", signed=True)
             got = connection.scalar(text("select pg_try_advisory_lock(:key)"), {"key": self._key})
             connection.commit()

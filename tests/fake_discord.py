@@ -5,6 +5,11 @@ It speaks the REST API at `Route.BASE` and the gateway websocket at `DiscordWebS
 real interaction payloads (attachment options and message commands included, uploads served
 for download), enforces the 3-second rule and one first response per interaction, and
 records every REST call (with multipart files parsed) so tests can assert on what the bot sent.
+
+Sharded, it has a guild per shard at least (guild `i` on shard `i % shard_count`, as Discord
+assigns them) and delivers each guild's interactions to the connection of its shard, wherever
+that runs. `python tests/fake_discord.py URL ARGS...` runs `nowbot ARGS...` pointed at the fake
+serving at URL (a shard process of a test).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -91,17 +97,21 @@ class Interaction:
 class FakeDiscord:
     """Start with `await fake.start()`, point discord.py at it with `fake.pointed_at()`."""
 
-    def __init__(self, *, shard_count: int = 1) -> None:
+    def __init__(self, *, shard_count: int = 1, guilds: int = 1, max_concurrency: int = 1) -> None:
         self.token = "fake-token"
         self.application_id = snowflake()
         self.bot = Member(username="nowbot")
         self.owner = Member(username="owner")
-        self.guild_id = snowflake()
+        self.shard_count = shard_count
+        self.max_concurrency = max_concurrency  # in /gateway/bot's session_start_limit
+        self.guild_ids = [_on_shard(snowflake(), i % shard_count, shard_count)
+                          for i in range(max(guilds, shard_count))]
+        self.guild_id = self.guild_ids[0]  # the guild interactions come from by default
         self.channel_id = snowflake()
         self.admin_role_id = snowflake()
-        self.shard_count = shard_count
         self.calls: list[Call] = []
         self.identifies: list[dict[str, Any]] = []
+        self.identified_at: dict[int, list[float]] = {}  # shard -> `time.monotonic()` of each
         self.interactions: dict[str, Interaction] = {}
         self.messages: dict[int, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}  # attachment id -> bytes, served at its `url`
@@ -165,6 +175,7 @@ class FakeDiscord:
             elif op == 2:
                 self.identifies.append(data)
                 shard_id = (data.get("shard") or [0, 1])[0]
+                self.identified_at.setdefault(shard_id, []).append(time.monotonic())
                 self._sockets[shard_id] = socket
                 await self._send_ready(socket, data)
             elif op == 6:
@@ -182,8 +193,8 @@ class FakeDiscord:
             "v": 10,
             "user": {**self.bot.user(), "bot": True, "verified": True, "mfa_enabled": False,
                      "flags": 0},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}] if self._owns_guild(identify)
-            else [],
+            "guilds": [{"id": str(guild_id), "unavailable": True}
+                       for guild_id in self._guilds_of(identify)],
             "session_id": f"session-{snowflake()}",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.application_id), "flags": 0},
@@ -191,20 +202,24 @@ class FakeDiscord:
         if "shard" in identify:
             ready["shard"] = identify["shard"]
         await self._dispatch(socket, "READY", ready)
-        if ready["guilds"]:
-            await self._dispatch(socket, "GUILD_CREATE", self._guild())
+        for guild_id in self._guilds_of(identify):
+            await self._dispatch(socket, "GUILD_CREATE", self._guild(guild_id))
 
-    def _owns_guild(self, identify: dict[str, Any]) -> bool:
+    def _guilds_of(self, identify: dict[str, Any]) -> list[int]:
         shard_id, shards = identify.get("shard") or [0, 1]
-        return (self.guild_id >> 22) % shards == shard_id
+        return [guild_id for guild_id in self.guild_ids if (guild_id >> 22) % shards == shard_id]
 
-    def _guild(self) -> dict[str, Any]:
+    def shard_of(self, guild_id: int) -> int:
+        """The shard Discord delivers `guild_id`'s events to."""
+        return (guild_id >> 22) % self.shard_count
+
+    def _guild(self, guild_id: int) -> dict[str, Any]:
         role = {"permissions": "0", "position": 1, "color": 0, "hoist": False, "managed": False,
                 "mentionable": False, "flags": 0}
         return {
-            "id": str(self.guild_id), "name": "Campaign HQ", "owner_id": str(self.owner.id),
+            "id": str(guild_id), "name": "Campaign HQ", "owner_id": str(self.owner.id),
             "unavailable": False, "member_count": 3, "large": False, "features": [],
-            "roles": [{**role, "id": str(self.guild_id), "name": "@everyone", "position": 0},
+            "roles": [{**role, "id": str(guild_id), "name": "@everyone", "position": 0},
                       {**role, "id": str(self.admin_role_id), "name": "bot admins"}],
             "channels": [{"id": str(self.channel_id), "type": 0, "name": "general",
                           "position": 0, "permission_overwrites": []}],
@@ -214,12 +229,15 @@ class FakeDiscord:
 
     async def send_interaction(self, payload: dict[str, Any]) -> Interaction:
         """Dispatch INTERACTION_CREATE to the shard that owns the guild; returns the record."""
-        shard_id = (self.guild_id >> 22) % self.shard_count
-        socket = self._sockets[shard_id]
+        socket = self._sockets[self.shard_of(int(payload["guild_id"]))]
         record = Interaction(int(payload["id"]), payload["token"], payload, time.perf_counter())
         self.interactions[record.token] = record
         await self._dispatch(socket, "INTERACTION_CREATE", payload)
         return record
+
+    def connected_shards(self) -> set[int]:
+        """The shards with a gateway connection now."""
+        return set(self._sockets)
 
     async def wait_connected(self, timeout: float = 5.0) -> None:
         """Wait until every shard has identified."""
@@ -231,36 +249,41 @@ class FakeDiscord:
 
     # -- interaction payloads ------------------------------------------------------------------
 
-    def _interaction(self, kind: int, data: dict[str, Any], member: Member) -> dict[str, Any]:
+    def _interaction(self, kind: int, data: dict[str, Any], member: Member,
+                     guild_id: int | None = None) -> dict[str, Any]:
         interaction_id = snowflake()
+        guild = str(guild_id or self.guild_id)
         return {
             "id": str(interaction_id), "application_id": str(self.application_id), "type": kind,
-            "data": data, "guild_id": str(self.guild_id),
-            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+            "data": data, "guild_id": guild,
+            "guild": {"id": guild, "locale": "en-US", "features": []},
             "channel": {"id": str(self.channel_id), "type": 0, "name": "general",
-                        "guild_id": str(self.guild_id), "position": 0, "permission_overwrites": []},
+                        "guild_id": guild, "position": 0, "permission_overwrites": []},
             "channel_id": str(self.channel_id), "member": member.payload(),
             "token": f"token-{interaction_id}", "version": 1, "locale": "en-US",
             "guild_locale": "en-US", "app_permissions": "2248473465835073",
-            "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "entitlements": [], "authorizing_integration_owners": {"0": guild},
             "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
         }
 
-    def command(self, name: str, member: Member, **options: Any) -> dict[str, Any]:
-        """A CHAT_INPUT application command interaction; option types follow the values, and
-        an `upload` payload is an attachment option (resolved, as Discord sends it)."""
+    def command(self, name: str, member: Member, *, in_guild: int | None = None,
+                **options: Any) -> dict[str, Any]:
+        """A CHAT_INPUT application command interaction (in `in_guild`, default `guild_id`);
+        option types follow the values, and an `upload` payload is an attachment option
+        (resolved, as Discord sends it)."""
         def option_type(value: Any) -> int:
             return 11 if isinstance(value, dict) else {bool: 5, int: 4, float: 10}.get(type(value), 3)
 
         data: dict[str, Any] = {
-            "id": str(snowflake()), "name": name, "type": 1, "guild_id": str(self.guild_id),
+            "id": str(snowflake()), "name": name, "type": 1,
+            "guild_id": str(in_guild or self.guild_id),
             "options": [{"name": key, "type": option_type(value),
                          "value": value["id"] if isinstance(value, dict) else value}
                         for key, value in options.items()]}
         attachments = {value["id"]: value for value in options.values() if isinstance(value, dict)}
         if attachments:
             data["resolved"] = {"attachments": attachments}
-        return self._interaction(2, data, member)
+        return self._interaction(2, data, member, in_guild)
 
     def upload(self, filename: str, data: bytes, content_type: str) -> dict[str, Any]:
         """An attachment a user uploaded, downloadable from this fake at its `url`."""
@@ -371,8 +394,8 @@ class FakeDiscord:
 
     def _gateway_bot(self) -> tuple[int, Any]:
         return 200, {"url": self.gateway_url, "shards": self.shard_count,
-                     "session_start_limit": {"total": 1000, "remaining": 1000,
-                                             "reset_after": 0, "max_concurrency": 1}}
+                     "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0,
+                                             "max_concurrency": self.max_concurrency}}
 
     def _callback(self, interaction_id: str, token: str, *, body: Any, files: list[FilePart],
                   arrived: float) -> tuple[int, Any]:
@@ -448,6 +471,11 @@ class FakeDiscord:
         return message
 
 
+def _on_shard(guild_id: int, shard_id: int, shard_count: int) -> int:
+    """`guild_id` moved on by a few milliseconds so that it falls on `shard_id`."""
+    return guild_id + (((shard_id - (guild_id >> 22)) % shard_count) << 22)
+
+
 async def _read_body(request: web.Request) -> tuple[Any, list[FilePart]]:
     """JSON body, or the `payload_json` part and the files of a multipart body."""
     if request.content_type == "multipart/form-data":
@@ -486,3 +514,15 @@ async def logged_in(fake: FakeDiscord, client: Any, timeout: float = 10.0) -> As
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+
+
+def run_nowbot_pointed_at(url: str, args: list[str]) -> None:
+    """Run `nowbot ARGS...` in this process with discord.py talking to the fake at `url`."""
+    from bot.cli import app
+
+    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = f"{url}/api/v10", yarl.URL(f"{url}/gateway")
+    app(args, prog_name="nowbot")
+
+
+if __name__ == "__main__":
+    run_nowbot_pointed_at(sys.argv[1], sys.argv[2:])

@@ -1,9 +1,10 @@
 """Slash commands through the real discord.py client logged in to the fake Discord.
 
-Generation is the models' job (tested with them and in tests/test_chat_engine.py); here small
-stand-ins for the generation engine and the `bot.generation` seam return texts and real PNG/GIF
-bytes, so the adapter's path (defer, worker thread, follow-up with files) is exercised whatever
-model is serving.
+Generation is the models' job (tested with them and in tests/test_chat_engine.py); here the
+runtime's models are the in-process ones with a stand-in generation engine, and the
+`bot.generation` seam returns texts and real PNG/GIF bytes, so the adapter's path (defer, the
+models' threads, the ready-tweet pool, follow-up with files) is exercised whatever model is
+serving.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from bot import commands, generation, outbox
 from bot.app import App
 from bot.config import Settings
 from bot.generation import GeneratedText
-from bot.platforms.discord import client as discord_client
+from bot.chat.models import LocalChatModels, chat_models
+from bot.core.runtime import ChatModels, Runtime
 from bot.platforms.discord.client import build_client
 from models.registry import Registry
 from storage.corpus import Persona
@@ -43,19 +45,24 @@ def discord_app(app: App, **settings: Any) -> App:
     return App(settings=validated, engine=app.engine, sessions=app.sessions)
 
 
-def run_bot(app: App, scenario: Scenario, **settings: Any) -> FakeDiscord:
-    """Start the fake and a bot logged in to it, run `scenario(fake, client)`, stop both."""
+def run_bot(app: App, scenario: Scenario, *, chat: ChatModels | None = None,
+            **settings: Any) -> FakeDiscord:
+    """Start the fake and a bot logged in to it, run `scenario(fake, client)`, stop both.
+    The bot generates with `chat` (default: the models in this process)."""
 
     async def main() -> FakeDiscord:
         fake = FakeDiscord()
         await fake.start()
+        options = {"token": fake.token, "admin_role_ids": {fake.admin_role_id},
+                   "cooldown_seconds": 30.0, **settings}
+        configured = discord_app(app, **options)
+        models = chat or chat_models(configured)
+        runtime = Runtime(configured, generation, {}, chat=models)
         try:
-            options = {"token": fake.token, "admin_role_ids": {fake.admin_role_id},
-                       "cooldown_seconds": 30.0, **settings}
-            client = build_client(discord_app(app, **options), guild_ready_timeout=0.05)
-            async with logged_in(fake, client):
+            async with logged_in(fake, build_client(runtime, guild_ready_timeout=0.05)) as client:
                 await scenario(fake, client)
         finally:
+            await models.close()
             await fake.close()
         return fake
 
@@ -96,7 +103,7 @@ def seeded(sqlite_app: App, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return [GeneratedText(f"hello from {persona}{suffix}", -1.0, 1) for suffix in suffixes]
 
     def grid(app: App, image_set: str, count: int) -> bytes:
-        seen["grid"] = (image_set, count)
+        seen["grid"] = (image_set, count, threading.current_thread().name)
         return png()
 
     class StandInEngine:
@@ -119,7 +126,7 @@ def seeded(sqlite_app: App, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         def close(self) -> None:
             self.thread.shutdown()
 
-    monkeypatch.setattr(discord_client, "GenerationEngine", StandInEngine)
+    seen["chat"] = LocalChatModels(sqlite_app, engine=StandInEngine(sqlite_app))
     monkeypatch.setattr(generation, "render_image_grid", grid)
     monkeypatch.setattr(generation, "progress_gif", lambda app, image_set: b"GIF89a-frames")
     return seen
@@ -135,7 +142,7 @@ def test_tweet_defers_then_follows_up_with_generated_text(sqlite_app: App, seede
         assert answer.flags & 64 == 0
         assert defer.at < answer.at
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     persona, options, thread = seeded["tweets"]
     assert (persona, options["prompt"], options["temperature"]) == ("grace", "Compilers", 0.5)
     assert thread.startswith("nowbot-engine")  # generation ran off the event loop
@@ -150,8 +157,8 @@ def test_image_follows_up_with_png_attachment(sqlite_app: App, seeded: dict) -> 
         assert file.filename == "digits.png" and file.data.startswith(b"\x89PNG")
         assert answer.json["attachments"][0]["filename"] == "digits.png"
 
-    run_bot(sqlite_app, scenario)
-    assert seeded["grid"] == ("digits", 4)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
+    assert seeded["grid"] == ("digits", 4, "nowbot-model_0")  # in the models' own thread
 
 
 def test_progress_follows_up_with_gif(sqlite_app: App, seeded: dict) -> None:
@@ -160,7 +167,7 @@ def test_progress_follows_up_with_gif(sqlite_app: App, seeded: dict) -> None:
         [file] = (await followup(fake, sent)).files
         assert (file.filename, file.data) == ("digits-progress.gif", b"GIF89a-frames")
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
 
 
 def test_mashup_blends_two_personas(sqlite_app: App, seeded: dict) -> None:
@@ -169,7 +176,7 @@ def test_mashup_blends_two_personas(sqlite_app: App, seeded: dict) -> None:
             fake.command("mashup", Member(), persona_a="ada", persona_b="grace"))
         assert "ada × grace" in (await followup(fake, sent)).json["content"]
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     assert seeded["tweets"][1]["blend_with"] == "grace"
 
 
@@ -181,7 +188,7 @@ def test_concurrent_prompted_tweets_reach_the_engine_together(sqlite_app: App, s
         assert sorted(answers) == ["**ada**: hello from ada"] + [
             f"**ada**: hello from ada #{n}" for n in range(1, 5)]  # five different tweets
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     # Each is its own request (the best of its own candidates), all handed to the engine at
     # once: it samples them in one batch.
     assert seeded["counts"] == [1] * 5 and seeded["most_in_flight"] == 5
@@ -195,7 +202,7 @@ def test_tweets_without_prompt_are_served_from_a_ready_pool(sqlite_app: App, see
             answers.append((await followup(fake, sent)).json["content"])
         assert len(set(answers)) == 6  # each ready tweet is shown once
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     # a few chunked calls filled the pool; each asked for few tweets so the model still chose
     assert len(seeded["counts"]) < 6 and max(seeded["counts"]) <= 8
 
@@ -209,7 +216,7 @@ def test_unknown_persona_gets_short_ephemeral_error(sqlite_app: App, seeded: dic
         # the public "thinking..." placeholder is removed so only the caller sees the error
         assert fake.calls_to(rf"/webhooks/\d+/{sent.token}/messages/@original")[0].method == "DELETE"
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     assert "tweets" not in seeded
 
 
@@ -219,7 +226,7 @@ def test_image_count_out_of_range_is_refused(sqlite_app: App, seeded: dict) -> N
         answer = await followup(fake, sent)
         assert answer.flags & 64 and "count must be between 1 and 64" in answer.json["content"]
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     assert "grid" not in seeded
 
 
@@ -248,7 +255,7 @@ def test_second_quick_tweet_gets_cooldown_message(sqlite_app: App, seeded: dict)
         other = await fake.send_interaction(fake.command("tweet", Member()))  # per user
         assert (await callback(fake, other)).json["type"] == 5
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
 
 
 def test_persona_autocomplete_suggests_matching_names(sqlite_app: App, seeded: dict) -> None:
@@ -257,7 +264,7 @@ def test_persona_autocomplete_suggests_matching_names(sqlite_app: App, seeded: d
         answer = await callback(fake, sent)
         assert answer.json == {"type": 8, "data": {"choices": [{"name": "grace", "value": "grace"}]}}
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
 
 
 def test_train_by_non_admin_is_refused_ephemerally(sqlite_app: App, seeded: dict) -> None:
@@ -268,7 +275,7 @@ def test_train_by_non_admin_is_refused_ephemerally(sqlite_app: App, seeded: dict
         assert refusal.json["type"] == 4 and refusal.flags & 64
         assert refusal.json["data"]["content"] == "Only bot admins can do that."
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     with sqlite_app.sessions() as session:
         assert session.query(TrainingRun).count() == 0
 
@@ -282,7 +289,7 @@ def test_train_by_admin_role_records_a_request_once(sqlite_app: App, seeded: dic
         again = await fake.send_interaction(fake.command("train", admin, kind="gan", target="digits"))
         assert "already requested" in (await followup(fake, again)).json["content"]
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     with sqlite_app.sessions() as session:
         [run] = session.query(TrainingRun).all()
     assert (run.kind, run.target, run.status) == ("gan", "digits", "requested")
@@ -378,7 +385,7 @@ def test_queue_is_refused_to_members_who_are_not_admins(sqlite_app: App, seeded:
         assert refusal.json["data"]["content"] == "Only bot admins can do that."
         assert "a secret draft" not in json.dumps(refusal.json)
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
 
 
 def test_a_prompt_pings_no_role_and_no_one(sqlite_app: App, seeded: dict) -> None:
@@ -389,5 +396,5 @@ def test_a_prompt_pings_no_role_and_no_one(sqlite_app: App, seeded: dict) -> Non
         assert answer.json["allowed_mentions"]["parse"] == []
         assert "<@&123>" not in answer.json["content"] and "@everyone" not in answer.json["content"]
 
-    run_bot(sqlite_app, scenario)
+    run_bot(sqlite_app, scenario, chat=seeded["chat"])
     assert seeded["tweets"][1]["prompt"] == "Hey  @\u200beveryone"  # defused before generation

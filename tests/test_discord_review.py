@@ -9,6 +9,7 @@ import pytest
 
 from bot import generation, outbox
 from bot.app import App
+from bot.core.runtime import Runtime
 from bot.generation import GeneratedText
 from bot.platforms.discord.client import build_client
 from fake_discord import FakeDiscord, Member, logged_in
@@ -42,7 +43,7 @@ async def queue_message(fake: FakeDiscord, admin: Member) -> dict[str, Any]:
 def bot_client(app: App, fake: FakeDiscord) -> Any:
     """A bot for `fake` whose admins hold the fake's admin role."""
     configured = discord_app(app, token=fake.token, admin_role_ids={fake.admin_role_id})
-    return build_client(configured, guild_ready_timeout=0.05)
+    return build_client(Runtime(configured, generation, {}), guild_ready_timeout=0.05)
 
 
 async def press(fake: FakeDiscord, custom_id: str, member: Member,

@@ -27,8 +27,9 @@ def test_sharded_client_asks_for_shards_and_answers_on_the_right_one(sqlite_app:
     async def main() -> FakeDiscord:
         fake = FakeDiscord(shard_count=2)
         await fake.start()
-        sharded = discord_app(sqlite_app, token=fake.token, auto_shard=True)
-        client = build_client(sharded, guild_ready_timeout=0.05)
+        sharded = discord_app(sqlite_app, token=fake.token, auto_shard=True,
+                              identify_spacing_s=0.2)  # one bucket: the second login waits
+        client = build_client(Runtime(sharded, generation, {}), guild_ready_timeout=0.05)
         assert isinstance(client, ShardedNowbotClient)
         async with logged_in(fake, client, timeout=20):
             sent = await fake.send_interaction(fake.command("status", Member()))

@@ -32,10 +32,12 @@ def sync_command(
     import aiohttp
     import discord as discord_py
 
+    from bot import generation
+    from bot.core.runtime import Runtime
     from bot.platforms.discord.client import build_client
 
     async def sync(app: App, token: str) -> list[str]:
-        async with build_client(app) as client:
+        async with build_client(Runtime(app, generation, {})) as client:
             await client.login(token)
             return await client.sync_commands(guild)
 
@@ -49,16 +51,36 @@ def sync_command(
 
 
 @group.command("run")
-def run_command() -> None:
+def run_command(
+    shards: str | None = typer.Option(
+        None, "--shards", help="Run only these shards ('0-3' or '0,2,5'); other processes, on "
+        "any machine, run the rest. Default: NOWBOT_DISCORD_SHARDS, else one connection."),
+    shard_count: int | None = typer.Option(
+        None, "--shard-count", min=1,
+        help="Shards in all, the same in every process. Default: NOWBOT_DISCORD_SHARD_COUNT."),
+) -> None:
     """Run only the Discord adapter (no scheduler, no dashboard) until interrupted."""
     from bot import generation
+    from bot.app import App
+    from bot.config import check_shards, parse_shards
     from bot.core.runtime import Runtime
     from bot.platforms.discord.client import start_discord
 
     with cli_app() as app:
         _token(app)
-        console.print("Discord adapter running; Ctrl+C stops it")
+        settings = app.settings
         try:
-            asyncio.run(start_discord(Runtime(app, generation, {})))
+            ids = parse_shards(shards) if shards is not None else settings.discord_shards
+            count = shard_count or settings.discord_shard_count
+            if ids is not None:
+                check_shards(ids, count)
+        except ValueError as error:
+            fail(f"--shards: {error}")
+        settings = settings.model_copy(update={"discord_shards": ids, "discord_shard_count": count})
+        which = f" (shards {','.join(map(str, ids))} of {count})" if ids else ""
+        console.print(f"Discord adapter running{which}; Ctrl+C stops it")
+        try:
+            asyncio.run(start_discord(Runtime(App(settings, app.engine, app.sessions),
+                                              generation, {})))
         except KeyboardInterrupt:
             console.print("stopped")

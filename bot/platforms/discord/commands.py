@@ -1,5 +1,6 @@
-"""The slash commands: each defers at once, runs the shared command off the event loop, and
-answers with a follow-up. Errors go to the tree's error handler (`replies.report_error`)."""
+"""The slash commands: each defers at once, runs the shared command off the event loop (the
+models' commands through the runtime's models), and answers with a follow-up. Errors go to the
+tree's error handler (`replies.report_error`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 
 from bot import commands
+from bot.core.runtime import ModelCommand
 from bot.platforms.discord.checks import admin_only, owner_only, per_user_cooldown
 from bot.platforms.discord.interaction import client_of
 from bot.platforms.discord.replies import send_followup
@@ -20,25 +22,33 @@ from bot.platforms.discord.text import QUEUE_PAGE, SUGGESTIONS, defuse
 
 async def answer(
     interaction: discord.Interaction, command: Callable[..., commands.Reply], *args: Any,
-    ephemeral: bool = False, model: bool = False,
+    ephemeral: bool = False,
 ) -> None:
-    """Defer (the 3-second rule), run `command(app, *args)` in a worker thread (a model thread
-    when it generates), then follow up."""
+    """Defer (the 3-second rule), run `command(app, *args)` in a lookup thread, then follow up."""
     await interaction.response.defer(thinking=True, ephemeral=ephemeral)
     client = client_of(interaction)
-    reply = await client.run_blocking(command, client.app, *args, model=model)
+    reply = await client.run_blocking(command, client.app, *args)
     view = review_view(reply.review_post_ids) if reply.review_post_ids else None
     await send_followup(interaction, reply, view)
+
+
+async def answer_from_models(
+    interaction: discord.Interaction, command: ModelCommand, *args: object
+) -> None:
+    """Like `answer`, with the reply made by the models (`bot.commands.<command>`)."""
+    await interaction.response.defer(thinking=True)
+    reply = await client_of(interaction).chat.reply(command, *args)
+    await send_followup(interaction, reply)
 
 
 async def answer_tweet(
     interaction: discord.Interaction, check: Callable[..., commands.TweetRequest], *args: Any
 ) -> None:
-    """Like `answer`, with generation shared among equal concurrent requests."""
+    """Check the request in a lookup thread, then follow up with the models' tweet."""
     await interaction.response.defer(thinking=True)
     client = client_of(interaction)
     request = await client.run_blocking(check, client.app, *args)
-    generated = await client.tweets.get(request)
+    generated = await client.chat.tweet(request)
     voices = f"{request.persona} × {request.blend_with}" if request.blend_with else request.persona
     await send_followup(interaction, commands.Reply(f"**{voices}**: {generated.text}"))
 
@@ -92,7 +102,7 @@ async def image(
     count: Range[int, commands.IMAGE_COUNT[0], commands.IMAGE_COUNT[1]] = 16,
 ) -> None:
     """Draw a grid of new images with an image set's GAN."""
-    await answer(interaction, commands.image, set, count, model=True)
+    await answer_from_models(interaction, "image", set, count)
 
 
 @app_commands.command(name="progress")
@@ -101,7 +111,7 @@ async def image(
 @per_user_cooldown()
 async def progress(interaction: discord.Interaction, set: str | None = None) -> None:  # noqa: A002
     """Show how an image set's GAN learned to draw, as an animated GIF."""
-    await answer(interaction, commands.progress, set, model=True)
+    await answer_from_models(interaction, "progress", set)
 
 
 @app_commands.command(name="status")

@@ -9,7 +9,6 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from bot import commands
 from bot.core.drawing import DrawingRefused, check_upload
 from bot.platforms.discord.checks import per_user_cooldown
 from bot.platforms.discord.commands import image_set_choices
@@ -22,8 +21,7 @@ async def _draw(interaction: discord.Interaction, upload: discord.Attachment, im
     check_upload(upload.content_type, upload.size)  # before deferring: the refusal stays private
     await interaction.response.defer(thinking=True)
     data = await upload.read()
-    client = client_of(interaction)
-    reply = await client.run_blocking(commands.draw, client.app, image_set, data, mode, model=True)
+    reply = await client_of(interaction).chat.reply("draw", image_set, data, mode)
     await send_followup(interaction, reply)
 
 

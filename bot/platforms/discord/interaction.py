@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar, cast
 import discord
 
 from bot.app import App
-from bot.chat.tweets import TweetSupply
+from bot.core.runtime import ChatModels
 
 T = TypeVar("T")
 
@@ -18,12 +18,14 @@ class BotClient(Protocol):
     """The parts of `client.NowbotClient` (and its sharded twin) that handlers use."""
 
     app: App
-    tweets: TweetSupply
+
+    @property
+    def chat(self) -> ChatModels: ...
 
     @property
     def application(self) -> discord.AppInfo | None: ...
 
-    async def run_blocking(self, function: Callable[..., T], *args: Any, model: bool = False) -> T: ...
+    async def run_blocking(self, function: Callable[..., T], *args: Any) -> T: ...
 
     async def sync_commands(self, guild_id: int | None = None) -> list[str]: ...
 

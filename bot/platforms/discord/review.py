@@ -57,9 +57,7 @@ class ReviewButton(
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             reply = await client.run_blocking(
-                commands.review, client.app, self.post_id, self.action, str(interaction.user),
-                model=self.action == "regenerate",
-            )
+                commands.review, client.app, self.post_id, self.action, str(interaction.user))
             await send_followup(interaction, reply)
         except Exception as error:  # noqa: BLE001  (a view has no tree: report here)
             await report_error(interaction, error)
