@@ -183,13 +183,15 @@ class S3Store(ArtifactStore):
                                    Body=manifest, IfNoneMatch="*")
 
     def local_folder(self, key: str, checksum: str | None, written: Path) -> Path:
+        """The folder this machine wrote, or its cached copy, whichever matches `checksum`;
+        else a copy fetched now (only this machine's artifacts folder is trusted)."""
+        mine = written.absolute().is_relative_to(self.artifacts_dir.absolute())
         if checksum is None:  # written before the store: only its own folder has it
-            if written.is_dir():
+            if mine and written.is_dir():
                 return written
             raise ArtifactError(f"model version {key} has no checksum and is not on this "
                                 "machine: it was saved before the artifact store")
-        mine = [written] if written.is_relative_to(self.artifacts_dir) else []
-        for folder in (*mine, self.cache / key):
+        for folder in ([written] if mine else []) + [self.cache / key]:
             if verified(folder, checksum):
                 return folder  # this machine wrote it, or fetched it before: no network call
         return self._fetch(key, checksum)

@@ -22,6 +22,7 @@ from models.errors import ModelError
 from models.registry import Registry
 from models.text import artifact
 from storage.artifact_store import LocalStore, S3Store, VersionExists, store_for
+from storage.registry import ModelVersion
 from text_models import CONFIG, VOCAB, uniform_arrays
 
 TWEETS = [("ada", "the cat sat on the mat today"), ("bob", "a dog ran in the park again"),
@@ -157,6 +158,18 @@ def test_a_damaged_version_is_refused_and_leaves_no_copy(
     assert "\n" not in str(refused.value)
     cache = server.artifacts_dir / "cache"
     assert [p for p in cache.rglob("*") if p.is_file()] == []  # no copy, whole or half
+
+
+def test_a_version_from_before_the_store_serves_only_where_it_was_written(
+        node: Callable[[str], App]) -> None:
+    trainer, server = node("trainer"), node("server")
+    version = _registry(trainer).save_version("gan", "digits", _write_weights(b"w"), {"fid": 1.0})
+    _registry(trainer).promote_if_better(version.id, "fid")
+    with trainer.sessions.begin() as session:
+        session.get_one(ModelVersion, version.id).checksum = None
+    assert _registry(trainer).serving_path("gan", "digits") == trainer.artifacts_dir / version.key
+    with pytest.raises(ModelError, match="saved before the artifact store"):
+        _registry(server).serving_path("gan", "digits")
 
 
 def test_the_local_store_copies_nothing(app: App) -> None:
