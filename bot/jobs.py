@@ -10,7 +10,7 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import wait
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import func, select
 
@@ -26,6 +26,7 @@ from storage.registry import RunStatus
 
 log = logging.getLogger("nowbot.jobs")
 T = TypeVar("T")
+P = ParamSpec("P")
 IMAGE_BATCH = 16
 TARGET_OPTION = {"text": "--persona", "gan": "--set"}  # `nowbot train KIND OPTION TARGET`
 
@@ -45,14 +46,14 @@ def current() -> Runtime:
     return _runtime
 
 
-def _job(function: Callable[[], T]) -> Callable[[], T | None]:
+def _job(function: Callable[P, T]) -> Callable[P, T | None]:
     """Log a job's start and any failure; a failed run returns None instead of raising."""
 
     @functools.wraps(function)
-    def run() -> T | None:
+    def run(*args: P.args, **kwargs: P.kwargs) -> T | None:
         log.debug("job %s started", function.__name__)
         try:
-            return function()
+            return function(*args, **kwargs)
         except NoServingModel as error:
             log.info("job %s skipped: %s", function.__name__, error)
         except Exception:
@@ -144,9 +145,10 @@ def train_requested() -> bool | None:
 
 
 @_job
-def campaign_post() -> int:
-    """Write a campaign post (with a new image when a GAN serves) for each publishing platform."""
-    return posts.make_campaign_post(current()).id  # logged as prepared
+def campaign_post(slot: str | None = None) -> int:
+    """Write a campaign post (with a new image when a GAN serves) for each publishing platform;
+    one per scheduled `slot` (`job@time`) when the queue gives one, however often it runs."""
+    return posts.make_campaign_post(current(), slot=slot).id  # logged as prepared
 
 
 @_job
@@ -161,6 +163,9 @@ def process_outbox() -> list[int]:
     deadline_s = settings.publish_deadline_seconds
     publishing.mark_interrupted(sessions, older_than=publishing.fence(deadline_s),
                                 busy=runtime.lanes.busy())
+    if runtime.queue is not None:  # each platform's round is a job of its own, one at a time
+        runtime.queue.publish_rounds(list(runtime.publishers))
+        return []
     started = [
         future for publisher in list(runtime.publishers.values())
         if (future := runtime.lanes.start(publisher.platform, functools.partial(
@@ -169,6 +174,20 @@ def process_outbox() -> list[int]:
     done, _ = wait(started, timeout=settings.outbox_interval_seconds / 2)
     return [delivery.id for future in done if future.exception() is None
             for delivery in future.result()]
+
+
+@_job
+def platform_round(platform: str) -> list[int]:
+    """One publishing round on `platform` (a queued job): reconcile its unknown deliveries and
+    publish its due ones; returns the ids tried."""
+    runtime = current()
+    publisher = runtime.publishers.get(platform)
+    if publisher is None:
+        log.warning("no publisher for %s on this worker; its posts wait", platform)
+        return []
+    tried = publishing.platform_round(runtime.app.sessions, publisher,
+                                      runtime.app.settings.publish_deadline_seconds)
+    return [delivery.id for delivery in tried]
 
 
 def _post_count(app: App) -> int:

@@ -45,7 +45,8 @@ LOG_FILE = "nowbot.log"  # the service's, in DATA_DIR/logs next to the training 
 NATIVE_LOG_FILE = "stderr.log"  # what native libraries write straight to stderr
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Their routine (below warning) lines stay out of the console: job runs, TensorFlow, page loads.
-QUIET_LOGGERS = ("apscheduler", "tensorflow", "absl", "aiohttp.access", "py.warnings")
+QUIET_LOGGERS = ("apscheduler", "procrastinate", "tensorflow", "absl", "aiohttp.access",
+                 "py.warnings")
 # A child of the service marks the lines its console should show (`bot.core.children`).
 RELAY_ENV = "NOWBOT_RELAY"
 RELAY_PREFIX = "nowbot> "

@@ -155,14 +155,16 @@ def create_post(
     generated_item_id: int | None = None,
     image_item_id: int | None = None,
     image_alt: str | None = None,
+    campaign_slot: str | None = None,
 ) -> Post:
     """Add a post with one delivery per platform, each text fitted to its platform: drafts awaiting
-    review, or already approved in auto mode."""
+    review, or already approved in auto mode; `campaign_slot` names the scheduled slot it is for
+    (one post per slot)."""
     status = S.DRAFT if review else S.APPROVED
     post = Post(
         text=fit_with_hashtag(text, hashtag, sys.maxsize), campaign=campaign, status=status,
         generated_item_id=generated_item_id, image_item_id=image_item_id,
-        image_alt=_alt(image_alt) if image_alt else None,
+        image_alt=_alt(image_alt) if image_alt else None, campaign_slot=campaign_slot,
     )
     post.deliveries = [
         Delivery(platform=platform, text=publisher_class(platform).fit_text(text, hashtag),

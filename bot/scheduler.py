@@ -42,6 +42,9 @@ JOBS_TABLE = "apscheduler_jobs"
 SchedulerT = TypeVar("SchedulerT", bound=BaseScheduler)
 OVERDUE_MARGIN = timedelta(seconds=30)
 JOB_THREADS = "nowbot-job"  # the name of the threads jobs run in
+TRAINING_QUEUE = "training"  # the job queue's queue for training (a worker of its own)
+UPKEEP_SECONDS = 15
+QUEUED = "queue"  # the executor that queues runs
 
 
 class WatchedScheduler(BackgroundScheduler):
@@ -96,6 +99,9 @@ class JobSpec:
     # False: never overdue. For jobs that run training or collection children: those stop at
     # their own time limit (`bot.core.children`), and a training waits for the one running.
     watched: bool = True
+    # With the job queue (`NOWBOT_JOB_QUEUE=postgresql`), the queue its runs go to; None: the
+    # job runs in the scheduler's process (the queue's upkeep).
+    queue: str | None = "default"
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
@@ -107,14 +113,15 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         JobSpec("train-text", "bot.jobs:train_text",
                 IntervalTrigger(minutes=settings.train_text_every_minutes, timezone=UTC),
                 f"retrain the text model of {settings.campaign_persona}", first_run_now=True,
-                watched=False),
+                watched=False, queue=TRAINING_QUEUE),
         JobSpec("train-gan", "bot.jobs:train_gan",
                 IntervalTrigger(minutes=settings.train_gan_every_minutes, timezone=UTC),
                 "train the GAN a batch and draw a new image batch", first_run_now=True,
-                watched=False),
+                watched=False, queue=TRAINING_QUEUE),
         JobSpec("train-requests", "bot.jobs:train_requested",
                 IntervalTrigger(seconds=settings.outbox_interval_seconds, timezone=UTC),
-                "run training asked for from chat (/train)", first_run_now=True, watched=False),
+                "run training asked for from chat (/train)", first_run_now=True, watched=False,
+                queue=TRAINING_QUEUE),
     ]
     for number, expression in enumerate(settings.campaign_crons, start=1):
         specs.append(JobSpec(f"campaign-{number}", "bot.jobs:campaign_post",
@@ -125,15 +132,27 @@ def job_specs(settings: Settings) -> list[JobSpec]:
                              IntervalTrigger(minutes=settings.collect_every_minutes, timezone=UTC),
                              f"collect '{settings.collect_query}' from X", first_run_now=True,
                              watched=False))
+    if settings.job_queue == "postgresql":
+        specs.append(JobSpec("queue-upkeep", "bot.queue.upkeep:upkeep",
+                             IntervalTrigger(seconds=UPKEEP_SECONDS, timezone=UTC),
+                             "run jobs again whose worker died; prune finished ones", queue=None))
     return specs
 
 
-def build_scheduler(app: App, scheduler_class: type[SchedulerT]) -> SchedulerT:
-    """A scheduler (not started) storing its jobs in the app database, with deliberate defaults."""
+def build_scheduler(app: App, scheduler_class: type[SchedulerT],
+                    specs: Sequence[JobSpec] = ()) -> SchedulerT:
+    """A scheduler (not started) storing its jobs in the app database, with deliberate defaults;
+    with the job queue, `specs`' queued jobs go to the queue's executor ("queue")."""
+    executors: dict[str, Any] = {"default": ThreadPoolExecutor(
+        max_workers=4, pool_kwargs={"thread_name_prefix": JOB_THREADS})}
+    if app.settings.job_queue == "postgresql":
+        from bot.queue.dispatch import QueueExecutor
+
+        executors[QUEUED] = QueueExecutor(
+            app, {spec.id: spec.queue for spec in specs if spec.queue is not None})
     scheduler = scheduler_class(
         jobstores={"default": SQLAlchemyJobStore(engine=app.engine, tablename=JOBS_TABLE)},
-        executors={"default": ThreadPoolExecutor(
-            max_workers=4, pool_kwargs={"thread_name_prefix": JOB_THREADS})},
+        executors=executors,
         job_defaults={
             "coalesce": True,  # many missed runs become one
             "misfire_grace_time": app.settings.misfire_grace_seconds,
@@ -223,14 +242,17 @@ def _log_event(event: JobExecutionEvent) -> None:
         log.error("job %s failed", event.job_id, exc_info=event.exception)
 
 
-def _same(job: Any, spec: JobSpec) -> bool:
+def _same(job: Any, spec: JobSpec, executor: str) -> bool:
     return (job.func_ref == spec.func and str(job.trigger) == str(spec.trigger)
-            and tuple(job.args) == spec.args and job.name == spec.name)
+            and tuple(job.args) == spec.args and job.name == spec.name
+            and job.executor == executor)
 
 
-def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec], grace_s: int) -> None:
+def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec], grace_s: int, *,
+                 queued: bool = False) -> None:
     """Make the stored jobs match `specs`: unchanged jobs keep their next run time (and take the
-    grace time `grace_s`), changed ones are replaced, jobs no longer wanted are removed.
+    grace time `grace_s`), changed ones are replaced, jobs no longer wanted are removed. With
+    `queued` (a scheduler built for the job queue), jobs that name a queue are queued.
     Call it on a started, paused scheduler so that nothing runs before the jobs are settled."""
     wanted = {spec.id for spec in specs}
     runs = _RUNS.get(scheduler, _Runs())
@@ -243,7 +265,8 @@ def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec], grace_s: in
     now = datetime.now(UTC)
     for spec in specs:
         existing = scheduler.get_job(spec.id)
-        if existing is not None and _same(existing, spec):
+        executor = QUEUED if queued and spec.queue is not None else "default"
+        if existing is not None and _same(existing, spec, executor):
             if existing.misfire_grace_time != grace_s:
                 scheduler.modify_job(spec.id, misfire_grace_time=grace_s)
             continue
@@ -251,4 +274,4 @@ def install_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec], grace_s: in
         if spec.first_run_now and existing is None:
             options["next_run_time"] = now + timedelta(seconds=1)
         scheduler.add_job(spec.func, spec.trigger, args=spec.args, id=spec.id, name=spec.name,
-                          replace_existing=True, **options)
+                          executor=executor, replace_existing=True, **options)

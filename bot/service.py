@@ -83,10 +83,11 @@ def start_scheduler(runtime: Runtime, specs: Sequence[JobSpec]) -> WatchedSchedu
         runtime.app.sessions, older_than=publishing.fence(settings.publish_deadline_seconds))
     if stranded:
         log.warning("%d post(s) were left mid-publish; they will be reconciled", stranded)
-    scheduler = build_scheduler(runtime.app, WatchedScheduler)
+    scheduler = build_scheduler(runtime.app, WatchedScheduler, specs)
     scheduler.start(paused=True)
     try:
-        install_jobs(scheduler, specs, settings.misfire_grace_seconds)
+        install_jobs(scheduler, specs, settings.misfire_grace_seconds,
+                     queued=settings.job_queue == "postgresql")
         _train_soon_if_nothing_serves(runtime.app, scheduler)
     except BaseException:
         scheduler.shutdown(wait=False)

@@ -6,12 +6,10 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from service_harness import StubGenerator, create_ticks, end, start_harness, tick_rows, wait_for
+from service_harness import StubGenerator, create_ticks, start_harness, tick_rows, wait_for
 from sqlalchemy import update
 
 from bot import outbox, publishing
@@ -33,14 +31,6 @@ def test_only_one_lock_holder_until_it_steps_down(app: App) -> None:
     assert second.acquire()
     assert not first.acquire()
     second.release()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        end(process)
 
 
 def _assert_once_per_tick(rows: list[tuple[int, float]]) -> None:

@@ -13,6 +13,7 @@ from bot.cli import collect, corpus, db, discord, draw, groups, images, models, 
 from bot.cli.common import say_error, unexpected
 from bot.cli.logs import logs_command
 from bot.cli.service import run
+from bot.cli.worker import worker
 
 class _Nowbot(typer.Typer):
     """The command line: whatever goes wrong that no command put in words is one line on the
@@ -43,6 +44,7 @@ app.add_typer(groups.queue, name="queue")
 app.add_typer(groups.post, name="post")
 app.add_typer(groups.models, name="models")
 app.command("run")(run)
+app.command("worker")(worker)
 app.command("logs")(logs_command)
 
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
 from bot import outbox
@@ -32,12 +32,17 @@ _DELAY = re.compile(r"in\s+(\d{1,5})\s*([mhd])", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def make_campaign_post(runtime: Runtime, persona: str | None = None) -> Post:
+def make_campaign_post(runtime: Runtime, persona: str | None = None, *,
+                       slot: str | None = None) -> Post:
     """Write a campaign post as `persona` (default: the campaign's), with a new image (and its
     description) when a GAN serves, delivered to each publishing platform; it waits for review
-    when the settings say so."""
+    when the settings say so. With a scheduled `slot`, a slot already written for returns its
+    post: a job run again (a worker killed before it reported) writes no second one."""
     app, settings = runtime.app, runtime.app.settings
     persona = persona or settings.campaign_persona
+    if slot is not None and (done := _slot_post(app, slot)) is not None:
+        log.info("post %s was already prepared for %s", done.id, slot)
+        return done
     generated = _new_text(app, runtime.generator, persona)
     image_id = None
     if runtime.image_set is not None:
@@ -47,20 +52,31 @@ def make_campaign_post(runtime: Runtime, persona: str | None = None) -> Post:
             image_id = save_image(runtime, runtime.image_set, 1, kind=kind)
         except NoServingModel as error:
             log.info("campaign post without an image: %s", error)
-    with app.sessions.begin() as session:
-        item = _text_item(session, persona, generated)
-        post = outbox.create_post(
-            session, platforms=list(runtime.publishers),  # adapters add and remove theirs
-            text=generated.text, hashtag=settings.campaign_hashtag, review=settings.reviewing,
-            campaign=persona, generated_item_id=item.id, image_item_id=image_id,
-            image_alt=_alt_text(session, image_id, persona),
-        )
+    try:
+        with app.sessions.begin() as session:
+            item = _text_item(session, persona, generated)
+            post = outbox.create_post(
+                session, platforms=list(runtime.publishers),  # adapters add and remove theirs
+                text=generated.text, hashtag=settings.campaign_hashtag, review=settings.reviewing,
+                campaign=persona, generated_item_id=item.id, image_item_id=image_id,
+                image_alt=_alt_text(session, image_id, persona), campaign_slot=slot,
+            )
+    except exc.IntegrityError:
+        if slot is None or (done := _slot_post(app, slot)) is None:
+            raise
+        log.info("post %s was prepared for %s meanwhile", done.id, slot)
+        return done
     waiting = "waiting for review" if settings.reviewing else "approved, publishing next"
     image = " with an image" if image_id is not None else ""
     where = ", ".join(d.platform for d in post.deliveries) or "no platform yet"
     log.info("post %s prepared as %s for %s%s, %s: %s", post.id, persona, where, image, waiting,
              post.text)
     return post
+
+
+def _slot_post(app: App, slot: str) -> Post | None:
+    with app.sessions() as session:
+        return session.scalar(select(Post).where(Post.campaign_slot == slot))
 
 
 def regenerate(app: App, generator: Generator, post_id: int) -> Post:

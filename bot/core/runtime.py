@@ -54,6 +54,14 @@ class ChatModels(Protocol):
         ...
 
 
+class JobQueue(Protocol):
+    """Work handed to worker processes (`bot.queue.dispatch.Dispatcher`)."""
+
+    def publish_rounds(self, platforms: list[str]) -> None:
+        """Queue a publishing round for each of `platforms` (one waiting per platform)."""
+        ...
+
+
 @dataclass
 class Runtime:
     """What this process works with: the app, the models, where posts go (each platform in its
@@ -70,6 +78,7 @@ class Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)
     lanes: Lanes = field(default_factory=Lanes)  # each platform's outbox runs in its own
     chat: ChatModels | None = None  # what chat edges generate with (`bot.chat.models`)
+    queue: JobQueue | None = None  # set on workers: publishing rounds become jobs of their own
 
     def add_publisher(self, publisher: Publisher) -> None:
         """Publish to `publisher`'s platform from now on (an adapter that has connected)."""
