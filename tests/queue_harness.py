@@ -1,7 +1,7 @@
 """Processes for the job queue's tests (PostgreSQL), each as `nowbot run` / `nowbot worker` run it:
 
     python tests/queue_harness.py scheduler DATABASE_URL DATA_DIR campaign|outbox
-    python tests/queue_harness.py worker DATABASE_URL DATA_DIR
+    python tests/queue_harness.py worker DATABASE_URL DATA_DIR [QUEUES]
 
 The scheduler is the real service (`bot.service.serve`: leader lock, APScheduler, the queue's
 executor and upkeep) firing one job every second: `campaign` (a campaign post per slot) or
@@ -61,5 +61,6 @@ if __name__ == "__main__":
             opened, StubGenerator(), stop=stop, publishers={}, adapters=[],
             specs=specs(opened.settings, sys.argv[4]), seed=False, leader_poll_s=0.2))
     else:
-        run_until_signalled(lambda stop: work(opened, stop, queues=("default",), concurrency=2,
+        queues = tuple((sys.argv[4] if len(sys.argv) > 4 else "default").split(","))
+        run_until_signalled(lambda stop: work(opened, stop, queues=queues, concurrency=2,
                                               generator=StubGenerator()))

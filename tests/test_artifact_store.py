@@ -20,19 +20,9 @@ from bot.app import App, open_app
 from bot.config import ConfigError, Settings, load_settings
 from models.errors import ModelError
 from models.registry import Registry
-from models.text import artifact
 from storage.artifact_store import LocalStore, S3Store, VersionExists, store_for
 from storage.registry import ModelVersion
-from text_models import CONFIG, VOCAB, uniform_arrays
-
-TWEETS = [("ada", "the cat sat on the mat today"), ("bob", "a dog ran in the park again"),
-          ("ada", "good morning to the cat and the dog"), ("bob", "the park is green today")]
-
-
-def _write_text_model(folder: Path) -> None:
-    """A real text model version (every symbol equally likely; its word tree shapes the text)."""
-    artifact.write(folder, uniform_arrays(), None, VOCAB, ["ada", "bob"], CONFIG, TWEETS)
-
+from text_models import write_text_model
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ThreadedMotoServer]:
@@ -92,7 +82,7 @@ def test_version_promoted_on_one_machine_serves_on_another(
         node: Callable[[str], App], s3: ThreadedMotoServer) -> None:
     trainer, server = node("trainer"), node("server")
     first = _registry(trainer).save_version(
-        "text", "all", _write_text_model, {"bpc": 2.0}, {"personas": ["ada", "bob"]})
+        "text", "all", write_text_model, {"bpc": 2.0}, {"personas": ["ada", "bob"]})
     assert first.checksum and _registry(trainer).promote_if_better(first.id, "bpc").promoted
 
     version, sampler, _ = generation.serving_generator(server, "ada")
@@ -105,7 +95,7 @@ def test_version_promoted_on_one_machine_serves_on_another(
     assert tweets[0].model_version_id == first.id and tweets[0].text
 
     second = _registry(trainer).save_version(
-        "text", "all", _write_text_model, {"bpc": 1.5}, {"personas": ["ada", "bob"]})
+        "text", "all", write_text_model, {"bpc": 1.5}, {"personas": ["ada", "bob"]})
     assert _registry(trainer).promote_if_better(second.id, "bpc").promoted
     assert generation.serving_generator(server, "ada")[0].id == second.id  # noticed at once
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -13,11 +14,15 @@ from sqlalchemy import select, text
 
 from bot import outbox
 from bot.app import App, open_app
+from bot.commands import CommandError, TweetRequest
 from bot.config import Settings
+from bot.queue.chat import QueuedChatModels
 from fake_mastodon import FakeMastodon
 from queue_harness import start
 from service_harness import StubGenerator, wait_for
-from storage.jobqueue import JobSlot
+from models.registry import Registry
+from storage.jobqueue import ChatAnswer, JobSlot
+from text_models import write_text_model
 from storage.outbox import Delivery, Post, PostStatus
 
 pytestmark = pytest.mark.postgresql
@@ -103,3 +108,29 @@ def test_a_worker_killed_mid_publish_has_its_round_finished_by_another_publishin
                                   "WHERE task_name = 'nowbot:publish_round' AND worker_id IS NULL "
                                   "AND status = 'doing'")
         assert not abandoned
+
+
+def test_a_chat_request_is_answered_by_a_generation_worker(
+        queued: App, processes: list[subprocess.Popen[bytes]]) -> None:
+    registry = Registry(queued.sessions, queued.artifacts_dir)
+    version = registry.save_version("text", "all", write_text_model, {"bpc": 2.0},
+                                    {"personas": ["ada", "bob"]})
+    registry.promote_if_better(version.id, "bpc")
+    processes.append(start("worker", queued.settings, "generate"))
+
+    async def ask() -> tuple[list[str], str]:
+        models = QueuedChatModels(queued)
+        try:
+            tweets = await asyncio.gather(*(models.tweet(TweetRequest("ada", prompt="the cat"))
+                                            for _ in range(3)))
+            with pytest.raises(CommandError) as refused:
+                await models.tweet(TweetRequest("zed", prompt="a"))
+            return [tweet.text for tweet in tweets], str(refused.value)
+        finally:
+            await models.close()
+
+    texts, refusal = asyncio.run(ask())
+    assert all(text.startswith("the cat") for text in texts) and len(texts) == 3
+    assert "zed" in refusal  # the worker's one-line reason reaches the chat user
+    with queued.sessions() as session:
+        assert session.scalars(select(ChatAnswer)).all() == []  # every answer taken

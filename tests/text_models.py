@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from models.text import artifact
 from models.text.config import TextConfig
 from models.text.lexicon import Lexicon
 from models.text.sampler import Sampler
@@ -34,3 +37,13 @@ def uniform_arrays(personas: tuple[str, ...] = ("ada", "bob"), vocab: Vocab = VO
         "gru_0/recurrent_kernel": np.zeros((u, 3 * u), np.float32),
         "gru_0/bias": np.zeros((2, 3 * u), np.float32),
     }
+
+
+TWEETS = [("ada", "the cat sat on the mat today"), ("bob", "a dog ran in the park again"),
+          ("ada", "good morning to the cat and the dog"), ("bob", "the park is green today")]
+
+
+def write_text_model(folder: Path) -> None:
+    """A real text model version for ada and bob (every symbol equally likely; its word tree,
+    from `TWEETS`, shapes the text), as `Registry.save_version` writes one."""
+    artifact.write(folder, uniform_arrays(), None, VOCAB, ["ada", "bob"], CONFIG, TWEETS)

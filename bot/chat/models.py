@@ -67,5 +67,11 @@ class LocalChatModels:
 
 
 def chat_models(app: App) -> ChatModels:
-    """The models chat edges of this process use: today always in this process."""
+    """The models chat edges of this process use: generation workers through the job queue when
+    it is on (`NOWBOT_JOB_QUEUE=postgresql`: a shard never runs TensorFlow or Numba), else
+    this process's own."""
+    if app.settings.job_queue == "postgresql":
+        from bot.queue.chat import QueuedChatModels
+
+        return QueuedChatModels(app)
     return LocalChatModels(app)
