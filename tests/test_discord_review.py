@@ -9,6 +9,7 @@ import pytest
 
 from bot import generation, outbox
 from bot.app import App
+from bot.chat.models import LocalChatModels
 from bot.core.runtime import Runtime
 from bot.generation import GeneratedText
 from bot.platforms.discord.client import build_client
@@ -43,7 +44,8 @@ async def queue_message(fake: FakeDiscord, admin: Member) -> dict[str, Any]:
 def bot_client(app: App, fake: FakeDiscord) -> Any:
     """A bot for `fake` whose admins hold the fake's admin role."""
     configured = discord_app(app, token=fake.token, admin_role_ids={fake.admin_role_id})
-    return build_client(Runtime(configured, generation, {}), guild_ready_timeout=0.05)
+    runtime = Runtime(configured, generation, {}, chat=LocalChatModels(configured))
+    return build_client(runtime, guild_ready_timeout=0.05)
 
 
 async def press(fake: FakeDiscord, custom_id: str, member: Member,

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from bot.commands import Reply, TweetRequest
     from bot.generation import GeneratedText
 
-ModelCommand = Literal["image", "progress", "draw"]
+ModelCommand = Literal["image", "progress", "draw", "review"]
 """The chat commands answered by the models with a `Reply` (`bot.commands` functions by name)."""
 
 
@@ -46,7 +46,8 @@ class ChatModels(Protocol):
         ...
 
     async def reply(self, command: ModelCommand, *args: object) -> Reply:
-        """`bot.commands.<command>(app, *args)`: an image grid, a progress GIF or a drawing."""
+        """`bot.commands.<command>(app, *args)`: an image grid, a progress GIF, a drawing, or a
+        review (its "regenerate" writes a new text)."""
         ...
 
     async def close(self) -> None:

@@ -37,7 +37,8 @@ QUEUE = "generate"
 POLL_S = 0.5
 ANSWER_TIMEOUT_S = 60.0
 MODEL_COMMANDS: dict[str, Any] = {
-    "image": commands.image, "progress": commands.progress, "draw": commands.draw}
+    "image": commands.image, "progress": commands.progress, "draw": commands.draw,
+    "review": commands.review}
 
 # -- the generation worker's side ---------------------------------------------------------------
 

@@ -56,8 +56,12 @@ class ReviewButton(
         client = client_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            reply = await client.run_blocking(
-                commands.review, client.app, self.post_id, self.action, str(interaction.user))
+            reviewer = str(interaction.user)
+            if self.action == "regenerate":  # writes a new text: the models' work
+                reply = await client.chat.reply("review", self.post_id, self.action, reviewer)
+            else:
+                reply = await client.run_blocking(
+                    commands.review, client.app, self.post_id, self.action, reviewer)
             await send_followup(interaction, reply)
         except Exception as error:  # noqa: BLE001  (a view has no tree: report here)
             await report_error(interaction, error)
