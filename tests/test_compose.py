@@ -1,6 +1,7 @@
 """Deployment files: the compose file validates, pins its images by digest, has no default
-password and runs its containers without capabilities on read-only file systems; `.env.example`
-lists every setting."""
+password and runs every container (PostgreSQL, the scheduler, the workers, the Discord shards)
+without capabilities on read-only file systems, restarted when it exits; `.env.example` lists
+every setting."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def _compose_available() -> bool:
 
 PASSWORDS = {"POSTGRES_PASSWORD": "a-long-db-password", "NOWBOT_DASHBOARD_PASSWORD": "a-long-login"}
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+NOWBOT_SERVICES = ["scheduler", "standby", "training-worker", "worker", "discord-0", "discord-1"]
 
 
 def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -69,26 +71,85 @@ def test_compose_has_no_default_password() -> None:
     services = _compose()["services"]
     required = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}"
     assert services["db"]["environment"]["POSTGRES_PASSWORD"] == required
-    assert f"nowbot:{required}@db" in services["bot"]["environment"]["NOWBOT_DATABASE_URL"]
+    for name in NOWBOT_SERVICES:
+        assert f"nowbot:{required}@db" in services[name]["environment"]["NOWBOT_DATABASE_URL"]
 
 
-@pytest.mark.parametrize("name", ["db", "bot"])
+def test_compose_runs_every_nowbot_service_from_one_build() -> None:
+    services = _compose()["services"]
+    assert [name for name, service in services.items() if "build" in service] == NOWBOT_SERVICES
+    assert {services[name]["build"] for name in NOWBOT_SERVICES} == {"."}
+    assert all("image" not in services[name] for name in NOWBOT_SERVICES)
+
+
+@pytest.mark.parametrize("name", ["db", *NOWBOT_SERVICES])
 def test_compose_containers_have_no_capabilities_and_read_only_roots(name: str) -> None:
     service = _compose()["services"][name]
     assert service["cap_drop"] == ["ALL"] and "cap_add" not in service
     assert service["read_only"] is True
     assert "/tmp" in service["tmpfs"]
     assert "no-new-privileges:true" in service["security_opt"]
+    assert service["restart"] in {"unless-stopped", "on-failure"}
+    assert "privileged" not in service and "network_mode" not in service
+    assert all(port.startswith("127.0.0.1:") for port in service.get("ports", []))
 
 
-def test_compose_wires_the_bot_to_a_healthy_postgres() -> None:
-    db, bot = _compose()["services"]["db"], _compose()["services"]["bot"]
+def test_compose_wires_the_scheduler_to_a_healthy_postgres() -> None:
+    services = _compose()["services"]
+    db, scheduler = services["db"], services["scheduler"]
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     assert any(volume.endswith(":/var/lib/postgresql/data") for volume in db["volumes"])
-    assert bot["depends_on"]["db"]["condition"] == "service_healthy"
-    assert bot["environment"]["NOWBOT_DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert "@db:5432/" in bot["environment"]["NOWBOT_DATABASE_URL"]
-    assert all(port.startswith("127.0.0.1:") for port in bot["ports"])
+    assert scheduler["depends_on"]["db"]["condition"] == "service_healthy"
+    assert scheduler["environment"]["NOWBOT_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert "@db:5432/" in scheduler["environment"]["NOWBOT_DATABASE_URL"]
+    assert scheduler["ports"] == ["127.0.0.1:8350:8350"]
+
+
+@pytest.mark.parametrize("name", NOWBOT_SERVICES)
+def test_compose_services_share_the_queue_and_the_artifacts(name: str) -> None:
+    service = _compose()["services"][name]
+    environment = service["environment"]
+    assert environment["NOWBOT_JOB_QUEUE"] == "postgresql"
+    assert environment["NOWBOT_ARTIFACTS_DIR"] == "/data/artifacts"
+    assert "botdata:/data" in service["volumes"]
+    if name != "scheduler":  # the scheduler migrates the schema first
+        assert service["depends_on"] == {"scheduler": {"condition": "service_healthy"}}
+
+
+def test_compose_schedulers_exit_when_sick_and_are_health_checked() -> None:
+    services = _compose()["services"]
+    runs = [name for name in NOWBOT_SERVICES if services[name]["command"] == ["nowbot", "run"]]
+    assert runs == ["scheduler", "standby"]
+    assert "standby" in services["standby"]["profiles"]
+    for name in runs:
+        service = services[name]
+        assert service["environment"]["NOWBOT_EXIT_WHEN_SICK"] == "true"
+        assert "/healthz" in " ".join(service["healthcheck"]["test"])
+        assert service["environment"]["NOWBOT_DISCORD_TOKEN"] == ""  # the shards connect
+    others = [name for name in NOWBOT_SERVICES if name not in runs]
+    assert all(services[name]["healthcheck"] == {"disable": True} for name in others)
+
+
+def test_compose_workers_cover_every_queue_with_training_alone() -> None:
+    services = _compose()["services"]
+    queues = {name: services[name]["command"][3].split(",")
+              for name in ("training-worker", "worker")}
+    assert services["training-worker"]["command"] == [
+        "nowbot", "worker", "--queues", "training", "--concurrency", "1"]
+    assert sorted(sum(queues.values(), [])) == ["default", "generate", "training"]
+
+
+def test_compose_discord_shards_cover_each_shard_once() -> None:
+    services = _compose()["services"]
+    shards: list[int] = []
+    for name in ("discord-0", "discord-1"):
+        command = services[name]["command"]
+        assert command[:3] == ["nowbot", "discord", "run"]
+        assert services[name]["profiles"] == ["discord"]
+        assert command[command.index("--shard-count") + 1] == "4"
+        first, last = command[command.index("--shards") + 1].split("-")
+        shards += range(int(first), int(last) + 1)
+    assert shards == [0, 1, 2, 3]
 
 
 def test_env_example_lists_every_setting() -> None:
