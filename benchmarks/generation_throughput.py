@@ -215,23 +215,26 @@ async def bursts(get: Any, size: int, rounds: int) -> dict[str, Any]:
 
 
 def projection(idle: dict[str, Any]) -> str:
-    """What saturates first on N machines, in words, from this run's CPU split."""
-    one, two = idle["queue_1_worker"], idle["queue_2_workers"]
-    cpu = one["cpu_per_tweet"]
+    """What saturates first on N machines, in words, from this run's figures."""
+    inproc, one, two = idle["in_process"], idle["queue_1_worker"], idle["queue_2_workers"]
+    cpu, cores = one["cpu_per_tweet"], os.cpu_count() or 1
+    busy = one["tweets_per_s"] * cpu["machine_ms"] / 1000 / cores
     return (
-        f"Measured on {os.cpu_count()} cores shared by everything (chat process, workers, "
-        f"PostgreSQL, load), so adding a worker here adds no CPU: 2 workers gave "
-        f"{two['tweets_per_s']} tweets/s against {one['tweets_per_s']} with 1 "
-        f"({idle['in_process']['tweets_per_s']} in process). Per tweet through the queue a worker "
-        f"spent {cpu['workers_ms']} ms CPU, the chat side {cpu['chat_process_ms']} ms, the rest "
-        f"(PostgreSQL: job insert, fetch, answer insert + NOTIFY, take + delete) "
-        f"{cpu['rest_ms']} ms in {cpu['pg_commits_per_tweet']} commits. On N machines each with "
-        f"its own cores, generation scales with workers (~1000/{cpu['workers_ms']} tweets/s per "
-        f"worker core) until the one PostgreSQL server's share reaches its cores: about "
-        f"1000/{cpu['rest_ms']} tweets/s per PostgreSQL core, so PostgreSQL (inserts, NOTIFY and "
-        f"the queue's fetch, all on the one server) saturates first once workers outnumber its "
-        f"cores by ~{round(cpu['workers_ms'] / max(cpu['rest_ms'], 1e-9), 1)}x; the chat side "
-        f"scales with shards. A projection from CPU shares, not a measurement of N machines.")
+        f"On {cores} cores shared by the chat process, the workers and PostgreSQL, a second worker "
+        f"adds no CPU and halves each worker's batches: {two['tweets_per_s']} tweets/s with 2 "
+        f"workers, {one['tweets_per_s']} with 1, {inproc['tweets_per_s']} in process. With 1 "
+        f"worker the machine was only {busy:.0%} busy: the worker fetches one job per query "
+        f"(procrastinate's fetch loop), so its rate is bounded by that round trip and the event "
+        f"loop it shares with the answers, not by CPU. Per tweet: worker {cpu['workers_ms']} ms "
+        f"CPU, chat side {cpu['chat_process_ms']} ms, PostgreSQL and the rest {cpu['rest_ms']} ms, "
+        f"{cpu['pg_commits_per_tweet']} commits (fetch polls included) and "
+        f"{cpu['pg_rows_written_per_tweet']} rows written (job, its events and status, the "
+        f"answer and its delete). On N machines: chat shards and workers scale out (about "
+        f"{one['tweets_per_s']:.0f} tweets/s per worker as measured here, more with its own "
+        f"cores); every worker's fetch, every insert and NOTIFY go to the one PostgreSQL, so it "
+        f"saturates first, at roughly 1000/{cpu['rest_ms']} tweets/s per PostgreSQL core by CPU "
+        f"and sooner by commit rate (WAL flushes) on a disk slower than this machine's. A "
+        f"projection from shares measured on one machine, not a measurement of N machines.")
 
 
 async def _one(engine: GenerationEngine, request: TweetRequest) -> GeneratedText:
