@@ -154,3 +154,19 @@ def test_migration_0007_moves_each_post_to_its_deliveries_and_back(database_url:
         ("discord", "failed", "Talks at nine #siggraphNOW", 5, None),
         ("x", "draft", "Demos at ten", 0, None), ("local", "approved", "Posters at noon", 0, None)])
     engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_processes_starting_together_on_an_empty_database_migrate_one_at_a_time(
+        pg_schema_url: str) -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys; from storage.db import make_engine, upgrade; "
+              "upgrade(make_engine(sys.argv[1]))")
+    started = [subprocess.Popen([sys.executable, "-c", script, pg_schema_url],
+                                stderr=subprocess.PIPE) for _ in range(3)]
+    failures = [process.stderr.read().decode()[-300:] for process in started
+                if process.wait(timeout=120) != 0]  # type: ignore[union-attr]
+    assert failures == []  # none fails on a table another has just created
+    assert current_revision(make_engine(pg_schema_url)) is not None
