@@ -873,6 +873,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--platforms", default="x",
                         help="comma-separated platforms every post goes to: x, mastodon, bluesky "
                         "(each a fake with the same latency and late answers)")
+    parser.add_argument("--multi-node", action="store_true",
+                        help="a scheduler and three workers on PostgreSQL, workers killed "
+                             "(benchmarks/chaos_multinode.py)")
     faults = parser.add_argument_group(
         "platform and storage faults (benchmarks/chaos_faults.py: no kills, no DB cuts)")
     faults.add_argument("--faults", action="store_true",
@@ -904,6 +907,11 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks.chaos_faults import run_faults
 
         save("chaos-faults", run_faults(args))
+        return
+    if args.multi_node:
+        from benchmarks.chaos_multinode import postgres_url, run_multi_node
+
+        save("chaos-multinode", run_multi_node(args, postgres_url()))
         return
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
