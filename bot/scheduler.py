@@ -43,7 +43,6 @@ SchedulerT = TypeVar("SchedulerT", bound=BaseScheduler)
 OVERDUE_MARGIN = timedelta(seconds=30)
 JOB_THREADS = "nowbot-job"  # the name of the threads jobs run in
 TRAINING_QUEUE = "training"  # the job queue's queue for training (a worker of its own)
-UPKEEP_SECONDS = 15
 QUEUED = "queue"  # the executor that queues runs
 
 
@@ -102,6 +101,9 @@ class JobSpec:
     # With the job queue (`NOWBOT_JOB_QUEUE=postgresql`), the queue its runs go to; None: the
     # job runs in the scheduler's process (the queue's upkeep).
     queue: str | None = "default"
+    # With the job queue: at most one run waits in it (a slow worker catches up once); False:
+    # every slot runs, once each (campaign posts).
+    coalesced: bool = True
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
@@ -126,7 +128,7 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     for number, expression in enumerate(settings.campaign_crons, start=1):
         specs.append(JobSpec(f"campaign-{number}", "bot.jobs:campaign_post",
                              CronTrigger.from_crontab(expression, timezone=UTC),
-                             f"prepare a campaign post ({expression})"))
+                             f"prepare a campaign post ({expression})", coalesced=False))
     if settings.x_read_configured and settings.collect_query:
         specs.append(JobSpec("collect", "bot.jobs:collect",
                              IntervalTrigger(minutes=settings.collect_every_minutes, timezone=UTC),
@@ -134,7 +136,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
                              watched=False))
     if settings.job_queue == "postgresql":
         specs.append(JobSpec("queue-upkeep", "bot.queue.upkeep:upkeep",
-                             IntervalTrigger(seconds=UPKEEP_SECONDS, timezone=UTC),
+                             IntervalTrigger(seconds=max(1, settings.queue_stall_seconds // 2),
+                                             timezone=UTC),
                              "run jobs again whose worker died; prune finished ones", queue=None))
     return specs
 
@@ -142,14 +145,14 @@ def job_specs(settings: Settings) -> list[JobSpec]:
 def build_scheduler(app: App, scheduler_class: type[SchedulerT],
                     specs: Sequence[JobSpec] = ()) -> SchedulerT:
     """A scheduler (not started) storing its jobs in the app database, with deliberate defaults;
-    with the job queue, `specs`' queued jobs go to the queue's executor ("queue")."""
+    with the job queue, `specs`' queued jobs go to the queue's executor ("queue"), each to its
+    spec's queue."""
     executors: dict[str, Any] = {"default": ThreadPoolExecutor(
         max_workers=4, pool_kwargs={"thread_name_prefix": JOB_THREADS})}
     if app.settings.job_queue == "postgresql":
         from bot.queue.dispatch import QueueExecutor
 
-        executors[QUEUED] = QueueExecutor(
-            app, {spec.id: spec.queue for spec in specs if spec.queue is not None})
+        executors[QUEUED] = QueueExecutor(app, [spec for spec in specs if spec.queue is not None])
     scheduler = scheduler_class(
         jobstores={"default": SQLAlchemyJobStore(engine=app.engine, tablename=JOBS_TABLE)},
         executors=executors,
@@ -204,7 +207,7 @@ def problems(scheduler: BaseScheduler, now: datetime | None = None) -> list[str]
     watched job's run has not finished `interval + max(OVERDUE_MARGIN, interval)` after its time."""
     found = []
     if isinstance(scheduler, WatchedScheduler) and scheduler.death is not None:
-        found.append(f"the scheduler thread died ({_describe(scheduler.death)})")
+        found.append(f"the scheduler thread died ({describe_error(scheduler.death)})")
     runs = _RUNS.get(scheduler, _Runs())
     with runs.changed:
         watched = {job: due for job, due in runs.running().items() if job not in runs.unwatched}
@@ -227,7 +230,7 @@ def _interval(trigger: BaseTrigger | None, due: datetime) -> timedelta:
     return following - due if following is not None else timedelta(0)
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     """`Type: message` in one line; a database error by its driver's message."""
     cause = getattr(error, "orig", None) or error
     lines = str(cause).strip().splitlines()

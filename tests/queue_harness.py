@@ -41,7 +41,7 @@ def specs(settings: Settings, job: str) -> list[JobSpec]:
     """`job` every second, and the queue's upkeep."""
     job_id, func = JOBS[job]
     every_second = JobSpec(job_id, func, IntervalTrigger(seconds=1, timezone=UTC), job,
-                           first_run_now=True)
+                           first_run_now=True, coalesced=job != "campaign")
     return [every_second, *(spec for spec in job_specs(settings) if spec.queue is None)]
 
 

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import threading
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 import psycopg
 from sqlalchemy import delete, select, text
@@ -36,9 +36,6 @@ CHANNEL = "nowbot_chat_answers"
 QUEUE = "generate"
 POLL_S = 0.5
 ANSWER_TIMEOUT_S = 60.0
-MODEL_COMMANDS: dict[str, Any] = {
-    "image": commands.image, "progress": commands.progress, "draw": commands.draw,
-    "review": commands.review}
 
 # -- the generation worker's side ---------------------------------------------------------------
 
@@ -78,11 +75,11 @@ async def answer_tweets(runtime: Runtime, request_id: str, request: dict[str, An
 async def answer_reply(runtime: Runtime, request_id: str, command: str, args: list[Any]) -> None:
     """Run the model command `command` and leave its reply (text and attachments)."""
     app = runtime.app
-    function = MODEL_COMMANDS.get(command)
     data = None
     try:
-        if function is None:
+        if command not in get_args(ModelCommand):
             raise CommandError(f"no model command named {command!r}")
+        function = getattr(commands, command)
         reply: Reply = await asyncio.to_thread(function, app, *(_decode(arg) for arg in args))
         body: dict[str, Any] = {"text": reply.text, "ephemeral": reply.ephemeral, "files": [
             [item.filename, len(item.data)] for item in reply.attachments]}
@@ -152,17 +149,19 @@ class QueuedChatModels:
         """Queue `task` for a generation worker and await its answer (a `CommandError` when it
         has a reason to give, or when no worker answers in time)."""
         self._listen()
+        loop = asyncio.get_running_loop()
         request_id = str(uuid.uuid4())
-        arrived = self._waiting[request_id] = asyncio.get_running_loop().create_future()
+        arrived = self._waiting[request_id] = loop.create_future()
         try:
             await asyncio.to_thread(self._queue, task, request_id, kwargs)
-            loop = asyncio.get_running_loop()
             give_up = loop.time() + self.timeout_s
-            while (answer := await asyncio.to_thread(self._take, request_id)) is None:
+            while True:
+                await asyncio.wait({arrived}, timeout=POLL_S)  # its notification, or a poll
+                if (answer := await asyncio.to_thread(self._take, request_id)) is not None:
+                    break
                 if loop.time() > give_up:
                     raise CommandError("the bot's generation workers are busy or away; "
                                        "try again in a minute")
-                await asyncio.wait({arrived}, timeout=POLL_S)
         finally:
             self._waiting.pop(request_id, None)
         body, data = answer

@@ -24,6 +24,7 @@ from bot.queue.chat import close_engines
 from bot.queue.connection import worker_app
 from bot.queue.dispatch import Dispatcher
 from bot.queue.upkeep import HEARTBEATS_PER_STALL
+from bot.scheduler import describe_error
 from bot.service import ServiceSick, campaign_image_set
 
 log = logging.getLogger("nowbot.worker")
@@ -60,7 +61,7 @@ async def work(app: App, stop: asyncio.Event, *, queues: Sequence[str] = QUEUES,
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if running.done() and (error := running.exception()) is not None:
-                raise ServiceSick(f"the worker stopped: {type(error).__name__}: {error}")
+                raise ServiceSick(f"the worker stopped: {describe_error(error)}")
             log.info("worker %s stopping", name)
             runtime.stopping.set()
             await asyncio.to_thread(stop_children, runtime, CHILD_GRACE_S)
