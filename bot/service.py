@@ -145,8 +145,10 @@ async def serve(
     pages = ", ".join(f"http://{host}:{port}/" for host, port, *_ in runner.addresses)
     review = ("posts wait for approval there" if settings.reviewing
               else "posts are published without review")
-    log.info("nowbot running on %s, publishing to %s; dashboard %s (%s); Ctrl-C stops", where,
-             ", ".join(runtime.publishers) or "nothing yet", pages, review)
+    jobs_run = ("jobs queued for `nowbot worker` processes" if settings.job_queue == "postgresql"
+                else "jobs run here")
+    log.info("nowbot running on %s (%s), publishing to %s; dashboard %s (%s); Ctrl-C stops",
+             where, jobs_run, ", ".join(runtime.publishers) or "nothing yet", pages, review)
     health.SERVICE.clear()
     try:
         while not stop.is_set():

@@ -23,7 +23,7 @@ def scheduled(func: str, job_id: str, slot: str) -> None:
     if module != JOB_MODULE:
         raise ValueError(f"not a nowbot job: {func}")
     function = getattr(importlib.import_module(module), name)
-    log.info("job %s (due %s) on this worker", job_id, slot)
+    log.debug("job %s (due %s) on this worker", job_id, slot)
     if name in SLOTTED:
         function(slot=f"{job_id}@{slot}")
     else:
