@@ -22,8 +22,8 @@
 `--baseline` measures only the real tweets and markovify (no model, no TensorFlow). Trained
 versions are kept under var/bench/text_fidelity/ (`--reuse` measures them again without
 training; their word trees, word models and copy indexes are rebuilt from the training tweets
-with the code as it is). Benchmark-only dependencies: `pip install -e '.[bench]'` (scikit-learn,
-markovify) and Debian's Link Grammar (`apt-get install link-grammar python3-link-grammar`).
+with the code as it is). Benchmark-only dependencies: `pip install -e '.[bench]'`
+(markovify) and Debian's Link Grammar (`apt-get install link-grammar python3-link-grammar`).
 """
 
 from __future__ import annotations

@@ -170,6 +170,21 @@ class Settings(BaseSettings):
         True, description="Posts wait for a person's approval (the dashboard, `nowbot queue "
         "approve`, Discord's buttons); false publishes them as soon as they are prepared.",
     )
+    review_weight: float = Field(
+        1.0, ge=0, le=10, description="How much the campaign's review model (learned from the "
+        "reviewers' decisions) weighs when choosing a post's text; 0 turns the loop off.",
+    )
+    review_min_decisions: int = Field(
+        20, ge=4, le=100_000,
+        description="Judged drafts a campaign needs before its review model is trained.",
+    )
+    review_train_every_minutes: int = Field(
+        30, ge=1, description="Interval between trainings of the campaign's review model."
+    )
+    review_texts_in_training: bool = Field(
+        True, description="Approved and edited campaign posts join the persona's text at its "
+        "next retraining (false: only its imported tweets).",
+    )
     x_monthly_budget_usd: float = Field(
         5.0, ge=0, description="Most estimated X posting cost per calendar month; 0 stops posting."
     )

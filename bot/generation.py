@@ -9,10 +9,11 @@ on its first call (the generator is cached per version afterwards).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from bot.app import App
+from bot.core.reviewing import SCORE_NAMES, approving
 from models.registry import Registry
 from storage.registry import ModelKind, ModelVersion
 
@@ -21,13 +22,30 @@ if TYPE_CHECKING:  # NumPy and Numba load with the first generation, not with th
     from models.text.select import Editor, Rules
 
 
+KEPT_CANDIDATES = 16  # of a campaign draft's candidates: the best, and the rest sampled
+
+
+@dataclass(frozen=True)
+class ScoredText:
+    """One of the candidates a post's text was chosen from: its rank, text and editor's scores."""
+
+    rank: int
+    text: str
+    scores: dict[str, float]
+    chosen: bool = False
+
+
 @dataclass(frozen=True)
 class GeneratedText:
-    """A generated post with the model's mean per-character log-likelihood as `score`."""
+    """A generated post with the model's mean per-character log-likelihood as `score`; a
+    campaign post also has `why` it was chosen (its scores, their ranks among the candidates,
+    the review model's say) and a sample of its `candidates`."""
 
     text: str
     score: float
     model_version_id: int
+    why: dict[str, Any] = field(default_factory=dict)
+    candidates: tuple[ScoredText, ...] = ()
 
 
 def generate_tweets(
@@ -88,11 +106,37 @@ def tweet_rules(app: App, *, candidates: int | None = None, block: tuple[str, ..
     )
 
 
-def generate_post_text(app: App, persona: str, recent: list[str]) -> GeneratedText:
-    """One campaign post for `persona`, not repeating any of `recent` (picked from the
-    campaign's larger number of candidates)."""
-    candidates = app.settings.text_candidates_post
-    return generate_tweets(app, persona, recent=tuple(recent), candidates=candidates)[0]
+def generate_post_text(app: App, persona: str, recent: list[str], *,
+                       seed: int | None = None) -> GeneratedText:
+    """One campaign post for `persona`, not repeating any of `recent`, picked from the
+    campaign's larger number of candidates by the editor and, once the campaign's reviewers
+    have taught it, its review model (`bot.core.reviewing`)."""
+    import numpy as np
+
+    from models.text.writing import write_draft
+
+    version, sampler, editor = serving_generator(app, persona)
+    rules = tweet_rules(app, candidates=app.settings.text_candidates_post)
+    review = approving(app, persona)
+    if review is not None:
+        rules = replace(rules, approval=review.model, approval_weight=review.weight)
+    draft = write_draft(sampler, editor, persona, rules=rules, recent=tuple(recent), seed=seed)
+    ranked, chosen = draft.ranked, draft.chosen
+    at = draft.index
+    scores = {name: float(values[at]) for name, values in ranked.scores.items()}
+    ranks = {name: 1 + int((values > values[at]).sum()) for name, values in ranked.scores.items()
+             if name in SCORE_NAMES}
+    why: dict[str, Any] = {"candidates": len(ranked.samples), "scores": scores, "ranks": ranks}
+    if review is not None:
+        why.update(review_version=review.version, weight=review.weight)
+    count = len(ranked.samples)
+    kept = sorted({at, *range(min(count, KEPT_CANDIDATES // 2)),
+                   *np.linspace(0, count - 1, KEPT_CANDIDATES // 2).astype(int).tolist()})
+    candidates = tuple(
+        ScoredText(i, ranked.samples[i].text,
+                   {name: float(values[i]) for name, values in ranked.scores.items()}, i == at)
+        for i in kept)
+    return GeneratedText(chosen.text, chosen.mean_logprob, version.id, why, candidates)
 
 
 def render_image_grid(app: App, image_set: str, count: int) -> bytes:

@@ -33,6 +33,7 @@ from bot.platforms.base import fit_with_hashtag
 from bot.platforms.catalog import publisher_class
 from storage.base import utcnow
 from storage.outbox import Delivery, Post, PostStatus
+from storage.reviews import Decision, ReviewDecision
 
 S = PostStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -191,11 +192,26 @@ def _draft(session: Session, post_id: int, change: str) -> Post:
     return post
 
 
+def _decided(session: Session, post: Post, decision: Decision, reviewer: str | None,
+             text_after: str | None = None) -> None:
+    """Keep a person's decision on a generated draft for its campaign's review model, in the
+    transaction that carries it out (posts nowbot did not write teach nothing)."""
+    if post.generated_item_id is None or post.campaign is None:
+        return
+    session.add(ReviewDecision(
+        post_id=post.id, generated_item_id=post.generated_item_id, campaign=post.campaign,
+        decision=decision, text_before=post.text, text_after=text_after,
+        reviewer=reviewer[: ReviewDecision.reviewer.type.length] if reviewer else None,
+    ))
+
+
 def replace_text(sessions: sessionmaker[Session], post_id: int, text: str, hashtag: str | None,
-                 generated_item_id: int | None = None) -> Post:
-    """Give a draft a new text (regenerate), fitted to each platform; only drafts can change."""
+                 generated_item_id: int | None = None, reviewer: str | None = None) -> Post:
+    """Give a draft a new text (regenerate), fitted to each platform; only drafts can change.
+    The text replaced counts as not wanted (`reviewer` asked for another)."""
     with sessions.begin() as session:
         post = _draft(session, post_id, "regenerated")
+        _decided(session, post, Decision.REGENERATED, reviewer)
         for delivery in post.deliveries:
             delivery.text = publisher_class(delivery.platform).fit_text(text, hashtag)
         post.text = fit_with_hashtag(text, hashtag, sys.maxsize)
@@ -223,6 +239,7 @@ def edit_text(sessions: sessionmaker[Session], post_id: int, text: str, *, edito
                 raise BadText(f"post {post_id}: the text is {length} characters long as "
                               f"{delivery.platform} counts them; it takes {rules.text_limit}")
             delivery.text = text
+        _decided(session, post, Decision.EDITED, editor, text_after=text)
         if platform is None:
             post.text = text
         post.edited_by = editor[: Post.edited_by.type.length]
@@ -267,6 +284,8 @@ def approve(sessions: sessionmaker[Session], post_id: int, *, reviewer: str,
         states = {d.status for d in post.deliveries}
         if post.status != S.DRAFT and S.FAILED not in states:
             raise InvalidTransition(post_id, post.status, S.APPROVED)
+        if post.status == S.DRAFT:
+            _decided(session, post, Decision.APPROVED, reviewer)
         _move_all(session, post, {S.DRAFT, S.FAILED}, S.APPROVED, error=None, attempts=0,
                   scheduled_for=None)
         return _set(session, post, publish_at=publish_at, **_review(reviewer),
@@ -283,14 +302,15 @@ def retime(sessions: sessionmaker[Session], post_id: int, publish_at: datetime, 
         return _set(session, post, publish_at=publish_at, **_review(reviewer))
 
 
-def unapprove(sessions: sessionmaker[Session], post_id: int) -> Post:
-    """Take back an approval: the post becomes a draft again unless publishing has begun on
-    some platform."""
+def unapprove(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> Post:
+    """`reviewer` took back an approval: the post becomes a draft again unless publishing has
+    begun on some platform."""
     with sessions.begin() as session:
         post = _get(session, post_id)
         if post.status != S.APPROVED or any(d.status != S.APPROVED for d in post.deliveries):
             raise WrongStatus(post_id, post.status, "approved posts not yet being published",
                               "unapproved")
+        _decided(session, post, Decision.UNAPPROVED, reviewer)
         if _move_all(session, post, {S.APPROVED}, S.DRAFT) != len(post.deliveries):
             raise InvalidTransition(post_id, "being published", S.DRAFT)  # rolled back
         return _set(session, post, publish_at=None, reviewed_by=None, reviewed_at=None,
@@ -304,6 +324,7 @@ def reject(sessions: sessionmaker[Session], post_id: int, *, reviewer: str) -> P
         post = _get(session, post_id)
         if S.REJECTED not in TRANSITIONS[post.status]:
             raise InvalidTransition(post_id, post.status, S.REJECTED)
+        _decided(session, post, Decision.REJECTED, reviewer)
         _move_all(session, post, {S.DRAFT, S.APPROVED, S.FAILED}, S.REJECTED)
         return _set(session, post, **_review(reviewer),
                     **({"status": S.REJECTED} if not post.deliveries else {}))

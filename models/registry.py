@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import ModelError, NoServingModel
@@ -237,13 +237,7 @@ class Registry:
     def serving(self, kind: str, target: str) -> ModelVersion | None:
         """The version generation uses, or None before the first promotion."""
         with self.sessions() as session:
-            return session.scalar(
-                select(ModelVersion).where(
-                    ModelVersion.kind == kind,
-                    ModelVersion.target == target,
-                    ModelVersion.status == VersionStatus.SERVING,
-                )
-            )
+            return session.scalar(_serving(kind, target))
 
     def serving_path(self, kind: str, target: str) -> Path:
         """Verified local folder of the serving version (`local_path`); raises `NoServingModel`
@@ -291,13 +285,7 @@ class Registry:
         """
         with self.sessions.begin() as session:
             candidate = session.get_one(ModelVersion, version_id)
-            current = session.scalar(
-                select(ModelVersion).where(
-                    ModelVersion.kind == candidate.kind,
-                    ModelVersion.target == candidate.target,
-                    ModelVersion.status == VersionStatus.SERVING,
-                )
-            )
+            current = session.scalar(_serving(candidate.kind, candidate.target))
             value = candidate.metrics.get(metric)
             if veto:
                 verdict = Verdict(False, f"rejected: {veto}")
@@ -313,12 +301,43 @@ class Registry:
                     f"{'promoted' if better else 'rejected'}: {metric} {value:.4g} "
                     f"vs serving v{current.version} {served:.4g}",
                 )
-            candidate.metrics = {**candidate.metrics, "gate": verdict.reason}  # shown with it
-            if verdict.promoted:
-                if current is not None:
-                    current.status = VersionStatus.RETIRED
-                    session.flush()
-                candidate.status, candidate.promoted_at = VersionStatus.SERVING, utcnow()
-            else:
-                candidate.status = VersionStatus.REJECTED
+            _apply(session, candidate, current, verdict)
             return verdict
+
+    def decide(self, version_id: int, verdict: Verdict) -> Verdict:
+        """Apply a verdict the caller's own gate reached (a review model is judged on decisions
+        neither it nor the serving one learned from): promote the candidate, or reject it."""
+        with self.sessions.begin() as session:
+            candidate = session.get_one(ModelVersion, version_id)
+            _apply(session, candidate, session.scalar(_serving(candidate.kind, candidate.target)),
+                   verdict)
+        return verdict
+
+    def retire(self, kind: str, target: str) -> ModelVersion | None:
+        """Stop serving `target`'s `kind` model (nothing serves it until a promotion); the
+        version retired, or None when none served."""
+        with self.sessions.begin() as session:
+            current = session.scalar(_serving(kind, target))
+            if current is not None:
+                current.status = VersionStatus.RETIRED
+            return current
+
+
+
+def _serving(kind: str, target: str) -> Select[tuple[ModelVersion]]:
+    return select(ModelVersion).where(ModelVersion.kind == kind, ModelVersion.target == target,
+                                      ModelVersion.status == VersionStatus.SERVING)
+
+
+def _apply(session: Session, candidate: ModelVersion, current: ModelVersion | None,
+           verdict: Verdict) -> None:
+    """Record the gate's verdict on `candidate` (its reason kept in its metrics as "gate"): it
+    serves in place of `current`, or is rejected."""
+    candidate.metrics = {**candidate.metrics, "gate": verdict.reason}  # shown with it
+    if verdict.promoted:
+        if current is not None:
+            current.status = VersionStatus.RETIRED
+            session.flush()
+        candidate.status, candidate.promoted_at = VersionStatus.SERVING, utcnow()
+    else:
+        candidate.status = VersionStatus.REJECTED

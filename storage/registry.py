@@ -15,6 +15,7 @@ from storage.base import Base, Timestamped
 class ModelKind(StrEnum):
     TEXT = "text"
     GAN = "gan"
+    REVIEW = "review"  # a campaign's reviewer model (`models/review`)
 
 
 class VersionStatus(StrEnum):

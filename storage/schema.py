@@ -6,12 +6,14 @@ from storage.imagesets import Image, ImageSet
 from storage.jobqueue import ChatAnswer, JobSlot
 from storage.outbox import Delivery, GeneratedItem, Post
 from storage.registry import ModelVersion, TrainingRun
+from storage.reviews import DraftCandidate, ReviewDecision, ReviewLoop
 
 __all__ = [
     "Base",
     "ChatAnswer",
     "CollectionCursor",
     "Delivery",
+    "DraftCandidate",
     "GeneratedItem",
     "Image",
     "ImageSet",
@@ -19,6 +21,8 @@ __all__ = [
     "ModelVersion",
     "Persona",
     "Post",
+    "ReviewDecision",
+    "ReviewLoop",
     "TrainingRun",
     "Tweet",
 ]

@@ -36,7 +36,7 @@ def test_choose_ranks_by_likelihood_and_says_why_others_failed() -> None:
         Sample("ok", -0.3, True),
         Sample("a likely tweet that never ended and was cut at the limi", -0.05, False),
     ]
-    accepted, rejected = choose(
+    accepted, rejected, _ = choose(
         samples, Editor(index), Rules(blocklist=("darn",)), recent=["Hello  again everyone"]
     )
     assert [s.text for s in accepted] == [
@@ -51,9 +51,9 @@ def test_choose_ranks_by_likelihood_and_says_why_others_failed() -> None:
 def test_mentions_and_links_are_removed_unless_allowed() -> None:
     index = CopyIndex.build([])
     text = "@elon see https://t.co/x this rocket launch"
-    (kept,), _ = choose(_samples(text), Editor(index), Rules())
+    (kept,), _, _ = choose(_samples(text), Editor(index), Rules())
     assert kept.text == "see this rocket launch"
-    (kept,), _ = choose(_samples(text), Editor(index), Rules(allow_mentions=True, allow_links=True))
+    (kept,), _, _ = choose(_samples(text), Editor(index), Rules(allow_mentions=True, allow_links=True))
     assert kept.text == text
 
 

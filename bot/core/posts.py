@@ -21,6 +21,7 @@ from storage.artifacts import atomic_write_bytes
 from storage.base import utcnow
 from storage.corpus import Persona
 from storage.outbox import GeneratedItem, Post, PostStatus
+from storage.reviews import DraftCandidate
 
 log = logging.getLogger("nowbot.posts")
 RECENT_POSTS = 20  # a new text repeats none of these
@@ -79,9 +80,9 @@ def _slot_post(app: App, slot: str) -> Post | None:
         return session.scalar(select(Post).where(Post.campaign_slot == slot))
 
 
-def regenerate(app: App, generator: Generator, post_id: int) -> Post:
+def regenerate(app: App, generator: Generator, post_id: int, reviewer: str | None = None) -> Post:
     """Give a draft a freshly generated text in its persona's voice that repeats no recent post,
-    recording which model version wrote it."""
+    recording which model version wrote it (and that `reviewer` did not want the old one)."""
     with app.sessions() as session:
         post = session.get(Post, post_id)
         if post is None:
@@ -91,7 +92,8 @@ def regenerate(app: App, generator: Generator, post_id: int) -> Post:
     with app.sessions.begin() as session:
         item_id = _text_item(session, persona, generated).id
     return outbox.replace_text(app.sessions, post_id, generated.text,
-                               app.settings.campaign_hashtag, generated_item_id=item_id)
+                               app.settings.campaign_hashtag, generated_item_id=item_id,
+                               reviewer=reviewer)
 
 
 def review(app: App, generator: Generator, post_id: int, action: ReviewAction,
@@ -103,7 +105,7 @@ def review(app: App, generator: Generator, post_id: int, action: ReviewAction,
     elif action == "reject":
         post = outbox.reject(app.sessions, post_id, reviewer=reviewer)
     else:
-        post = regenerate(app, generator, post_id)
+        post = regenerate(app, generator, post_id, reviewer)
     log.info("post %s: %s by %s", post_id, action, reviewer)
     return post
 
@@ -126,7 +128,7 @@ def edit_alt(app: App, post_id: int, alt: str, editor: str) -> Post:
 
 def unapprove(app: App, post_id: int, reviewer: str) -> Post:
     """Undo an approval that publishing has not yet taken up: the post is a draft again."""
-    post = outbox.unapprove(app.sessions, post_id)
+    post = outbox.unapprove(app.sessions, post_id, reviewer=reviewer)
     log.info("post %s: approval undone by %s", post_id, reviewer)
     return post
 
@@ -197,9 +199,14 @@ def _new_text(app: App, generator: Generator, persona: str) -> GeneratedTextLike
 
 
 def _text_item(session: Session, persona: str, generated: GeneratedTextLike) -> GeneratedItem:
+    """The generated text as an item, with why it was chosen and the candidates it was chosen
+    from (what the campaign's review model learns from)."""
     persona_id = session.scalar(select(Persona.id).where(Persona.name == persona))
     item = GeneratedItem(kind="text", model_version_id=generated.model_version_id,
-                         persona_id=persona_id, text=generated.text, score=generated.score, details={})
+                         persona_id=persona_id, text=generated.text, score=generated.score,
+                         details={"why": generated.why} if generated.why else {})
     session.add(item)
     session.flush()
+    session.add_all(DraftCandidate(generated_item_id=item.id, rank=c.rank, chosen=c.chosen,
+                                   text=c.text, scores=c.scores) for c in generated.candidates)
     return item

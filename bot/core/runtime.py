@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -22,9 +23,21 @@ ModelCommand = Literal["image", "progress", "draw", "review"]
 
 
 class GeneratedTextLike(Protocol):
+    """A generated text (`bot.generation.GeneratedText`); `why` and `candidates` are kept for
+    campaign drafts (empty elsewhere)."""
+
     text: str
     score: float
     model_version_id: int
+    why: dict[str, Any]
+    candidates: Sequence[ScoredTextLike]
+
+
+class ScoredTextLike(Protocol):
+    rank: int
+    text: str
+    scores: dict[str, float]
+    chosen: bool
 
 
 class Generator(Protocol):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -31,6 +32,14 @@ MIN_WRITTEN = 40  # characters a candidate may always write after its prompt
 OPENING_WORDS = 3  # a campaign post may not open with the same words as a recent one
 _BASE = 1_000_003
 _BASE_INV = pow(_BASE, -1, 2**64)  # odd, so invertible modulo 2**64
+
+
+class Approval(Protocol):
+    """What ranks candidates by their reviewers' taste (`models.review.model.ReviewModel`)."""
+
+    def approval(self, texts: Sequence[str], scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The chance each of `texts` is approved, given the editor's scores of them."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,10 @@ class Rules:
     guide: float = 1.5  # weight of the word guide while sampling (0: unguided; chosen on two
     # corpora: 1.5 and 2 wrote the fewest unlinked words, 2.5 fewer whole sentences)
     thin: int = 0  # halve each tweet's candidates as they write, down to this many (0: never)
+    # A campaign's review model (`models/review`): its log chance of approval, times
+    # `approval_weight`, joins the editor's score. None (or weight 0): ranking unchanged.
+    approval: Approval | None = field(default=None, compare=False)
+    approval_weight: float = 0.0
 
 
 def _codes(text: str) -> np.ndarray:
@@ -154,22 +167,44 @@ class Editor:
         languages = self.guide.languages(persona) if self.guide is not None else ()
         return len(languages) > 1 and mixed_words(text, languages) > 0
 
+    def scores(self, samples: Sequence[Sample], persona: str, rules: Rules
+               ) -> dict[str, np.ndarray]:
+        """The editor's scores of `samples`, by name: "fluency" (mean character
+        log-likelihood), "words" (the persona's word model's mean log-probability per token)
+        and "length" (log-probability of its length) where a word model is, "approval" (the
+        review model's chance) where `rules` has one, "flaws" (defects) and "total": fluency
+        plus `rules.word_weight` times words, `rules.length_weight` times length and
+        `rules.approval_weight` times the log of approval."""
+        texts = [s.text for s in samples]
+        found = {"fluency": np.asarray([s.mean_logprob for s in samples], dtype=float)}
+        total = found["fluency"].copy()
+        if self.words is not None and samples:
+            found["words"] = self.words.logprob(persona, texts)
+            found["length"] = self.words.length_logprob(persona, texts)
+            total += rules.word_weight * found["words"]
+            total += rules.length_weight * found["length"]
+        if rules.approval is not None and rules.approval_weight and samples:
+            found["approval"] = rules.approval.approval(texts, dict(found))
+            total += rules.approval_weight * np.log(np.clip(found["approval"], 1e-6, 1.0))
+        found["flaws"] = np.asarray(
+            [len(defects(s.text, s.ended, self.words, persona)) for s in samples], dtype=float)
+        found["total"] = total
+        return found
+
     def rank(self, samples: Sequence[Sample], persona: str, rules: Rules) -> list[Sample]:
-        """`samples` best first: fewest defects, then mean character log-likelihood plus
-        `rules.word_weight` times the persona's word model's mean log-probability per token
-        and `rules.length_weight` times the log-probability of its length."""
+        """`samples` best first: fewest defects, then the highest total score (`scores`)."""
+        return [samples[i] for i in self.order(samples, persona, rules)[0]]
+
+    def order(self, samples: Sequence[Sample], persona: str, rules: Rules
+              ) -> tuple[list[int], dict[str, np.ndarray]]:
+        """The indices of `samples` best first (`rank`), and their `scores` (empty without
+        the editor: ended first, then characters alone)."""
         if not rules.editor:
-            return sorted(samples, key=lambda s: (not s.ended, -s.mean_logprob))
-        if not samples:
-            return []
-        score = np.asarray([s.mean_logprob for s in samples])
-        if self.words is not None:
-            texts = [s.text for s in samples]
-            score += rules.word_weight * self.words.logprob(persona, texts)
-            score += rules.length_weight * self.words.length_logprob(persona, texts)
-        flaws = [len(defects(s.text, s.ended, self.words, persona)) for s in samples]
-        order = sorted(range(len(samples)), key=lambda i: (flaws[i], -score[i]))
-        return [samples[i] for i in order]
+            return sorted(range(len(samples)), key=lambda i: (not samples[i].ended,
+                                                              -samples[i].mean_logprob)), {}
+        found = self.scores(samples, persona, rules)
+        flaws, total = found["flaws"], found["total"]
+        return sorted(range(len(samples)), key=lambda i: (flaws[i], -total[i])), found
 
 
 def _opening(text: str) -> tuple[str, ...]:
@@ -186,11 +221,21 @@ def _clean(text: str, rules: Rules) -> str:
     return normalize(text)
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """Candidates as the editor ranked them, best first (links and mentions removed unless
+    allowed), with its scores of each in the same order (`Editor.scores`)."""
+
+    samples: list[Sample]
+    scores: dict[str, np.ndarray]
+
+
 def choose(
     samples: Sequence[Sample], editor: Editor, rules: Rules, recent: Sequence[str] = (),
     persona: str = "", limit: int | None = None, openings: Sequence[str] = (),
-) -> tuple[list[Sample], Counter[str]]:
-    """The acceptable samples, best first (`Editor.rank`), and why the others were not. With
+) -> tuple[list[Sample], Counter[str], Ranked]:
+    """The acceptable samples, best first (`Editor.rank`), why the others were not, and all
+    of them ranked with their scores. With
     `limit`, the checks stop at the best `limit` acceptable ones (ranked first, checked in that
     order: the copy checks are most of choosing's time). A sample that opens with the same
     `OPENING_WORDS` words as one of `openings` (a campaign's recent posts) is refused too: the
@@ -203,8 +248,10 @@ def choose(
     recent_texts = {" ".join(text.casefold().split()) for text in recent}
     used_openings = {_opening(text) for text in openings} - {()}
     cleaned = [replace(sample, text=_clean(sample.text, rules)) for sample in samples]
+    order, scores = editor.order(cleaned, persona, rules)
+    ranked = Ranked([cleaned[i] for i in order], {k: v[order] for k, v in scores.items()})
     accepted, rejected = [], Counter[str]()
-    for sample in editor.rank(cleaned, persona, rules):
+    for sample in ranked.samples:
         text = sample.text
         if len(text) < rules.min_chars:
             rejected["too short"] += 1
@@ -222,4 +269,4 @@ def choose(
             accepted.append(sample)
             if len(accepted) == limit:
                 break
-    return accepted, rejected
+    return accepted, rejected, ranked

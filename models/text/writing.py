@@ -11,16 +11,29 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from models.errors import ModelError
 from models.text.batch import Request, sample
 from models.text.sampler import Sample, Sampler
-from models.text.select import Editor, Rules, choose
+from models.text.select import Editor, Ranked, Rules, choose
 
 ROUNDS = 3  # samplings at most for the tweets whose candidates were all refused
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A chosen tweet and the candidates it was chosen from, ranked, with their scores."""
+
+    chosen: Sample
+    ranked: Ranked
+
+    @property
+    def index(self) -> int:
+        """Where the chosen tweet is among the ranked candidates."""
+        return self.ranked.samples.index(self.chosen)
 
 
 def request(
@@ -46,10 +59,10 @@ def choose_each(
     """The best acceptable candidate of each group (`choose`; `recent` posts are neither
     repeated nor opened like), none chosen twice; a group with none acceptable gives nothing.
     A one-line `ModelError` when no group had one."""
-    chosen, rejected = _choose_each(groups, editor, rules, recent, persona, recent)
-    if not chosen:
+    drafts, rejected = _choose_each(groups, editor, rules, recent, persona, recent)
+    if not drafts:
         raise _none_acceptable(sum(len(group) for group in groups), rejected)
-    return chosen
+    return [draft.chosen for draft in drafts]
 
 
 def write(
@@ -59,37 +72,55 @@ def write(
     """`count` tweets of `persona`, each the best acceptable of its own candidates, all
     sampled together (`sampling`: prompt, temperature, top_k, top_p, blend, mix). A tweet
     whose candidates were all refused (copies, say) is sampled again, up to `ROUNDS` times."""
+    return [draft.chosen for draft in _write(sampler, editor, persona, count, rules, recent,
+                                             seed, sampling)]
+
+
+def write_draft(
+    sampler: Sampler, editor: Editor, persona: str, *, rules: Rules = Rules(),
+    recent: Sequence[str] = (), seed: int | None = None, **sampling: object,
+) -> Draft:
+    """One tweet as `write` writes it, with the candidates it was chosen from and their
+    scores (a campaign draft keeps them for its reviewers and their review model)."""
+    return _write(sampler, editor, persona, 1, rules, recent, seed, sampling)[0]
+
+
+def _write(
+    sampler: Sampler, editor: Editor, persona: str, count: int, rules: Rules,
+    recent: Sequence[str], seed: int | None, sampling: dict[str, object],
+) -> list[Draft]:
     wanted = request(editor, persona, count, rules=rules, **sampling)  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
-    chosen: list[Sample] = []
+    drafts: list[Draft] = []
     rejected: Counter[str] = Counter()
     sampled = 0
     for _ in range(ROUNDS):
-        groups = sample(sampler, replace(wanted, count=count - len(chosen)), guide=editor.guide,
+        groups = sample(sampler, replace(wanted, count=count - len(drafts)), guide=editor.guide,
                         rng=rng)
-        more, why = _choose_each(groups, editor, rules, [*recent, *(s.text for s in chosen)],
-                                 persona, recent)
-        chosen, rejected = chosen + more, rejected + why
+        more, why = _choose_each(groups, editor, rules,
+                                 [*recent, *(d.chosen.text for d in drafts)], persona, recent)
+        drafts, rejected = drafts + more, rejected + why
         sampled += wanted.candidates * len(groups)
-        if len(chosen) == count:
+        if len(drafts) == count:
             break
-    if not chosen:
+    if not drafts:
         raise _none_acceptable(sampled, rejected)
-    return chosen
+    return drafts
 
 
 def _choose_each(
     groups: Sequence[Sequence[Sample]], editor: Editor, rules: Rules, recent: Sequence[str],
     persona: str, openings: Sequence[str],
-) -> tuple[list[Sample], Counter[str]]:
-    chosen: list[Sample] = []
+) -> tuple[list[Draft], Counter[str]]:
+    drafts: list[Draft] = []
     rejected: Counter[str] = Counter()
     for group in groups:
-        accepted, why = choose(group, editor, rules, [*recent, *(s.text for s in chosen)],
-                               persona, limit=1, openings=openings)
-        chosen += accepted
+        accepted, why, ranked = choose(group, editor, rules,
+                                       [*recent, *(d.chosen.text for d in drafts)], persona,
+                                       limit=1, openings=openings)
+        drafts += [Draft(sample, ranked) for sample in accepted]
         rejected += why
-    return chosen, rejected
+    return drafts, rejected
 
 
 def _none_acceptable(candidates: int, rejected: Counter[str]) -> ModelError:

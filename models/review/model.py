@@ -1,0 +1,91 @@
+"""A campaign's review model: logistic regression (scikit-learn) from a draft's features
+(`models/review/features.py`) to the chance its reviewers approve it.
+
+Decisions are soft labels: approved 1, edited 0.5 (half an approval), rejected or regenerated
+0; an edit is fitted as half an approval and half a rejection. The fitted weights are saved as
+JSON (one number per named feature, no pickle), so serving needs neither scikit-learn nor the
+version that fitted it, and a person can read what the model learned (`describe`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import ModelError
+from models.review.features import features, in_words
+
+FILE = "review_model.json"
+STRENGTH = 1.0  # scikit-learn's C: smaller keeps the weights nearer 0 on few decisions
+TELLING = 0.25  # a weight at least this large is worth telling the reviewers about
+
+
+@dataclass(frozen=True)
+class ReviewModel:
+    """Weights of named features and an intercept: P(approve) = sigmoid(intercept + w . x)."""
+
+    weights: dict[str, float]
+    intercept: float
+
+    @classmethod
+    def fit(cls, rows: Sequence[Mapping[str, float]], labels: Sequence[float]) -> ReviewModel:
+        """Fit to feature rows and their labels (0-1, edits 0.5); a `ModelError` unless the
+        labels hold both an approval's and a rejection's share."""
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.asarray(labels, dtype=float)
+        if not len(y) or y.max() == 0 or y.min() == 1:
+            raise ModelError("a review model needs both approvals and rejections to learn from")
+        # Each row twice, once per outcome, weighted by the label's share of it.
+        doubled = [*rows, *rows]
+        outcome = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
+        share = np.concatenate([y, 1 - y])
+        keep = share > 0
+        vectorizer = DictVectorizer()
+        x = vectorizer.fit_transform([row for row, k in zip(doubled, keep) if k])
+        model = LogisticRegression(C=STRENGTH, max_iter=1000)
+        model.fit(x, outcome[keep], sample_weight=share[keep])
+        names = vectorizer.get_feature_names_out()
+        weights = {str(n): float(w) for n, w in zip(names, model.coef_[0]) if w != 0}
+        return cls(weights, float(model.intercept_[0]))
+
+    def probability(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """The chance each feature row is approved."""
+        logits = np.fromiter(
+            (self.intercept + sum(self.weights.get(n, 0.0) * v for n, v in row.items())
+             for row in rows), dtype=float, count=len(rows))
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def approval(self, texts: Sequence[str], scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The chance each of `texts` is approved, given the editor's `scores` of them (arrays
+        by name, as `Editor.scores` gives them)."""
+        return self.probability([
+            features(text, {name: float(values[i]) for name, values in scores.items()})
+            for i, text in enumerate(texts)
+        ])
+
+    def describe(self, top: int = 5) -> tuple[list[str], list[str]]:
+        """What the reviewers like and dislike, strongest first, in words."""
+        telling = sorted(((w, n) for n, w in self.weights.items() if abs(w) >= TELLING),
+                         reverse=True)
+        likes = [in_words(n, liked=True) for w, n in telling if w > 0][:top]
+        dislikes = [in_words(n, liked=False) for w, n in reversed(telling) if w < 0][:top]
+        return likes, dislikes
+
+    def save(self, folder: Path) -> None:
+        (folder / FILE).write_text(json.dumps(
+            {"intercept": self.intercept, "weights": self.weights}, indent=1, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> ReviewModel:
+        try:
+            saved = json.loads((folder / FILE).read_text(encoding="utf-8"))
+            return cls({str(k): float(v) for k, v in saved["weights"].items()},
+                       float(saved["intercept"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ModelError(f"unreadable review model in {folder.name}: {error}") from None
