@@ -1,11 +1,13 @@
-"""The dashboard over HTTP: the review queue's actions, published posts with images and links,
-model versions in words, image grids, jobs and logs, /healthz, and who may use it (Host names,
-cross-site posts, the password login). The real-browser tests are in test_dashboard_browser.py."""
+"""The dashboard over HTTP: the review queue's actions, why a draft was chosen and the campaign's
+review model, published posts with images and links, model versions in words, image grids, jobs
+and logs, /healthz, and who may use it (Host names, cross-site posts, the password login). The
+real-browser tests are in test_dashboard_browser.py."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import re
 import socket
 from collections.abc import Awaitable, Callable
@@ -15,16 +17,22 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
+from review_data import WHY_START, chosen_draft, judge, trained
 from service_harness import StubGenerator
+from sqlalchemy import select
 
 from bot import outbox, publishing
 from bot.app import App
 from bot.platforms.base import NEVER, Outgoing
 from bot.config import ConfigError, load_settings
 from bot.dashboard import CSRF, DashboardError, DashboardPortInUse, create_dashboard, start_dashboard
+from bot.core import reviewing
 from bot.core.runtime import Runtime
 from models.errors import NoServingModel
+from models.registry import Registry
 from storage.outbox import GeneratedItem, Post, PostStatus
+from storage.registry import ModelKind, ModelVersion, VersionStatus
+from storage.reviews import ReviewLoop
 
 
 PASSWORD = "correct horse battery"
@@ -269,6 +277,95 @@ def test_length_counter_counts_as_each_platform_does(app: App) -> None:
 def test_queue_says_when_nothing_waits(app: App) -> None:
     page = browse(runtime_for(app), lambda client: _text(client, "/"))
     assert "Nothing waiting" in page and "<textarea" not in page
+
+
+# -- why this one, and the campaign's review model ---------------------------------------------
+
+def _words(page: str, selector: str) -> str:
+    """The text of the first element with class `selector`, as a reader sees it."""
+    found = re.search(rf'<(\w+) class="{selector}"[^>]*>(.*?)</\1>', page, re.DOTALL)
+    assert found is not None, selector
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", found.group(2))).split())
+
+
+def test_queue_shows_why_a_draft_was_chosen_and_what_the_review_model_learned(app: App) -> None:
+    trained(app)
+    runtime = runtime_for(app)
+    chosen, plain = chosen_draft(runtime), draft(app)
+    page = browse(runtime, lambda client: _text(client, "/"))
+    cards = {int(number): card for number, card in re.findall(
+        r'<article class="card post" id="post-(\d+)">(.*?)</article>', page, re.DOTALL)}
+    why = _words(cards[chosen], "why")
+    assert why.startswith(f"Why this one: {WHY_START} and the reviewers' taste: ")
+    assert re.search(r"\d+% likely approved \(1st of 64; review model v1 at weight 1\)$", why)
+    assert 'class="why"' not in cards[plain]  # written by no editor: nothing to say
+    assert _words(page, "review-summary") == ("on: review model v1 of siggraph weighs 1, learned "
+                                              "from 24 judged drafts")
+    learned = _words(page, "review-learned")
+    assert learned.startswith('reviewers approve more: "keynote"')
+    assert learned.endswith('they approve less: "parking"')
+    assert re.match(r"newest training: v1 promoted on the 12 newest decisions: log loss 0\.\d+ vs "
+                    r"chance 0\.693 \(\d{4}-", _words(page, "verdict"))
+
+
+async def _review(client: TestClient, action: str, token: str | None = None) -> tuple[int, str]:
+    """Press the review model's `action` button; (status, the notice on the page it leads to)."""
+    response = await client.post(f"/review-model/{action}",
+                                 data={"csrf": token or client.server.app[CSRF], "next": "/"},
+                                 headers={"Origin": _origin(client)})
+    return response.status, _notice_of(await response.text())
+
+
+def test_review_model_buttons_train_switch_off_and_on_and_reset(app: App) -> None:
+    def pressing(*actions: str) -> list[tuple[int, str]]:
+        async def visit(client: TestClient) -> list[tuple[int, str]]:
+            return [await _review(client, action) for action in actions]
+
+        return browse(runtime_for(app), visit)
+
+    [too_few] = pressing("train")
+    assert too_few == (200, "review model of siggraph: not trained: 0 judged drafts of 20 needed")
+    judge(app)
+    [(_, promoted), (_, off)] = pressing("train", "switch-off")
+    assert promoted.startswith("review model v1 of siggraph: promoted on the 12 newest decisions")
+    assert off == "review loop off for siggraph (switched off by an operator): ranking unchanged"
+    loop = reviewing.state(app)
+    assert not loop.enabled and not loop.active and loop.serving is not None
+    with app.sessions() as session:
+        assert session.get_one(ReviewLoop, "siggraph").changed_by == "dashboard"
+    page = browse(runtime_for(app), lambda client: _text(client, "/"))
+    assert _words(page, "review-summary").startswith("off for siggraph")
+    assert 'formaction="/review-model/switch-on">Switch on' in page and "Switch off" not in page
+
+    [(_, on), (_, reset)] = pressing("switch-on", "reset")
+    assert on == ("review loop on: review model v1 of siggraph weighs 1, learned from 24 judged "
+                  "drafts")
+    assert reset == ("review loop reset: learning: 0 decisions kept for siggraph, a model is "
+                     "trained from 20 judged drafts; ranking unchanged until then")
+    loop = reviewing.state(app)
+    assert loop.enabled and loop.serving is None and loop.decisions == 0
+    assert loop.latest is not None and loop.latest.status == VersionStatus.RETIRED
+
+
+def test_review_model_buttons_need_the_form_token(app: App) -> None:
+    trained(app)
+    status, _ = browse(runtime_for(app), lambda client: _review(client, "reset", token="forged"))
+    assert status == 403
+    assert reviewing.state(app).serving is not None
+
+
+def test_a_failed_training_is_a_one_line_notice(app: App) -> None:
+    trained(app)
+    serving = Registry(app.sessions, app.artifacts_dir).serving(ModelKind.REVIEW, "siggraph")
+    assert serving is not None
+    for stored in Path(serving.artifact_path).iterdir():
+        stored.write_text("damaged")
+    judge(app, 6)
+    _, said = browse(runtime_for(app), lambda client: _review(client, "train"))
+    assert said.startswith("review model: train did not work: ") and "\n" not in said
+    with app.sessions() as session:  # no version saved
+        assert list(session.scalars(select(ModelVersion.id).where(
+            ModelVersion.kind == ModelKind.REVIEW))) == [serving.id]
 
 
 # -- who may use it ------------------------------------------------------------------------------

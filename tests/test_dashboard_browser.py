@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's headless Chromium, driven by Playwright): a person
 edits a draft, sees its length as the platform counts it and its preview, approves it, and finds
-it published after the next outbox run; undoes an approval and schedules a post; finds the
+it published after the next outbox run; undoes an approval and schedules a post; reads why a
+draft was chosen and what the review model learned, and switches the model off; finds the
 learning curves, grids and the animated progress; and every page fits a phone's width."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.core.runtime import Runtime
 from bot.dashboard.pages import PAGES
 from browser import DESKTOP, PHONE, chromium, loaded, overflows, serve
 from dashboard_demo import Demo, new_draft, train_demo
+from review_data import WHY_START, chosen_draft, trained
 from service_harness import StubGenerator
 from storage.outbox import Post, PostStatus
 
@@ -116,6 +118,28 @@ def test_undo_an_approval_then_schedule_for_a_time(demo: Demo, browser: Any, sit
     expect(card).to_contain_text("publishes at 2999-01-02 03:04 UTC")
     post = _post(app, post_id)
     assert post.status == PostStatus.APPROVED and post.publish_at is not None
+
+
+def test_see_why_a_draft_was_chosen_and_switch_the_review_model_off(demo: Demo, browser: Any,
+                                                                    site: str) -> None:
+    trained(demo.runtime.app)
+    post_id = chosen_draft(demo.runtime)
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(site + "/")
+    expect(page.locator(f"#post-{post_id} .why")).to_contain_text(
+        f"Why this one: {WHY_START} and the reviewers' taste: ")
+    model = page.locator("#review-model")
+    expect(model).to_contain_text(
+        "on: review model v1 of siggraph weighs 1, learned from 24 judged drafts")
+    expect(model).to_contain_text('reviewers approve more: "keynote"')
+    expect(model).to_contain_text("newest training: v1 promoted on the 12 newest decisions")
+
+    model.get_by_role("button", name="Switch off").click()
+    expect(page.locator(".notice")).to_have_text(
+        "review loop off for siggraph (switched off by an operator): ranking unchanged")
+    expect(model.locator(".review-summary")).to_have_text(
+        "off for siggraph (switched off by an operator): ranking unchanged")
+    expect(model.get_by_role("button", name="Switch on")).to_be_visible()
 
 
 def test_models_and_images_show_curves_grids_and_the_animation(demo: Demo, browser: Any, site: str) -> None:

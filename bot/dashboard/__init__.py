@@ -1,8 +1,9 @@
 """The dashboard (aiohttp, 127.0.0.1 by default): the review queue with an edit box and
-approve / reject / regenerate / undo / schedule, published posts with their images and links,
-model versions with their learning curves and metrics in words, trainings running now, GAN grids
-and progress animations, a canvas to draw on for a set's draw model (`draw_page`), the scheduled
-jobs and the last log lines, and `/healthz`.
+approve / reject / regenerate / undo / schedule, why each draft's text was chosen and the
+campaign's review model (train, switch off or on, reset), published posts with their images and
+links, model versions with their learning curves and metrics in words, trainings running now,
+GAN grids and progress animations, a canvas to draw on for a set's draw model (`draw_page`), the
+scheduled jobs and the last log lines, and `/healthz`.
 
 Pages are Jinja2 templates (`templates/`, autoescaped) rendered on the server, listed in
 `pages.PAGES`; charts are SVG drawn by matplotlib (`charts`). Actions are plain POST forms
@@ -82,6 +83,7 @@ def create_dashboard(runtime: Runtime) -> web.Application:
         web.post("/login", access.login),
         web.post("/logout", access.logout),
         web.post(f"/posts/{{post_id:\\d+}}/{{action:{actions.ACTION_PATTERN}}}", actions.post_action),
+        web.post(f"/review-model/{{action:{actions.REVIEW_PATTERN}}}", actions.review_action),
         web.post("/draw", draw_page.draw_drawing),
         web.static("/static", HERE / "static"),
     ])

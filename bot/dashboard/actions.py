@@ -1,5 +1,6 @@
 """The queue's buttons: each posts a form with the per-process token and calls one use case of
-`bot.core.posts`; the browser is sent back to the page it came from with a notice key.
+`bot.core.posts` (a post's buttons) or `bot.core.reviewing` (the review model's); the browser is
+sent back to the page it came from with a notice key.
 
 A draft's form carries its edit box, so Approve and Schedule first save a changed text: what
 the person sees in the box is what gets published.
@@ -17,7 +18,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot import outbox
-from bot.core import posts
+from bot.app import App
+from bot.core import posts, reviewing
 from bot.core.runtime import Runtime
 from bot.dashboard.keys import CSRF, NOTES, RUNTIME
 from bot.dashboard.pages import PATHS, path_id
@@ -73,11 +75,24 @@ ACTIONS: dict[str, Callable[[Runtime, int, Form], None]] = {
 }
 
 
-async def post_action(request: web.Request) -> web.Response:
-    """POST /posts/{id}/{action}: do it, then back to the page named by `next` with a notice."""
+async def _form(request: web.Request) -> Form:
+    """The posted form, refused unless it carries this process's token."""
     form = await request.post()
     if not secrets.compare_digest(str(form.get("csrf", "")), request.app[CSRF]):
         raise web.HTTPForbidden(text="stale or missing form token: reload the page")
+    return form
+
+
+def _back(form: Form, query: dict[str, Any], anchor: str) -> web.HTTPSeeOther:
+    """Back to the page named by the form's `next` (one of the dashboard's), at `anchor`."""
+    back = str(form.get("next", "/"))
+    return web.HTTPSeeOther(location=(back if back in PATHS else "/") + "?" + urlencode(query)
+                            + f"#{anchor}")
+
+
+async def post_action(request: web.Request) -> web.Response:
+    """POST /posts/{id}/{action}: do it, then back to the page named by `next` with a notice."""
+    form = await _form(request)
     post_id, action = path_id(request, "post_id"), request.match_info["action"]
     runtime = request.app[RUNTIME]
     query: dict[str, Any] = {"post": post_id}
@@ -89,6 +104,38 @@ async def post_action(request: web.Request) -> web.Response:
     except USER_ERRORS as error:
         log.warning("post %s: %s failed: %s", post_id, action, error)
         query["notice"] = "failed"
-    back = str(form.get("next", "/"))
-    raise web.HTTPSeeOther(location=(back if back in PATHS else "/") + "?" + urlencode(query)
-                           + f"#post-{post_id}")
+    raise _back(form, query, f"post-{post_id}")
+
+
+def _train(app: App) -> str:
+    outcome = reviewing.train(app)
+    trained = f" v{outcome.version}" if outcome.version is not None else ""
+    return f"review model{trained} of {app.settings.campaign_persona}: {outcome.verdict.reason}"
+
+
+def _switch(enabled: bool) -> Callable[[App], str]:
+    return lambda app: "review loop " + reviewing.switch(app, enabled, DASHBOARD_REVIEWER).summary()
+
+
+# The review model's buttons (the campaign persona's loop): each returns its notice.
+REVIEW_ACTIONS: dict[str, Callable[[App], str]] = {
+    "train": _train,
+    "switch-off": _switch(False),
+    "switch-on": _switch(True),
+    "reset": lambda app: "review loop reset: " + reviewing.reset(app, DASHBOARD_REVIEWER).summary(),
+}
+REVIEW_PATTERN = "|".join(REVIEW_ACTIONS)
+
+
+async def review_action(request: web.Request) -> web.Response:
+    """POST /review-model/{action}: train, switch or reset the campaign's review model (in a
+    thread: training takes a moment), then back to `next` with what it did in one line."""
+    form = await _form(request)
+    action = request.match_info["action"]
+    try:
+        said = await asyncio.to_thread(REVIEW_ACTIONS[action], request.app[RUNTIME].app)
+    except USER_ERRORS as error:
+        log.warning("review model: %s failed: %s", action, error)
+        said = f"review model: {action} did not work: {error}"
+    ref = request.app[NOTES].keep(" ".join(said.split()))
+    raise _back(form, {"notice": "review", "ref": ref}, "review-model")

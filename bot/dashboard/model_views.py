@@ -1,6 +1,7 @@
 """What the models and images pages show: trainings running now with their live curves, every
 model version with its metrics in words, the gate's verdict and the personas it speaks, and the
-image models' grids and progress animations."""
+image models' grids and progress animations; and the campaign's review model as the queue
+shows it (`review_panel`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.core import reviewing
 from bot.core.training import active_runs
 from bot.core.runtime import Runtime
 from bot.core.versions import KIND_NAMES, Fact, describe, number, verdict
@@ -166,6 +168,28 @@ def images_page(runtime: Runtime) -> dict[str, Any]:
                 sample_label=f"made {as_utc(sample.created_at):%Y-%m-%d %H:%M} UTC" if sample else "",
             ))
     return {"sets": blocks, "campaign_set": app.settings.campaign_image_set}
+
+
+@dataclass(frozen=True)
+class ReviewPanel:
+    """The campaign's review model in words, as the review queue shows it."""
+
+    campaign: str
+    summary: str  # on or off and why
+    learned: str  # what reviewers approve more and less
+    newest: str | None  # the newest training's version and the gate's verdict on it
+    trained: Any  # when the newest training finished
+    enabled: bool  # the operator's switch: the panel offers the other position
+
+
+def review_panel(runtime: Runtime) -> ReviewPanel:
+    """The campaign persona's review loop (`bot.core.reviewing.state`) in words."""
+    loop = reviewing.state(runtime.app)
+    latest = loop.latest
+    newest = (f"v{latest.version} {latest.metrics.get('gate', latest.status)}"
+              if latest is not None else None)
+    return ReviewPanel(loop.campaign, loop.summary(), loop.learned(), newest,
+                       as_utc(latest.created_at) if latest is not None else None, loop.enabled)
 
 
 def version_file(runtime: Runtime, version_id: int, name: str) -> Path | None:

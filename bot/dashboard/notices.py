@@ -1,7 +1,8 @@
 """What a page may say after an action. The redirect after a form names a notice by key, and
 only this module turns a key into words: a fixed text with the post's current status (read
-from the database), or the one-line reason of a refused action that this process stored under
-a random reference. So a link cannot put its own words on the page.
+from the database), or a line this process stored under a random reference (the reason of a
+refused action, or what a review model's button did). So a link cannot put its own words on the
+page.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ NOTICES = {
     "failed": "post {post}: that did not work; the log says why",
 }
 NO_POST = "no post with id {post}"
-KEPT = 100  # refusal messages kept for their redirects
+KEPT = 100  # messages kept for their redirects
+KEPT_KEYS = frozenset({"refused", "review"})  # notices whose words this process kept
 
 
 class Notes:
-    """The reasons of refused actions, by random reference, the newest `KEPT`."""
+    """The lines of refused actions and review model actions, by random reference, the newest
+    `KEPT`."""
 
     def __init__(self) -> None:
         self._notes: OrderedDict[str, str] = OrderedDict()
@@ -51,9 +54,9 @@ class Notes:
 
 
 def notice(notes: Notes, runtime: Runtime, key: str, post_id: str, ref: str) -> str | None:
-    """The words for notice `key` about post `post_id` (or refusal `ref`, kept in `notes`); None
+    """The words for notice `key` about post `post_id` (or the line `ref` kept in `notes`); None
     for anything else."""
-    if key == "refused":
+    if key in KEPT_KEYS:
         return notes.get(ref)
     text = NOTICES.get(key)
     if text is None or not (post_id.isascii() and post_id.isdigit() and len(post_id) < 10):

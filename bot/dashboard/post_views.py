@@ -1,6 +1,7 @@
 """What the queue and published pages show of each post: its text with the tightest platform's
 length rule, each platform's version and state, a preview with its image and its description,
-the actions its status allows, and where it was published."""
+why its text was chosen, the actions its status allows, and where it was published; and the
+campaign's review model on the queue (`model_views.review_panel`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import outbox, platform_health
+from bot.core import reviewing
 from bot.core.runtime import Runtime
+from bot.dashboard.model_views import review_panel
 from bot.platforms.catalog import publisher_class
 from storage.base import as_utc
 from storage.outbox import Delivery, GeneratedItem, Post, PostStatus
@@ -78,6 +81,7 @@ class PostView:
     image_url: str | None
     image_alt: str | None
     written_by: str | None  # the model version that wrote the text, or the person who edited it
+    why: str | None  # why the editor chose this text among its candidates
     reviewed_by: str | None
     created: datetime | None
     publish_at: datetime | None
@@ -105,31 +109,41 @@ def delivery_view(delivery: Delivery) -> DeliveryView:
     )
 
 
-def _writers(runtime: Runtime, posts: list[Post]) -> dict[int, str]:
-    """Post id -> "text <target> v<n>" of the version that wrote its text."""
+@dataclass(frozen=True)
+class Written:
+    """Who wrote a post's text ("text model <target> v<n>") and why it was chosen."""
+
+    by: str | None
+    why: str | None
+
+
+def _written(runtime: Runtime, posts: list[Post]) -> dict[int, Written]:
+    """Post id -> the version that wrote its text and why it was chosen (one query for all)."""
     items = {post.generated_item_id for post in posts if post.generated_item_id}
     if not items:
         return {}
     with runtime.app.sessions() as session:
         rows = session.execute(
-            select(GeneratedItem.id, ModelVersion.target, ModelVersion.version)
-            .join(ModelVersion, ModelVersion.id == GeneratedItem.model_version_id)
+            select(GeneratedItem, ModelVersion.target, ModelVersion.version)
+            .outerjoin(ModelVersion, ModelVersion.id == GeneratedItem.model_version_id)
             .where(GeneratedItem.id.in_(items))
         ).all()
-    versions = {item: f"text model {target} v{number}" for item, target, number in rows}
-    return {post.id: versions[post.generated_item_id] for post in posts
-            if post.generated_item_id in versions}
+        found = {item.id: Written(f"text model {target} v{number}" if target else None,
+                                  reviewing.why_this_one(item)) for item, target, number in rows}
+    return {post.id: found[post.generated_item_id] for post in posts
+            if post.generated_item_id in found}
 
 
-def post_view(post: Post, writer: str | None = None) -> PostView:
+def post_view(post: Post, written: Written | None = None) -> PostView:
     """`post` for a page: each platform's version, the edit box's length by the tightest platform's
-    rule, and the buttons its status allows."""
+    rule, who wrote it and why, and the buttons its status allows."""
     deliveries = tuple(delivery_view(d) for d in post.deliveries)
     platform = "local"
     if deliveries:
         rules = {d.platform: publisher_class(d.platform) for d in deliveries}
         platform = max(rules, key=lambda name: rules[name].text_length(post.text) / rules[name].text_limit)
     rules = publisher_class(platform)
+    written = written or Written(None, None)
     published = [d.published_at for d in deliveries if d.published_at is not None]
     return PostView(
         id=post.id, platform=platform,
@@ -138,7 +152,8 @@ def post_view(post: Post, writer: str | None = None) -> PostView:
         length=rules.text_length(post.text), limit=rules.text_limit,
         image_url=f"/items/{post.image_item_id}" if post.image_item_id else None,
         image_alt=post.image_alt,
-        written_by=f"edited by {post.edited_by}" if post.edited_by else writer,
+        written_by=f"edited by {post.edited_by}" if post.edited_by else written.by,
+        why=written.why,
         reviewed_by=post.reviewed_by, created=as_utc(post.created_at), publish_at=as_utc(post.publish_at),
         published_at=max(published) if published else None,
         error="; ".join(f"{d.platform_name}: {d.error}" for d in deliveries if d.error) or None,
@@ -148,13 +163,13 @@ def post_view(post: Post, writer: str | None = None) -> PostView:
 
 
 def _views(runtime: Runtime, posts: list[Post]) -> list[PostView]:
-    writers = _writers(runtime, posts)
-    return [post_view(post, writers.get(post.id)) for post in posts]
+    written = _written(runtime, posts)
+    return [post_view(post, written.get(post.id)) for post in posts]
 
 
 def queue_page(runtime: Runtime) -> dict[str, Any]:
-    """The posts waiting for a person or for the publisher, drafts first, and the platforms
-    that keep failing."""
+    """The posts waiting for a person or for the publisher, drafts first, the platforms that
+    keep failing, and the campaign's review model."""
     waiting = outbox.posts(runtime.app.sessions, *WAITING)
     order = {status: index for index, status in enumerate(WAITING)}
     waiting.sort(key=lambda post: (order[PostStatus(post.status)], -post.id))
@@ -167,6 +182,7 @@ def queue_page(runtime: Runtime) -> dict[str, Any]:
         "platforms": [PLATFORMS.get(name, name) for name in sorted(runtime.publishers)],
         "failing": failing,  # platforms paused after repeated failures
         "persona": settings.campaign_persona,
+        "review": review_panel(runtime),
         "buttons": BUTTONS,
         "refresh": 30,
     }
