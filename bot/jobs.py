@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from bot import publishing
 from bot.app import App
-from bot.core import drawing, posts, training
+from bot.config import Settings
+from bot.core import drawing, posts, reviewing, training
 from bot.core.children import run_cli, run_training
 from bot.core.runtime import Runtime
 from models.errors import NoServingModel
@@ -81,11 +82,25 @@ def train_text() -> bool:
     settings = runtime.app.settings
     minutes = settings.train_text_minutes
     trained = run_training(runtime, ["train", "text", "--persona", settings.campaign_persona,
-                                     "--minutes", str(minutes)], "train-text", minutes)
+                                     "--minutes", str(minutes), *_reviewed_option(settings)],
+                           "train-text", minutes)
     if trained and _post_count(runtime.app) == 0:  # a fresh install shows a first post at once
         campaign_post()
         process_outbox()
     return trained
+
+
+def _reviewed_option(settings: Settings) -> list[str]:
+    """What a text training child is told of reviewed campaign posts (`--without-reviewed`
+    when the settings leave them out of training)."""
+    return [] if settings.review_texts_in_training else ["--without-reviewed"]
+
+
+@_job
+def train_review_model() -> int | None:
+    """Train the campaign persona's review model from its reviewers' decisions (gated; a
+    fraction of a second); the version saved, or None when too few decisions were kept."""
+    return reviewing.train(current().app).version
 
 
 @_job
@@ -133,7 +148,9 @@ def train_requested() -> bool | None:
     try:
         # The child records its run in this request's row (`--run-id`): one request, one row.
         trained = run_training(runtime, ["train", kind, TARGET_OPTION[kind], target, "--minutes",
-                                         str(minutes), "--run-id", str(run_id)], log_name, minutes)
+                                         str(minutes), "--run-id", str(run_id),
+                                         *(_reviewed_option(settings) if kind == "text" else [])],
+                               log_name, minutes)
     finally:
         if runtime.stopping.is_set() and not trained:  # shutting down: the next leader runs it
             training.finish_request(app, run_id, RunStatus.REQUESTED)

@@ -124,6 +124,12 @@ def job_specs(settings: Settings) -> list[JobSpec]:
                 IntervalTrigger(seconds=settings.outbox_interval_seconds, timezone=UTC),
                 "run training asked for from chat (/train)", first_run_now=True, watched=False,
                 queue=TRAINING_QUEUE),
+        # A fraction of a second in this process (or a default-queue worker): no child, no
+        # wait for the training lock.
+        JobSpec("train-review", "bot.jobs:train_review_model",
+                IntervalTrigger(minutes=settings.review_train_every_minutes, timezone=UTC),
+                f"retrain the review model of {settings.campaign_persona} from its reviewers' "
+                "decisions"),
     ]
     for number, expression in enumerate(settings.campaign_crons, start=1):
         specs.append(JobSpec(f"campaign-{number}", "bot.jobs:campaign_post",

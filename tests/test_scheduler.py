@@ -141,7 +141,11 @@ def test_a_training_that_outlasts_its_jobs_interval_is_not_overdue(app: App) -> 
 
 def test_job_specs_follow_settings() -> None:
     plain = {spec.id for spec in job_specs(Settings(campaign_cron="0 9 * * *; 30 17 * * 1-5"))}
-    assert plain == {"outbox", "train-text", "train-gan", "train-requests", "campaign-1",
-                     "campaign-2"}
+    assert plain == {"outbox", "train-text", "train-gan", "train-requests", "train-review",
+                     "campaign-1", "campaign-2"}
+    review = next(spec for spec in job_specs(Settings(review_train_every_minutes=45))
+                  if spec.id == "train-review")
+    # a fraction of a second: with the job queue it goes to any worker, not the training one
+    assert review.trigger.interval == timedelta(minutes=45) and review.queue == "default"
     collecting = Settings(x_bearer_token="t", collect_query="#siggraphNOW")
     assert "collect" in {spec.id for spec in job_specs(collecting)}

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 # Importing a feature module registers its commands on the groups.
-from bot.cli import collect, corpus, db, discord, draw, groups, images, models, post, prior, queue, text  # noqa: F401
+from bot.cli import collect, corpus, db, discord, draw, groups, images, models, post, prior, queue, review, text  # noqa: F401
 from bot.cli.common import say_error, unexpected
 from bot.cli.logs import logs_command
 from bot.cli.service import run
@@ -43,6 +43,7 @@ app.add_typer(groups.discord, name="discord")
 app.add_typer(groups.queue, name="queue")
 app.add_typer(groups.post, name="post")
 app.add_typer(groups.models, name="models")
+app.add_typer(groups.review_model, name="review-model")
 app.command("run")(run)
 app.command("worker")(worker)
 app.command("logs")(logs_command)

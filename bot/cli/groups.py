@@ -18,3 +18,5 @@ queue = Group(help="Review campaign posts: list, approve, reject, regenerate, ed
 discord = Group(help="The Discord adapter: command sync and running it alone.")
 post = Group(help="Prepare a campaign post at once, outside the schedule.")
 models = Group(help="Model versions: what serves, their metrics, the personas each speaks.")
+review_model = Group(help="The campaign's review model, learned from its reviewers' decisions: "
+                          "show, train, reset, off, on.")

@@ -44,6 +44,11 @@ def train_text_command(
         "--from-scratch",
         help="A new model starts from random weights and its tweets' characters, not the English prior.",
     )] = False,
+    without_reviewed: Annotated[bool, typer.Option(
+        "--without-reviewed",
+        help="Only the imported tweets: leave out the campaign posts reviewers approved or "
+        "rewrote (NOWBOT_REVIEW_TEXTS_IN_TRAINING=false does too).",
+    )] = False,
     run_id: RunId = None,
 ) -> None:
     """Train text models (resumes an interrupted run; fine-tunes the serving version; a new
@@ -51,7 +56,8 @@ def train_text_command(
 
     Each persona gets its own model and an equal share of the budget: at the same budget that
     measured better per persona than one model of them all (benchmarks/text_fidelity.py).
-    --together trains one model that speaks as every persona, which blends need.
+    --together trains one model that speaks as every persona, which blends need. Campaign posts
+    a reviewer approved or rewrote are trained on with the persona's tweets.
     """
     minutes, epochs = budget(minutes, epochs)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -66,6 +72,7 @@ def train_text_command(
 
         registry = Registry(app.sessions, app.artifacts_dir)
         names = persona or persona_names(app.sessions)
+        reviewed = app.settings.review_texts_in_training and not without_reviewed
         groups = [persona or []] if together or len(names) < 2 else [[name] for name in names]
         share = minutes / len(groups) if minutes is not None else None
         for group in groups:
@@ -87,7 +94,7 @@ def train_text_command(
                 outcome = train_text(
                     registry, app.sessions, app.artifacts_dir, group, minutes=share,
                     epochs=epochs, config=TextConfig.preset(preset.value), fresh=fresh,
-                    from_scratch=from_scratch,
+                    from_scratch=from_scratch, reviewed=reviewed,
                     progress=progress, run_id=run_id,
                 )
             _report(outcome)
@@ -96,9 +103,11 @@ def train_text_command(
 
 def _report(outcome: TrainingOutcome) -> None:
     m = outcome.metrics
+    reviewed = m.get("reviewed_texts", 0)
     console.print(
         f"v{outcome.version}: held-out {m['bpc']:.3f} bits/char after {m['steps']} steps "
-        f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min, {start_words(outcome)})",
+        f"({m['epochs']:.2f} passes, {m['train_seconds'] / 60:.1f} min, {start_words(outcome)})"
+        + (f"; {reviewed} reviewed campaign posts among its tweets" if reviewed else ""),
         soft_wrap=True, highlight=False,
     )
 

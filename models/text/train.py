@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import ModelError
 from models.registry import Registry, TrainingOutcome
+from models.review.texts import reviewed_texts
 from models.text import artifact, data
 from models.text.config import TextConfig
 from models.text.cpu_gru import blas_threads
@@ -179,6 +180,20 @@ def write_artifact(
     )
 
 
+def with_reviewed(sessions: sessionmaker[Session], tweets: Sequence[data.PersonaTweet]
+                  ) -> list[data.PersonaTweet]:
+    """The campaign texts reviewers approved or rewrote (`models.review.texts`) of the
+    personas of `tweets`, those not among them already: what a training adds to `tweets`."""
+    personas = sorted({persona for persona, _ in tweets})
+    seen = {text for _, text in tweets}
+    added = []
+    for persona, text in reviewed_texts(sessions, personas):
+        if text not in seen:
+            seen.add(text)
+            added.append((persona, text))
+    return added
+
+
 def train_text(
     registry: Registry,
     sessions: sessionmaker[Session],
@@ -192,14 +207,18 @@ def train_text(
     from_scratch: bool = False,
     progress: Progress | None = None,
     run_id: int | None = None,
+    reviewed: bool = True,
 ) -> TrainingOutcome:
     """Train (or resume, or fine-tune the serving version of) the model for `personas`, save
     it as a new version and promote it if its held-out bits per char are no worse. A new model
     starts from the English prior (`models/text/prior.py`) unless `from_scratch` or the config's
     shape differs from it. `run_id` names the requested training run this is (else a new run
-    is recorded)."""
+    is recorded). With `reviewed`, the campaign texts reviewers approved or rewrote join
+    their personas' tweets (`with_reviewed`; their count is the metric "reviewed_texts")."""
     target = target_name(personas)
     tweets = data.load_tweets(sessions, personas)
+    added = with_reviewed(sessions, tweets) if reviewed else []
+    tweets += added
     workdir = artifacts_dir / "work" / "text" / target
     run_file = workdir / "run.json"
     checkpoint = latest_checkpoint(workdir / "checkpoints")
@@ -249,7 +268,8 @@ def train_text(
             progress=progress,
             curve=registry.curve_recorder(run.id),
         )
-        run.metrics = {**result.metrics, "finetuned_from": finetuned_from, "prior": prior_name}
+        run.metrics = {**result.metrics, "finetuned_from": finetuned_from, "prior": prior_name,
+                       "reviewed_texts": len(added)}
         version = registry.save_version(
             ModelKind.TEXT, target,
             write_artifact(result, vocab, names, config, tweets),
