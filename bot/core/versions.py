@@ -9,7 +9,8 @@ from typing import Any
 
 from storage.registry import ModelVersion, VersionStatus
 
-KIND_NAMES = {"text": "text model", "gan": "image model (GAN)", "draw": "draw model"}
+KIND_NAMES = {"text": "text model", "gan": "image model (GAN)", "draw": "draw model",
+              "review": "review model"}
 VERDICTS = {  # the gate's verdict for versions judged before it was stored with them
     VersionStatus.SERVING: "promoted: it passed the gate and serves now",
     VersionStatus.RETIRED: "served, then replaced by a better version",
@@ -43,7 +44,7 @@ def describe(version: ModelVersion, personas: list[str]) -> Description:
     return Description(
         kind_name=KIND_NAMES.get(version.kind, version.kind), verdict=verdict(version),
         speaks=_speaks(version, personas),
-        facts=_text_facts(metrics) if version.kind == "text" else _image_facts(metrics),
+        facts=FACTS.get(version.kind, _image_facts)(metrics),
     )
 
 
@@ -106,7 +107,33 @@ def _image_facts(metrics: dict[str, Any]) -> list[Fact]:
     return facts
 
 
+def _review_facts(metrics: dict[str, Any]) -> list[Fact]:
+    facts = []
+    if "decisions" in metrics:
+        rate = metrics.get("approval_rate")
+        facts.append(Fact("learned from", f"{metrics['decisions']:,} judged drafts"
+                          + (f", {rate:.0%} approved" if rate is not None else ""),
+                          "edits count as half an approval"))
+    if "log_loss" in metrics:
+        served = metrics.get("serving_log_loss")
+        facts.append(Fact(
+            "log loss on decisions it did not learn from",
+            f"{number(metrics['log_loss'])} (chance {number(metrics['chance_log_loss'])}"
+            + (f", serving {number(served)}" if served is not None else "") + ")",
+            "how surprised it is by what reviewers decided; lower is better. The gate promotes "
+            "a version only if it beats chance and is no worse than the serving one"))
+    for name, key in (("reviewers approve more", "likes"), ("they approve less", "dislikes")):
+        if metrics.get(key):
+            facts.append(Fact(name, ", ".join(metrics[key])))
+    return facts
+
+
+FACTS = {"text": _text_facts, "review": _review_facts}
+
+
 def _speaks(version: ModelVersion, personas: list[str]) -> str:
+    if version.kind == "review":
+        return f"learns what the reviewers of the campaign '{version.target}' approve"
     if version.kind != "text":
         return f"draws like the image set '{version.target}'"
     names = list(version.config.get("personas") or [version.target])
