@@ -171,8 +171,9 @@ class Settings(BaseSettings):
         "approve`, Discord's buttons); false publishes them as soon as they are prepared.",
     )
     review_weight: float = Field(
-        1.0, ge=0, le=10, description="How much the campaign's review model (learned from the "
-        "reviewers' decisions) weighs when choosing a post's text; 0 turns the loop off.",
+        10.0, ge=0, le=100, description="How much the campaign's review model (learned from "
+        "the reviewers' decisions) weighs when choosing a post's text, against fluency and "
+        "voice (each weighs about 1); 0 turns the loop off.",
     )
     review_min_decisions: int = Field(
         20, ge=4, le=100_000,

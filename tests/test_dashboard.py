@@ -297,15 +297,15 @@ def test_queue_shows_why_a_draft_was_chosen_and_what_the_review_model_learned(ap
         r'<article class="card post" id="post-(\d+)">(.*?)</article>', page, re.DOTALL)}
     why = _words(cards[chosen], "why")
     assert why.startswith(f"Why this one: {WHY_START} and the reviewers' taste: ")
-    assert re.search(r"\d+% likely approved \(1st of 64; review model v1 at weight 1\)$", why)
+    assert re.search(r"\d+% likely approved \(1st of 64; review model v1 at weight 10\)$", why)
     assert 'class="why"' not in cards[plain]  # written by no editor: nothing to say
-    assert _words(page, "review-summary") == ("on: review model v1 of siggraph weighs 1, learned "
+    assert _words(page, "review-summary") == ("on: review model v1 of siggraph weighs 10, learned "
                                               "from 24 judged drafts")
     learned = _words(page, "review-learned")
     assert learned.startswith('reviewers approve more: "keynote"')
     assert learned.endswith('they approve less: "parking"')
-    assert re.match(r"newest training: v1 promoted on the 12 newest decisions: log loss 0\.\d+ vs "
-                    r"chance 0\.693 \(\d{4}-", _words(page, "verdict"))
+    assert re.match(r"newest training: v1 promoted on 24 decisions it did not learn from: log loss "
+                    r"0\.\d+ vs chance 0\.\d+ \(\d{4}-", _words(page, "verdict"))
 
 
 async def _review(client: TestClient, action: str, token: str | None = None) -> tuple[int, str]:
@@ -327,7 +327,8 @@ def test_review_model_buttons_train_switch_off_and_on_and_reset(app: App) -> Non
     assert too_few == (200, "review model of siggraph: not trained: 0 judged drafts of 20 needed")
     judge(app)
     [(_, promoted), (_, off)] = pressing("train", "switch-off")
-    assert promoted.startswith("review model v1 of siggraph: promoted on the 12 newest decisions")
+    assert promoted.startswith("review model v1 of siggraph: promoted on 24 decisions it did not "
+                               "learn from")
     assert off == "review loop off for siggraph (switched off by an operator): ranking unchanged"
     loop = reviewing.state(app)
     assert not loop.enabled and not loop.active and loop.serving is not None
@@ -338,7 +339,7 @@ def test_review_model_buttons_train_switch_off_and_on_and_reset(app: App) -> Non
     assert 'formaction="/review-model/switch-on">Switch on' in page and "Switch off" not in page
 
     [(_, on), (_, reset)] = pressing("switch-on", "reset")
-    assert on == ("review loop on: review model v1 of siggraph weighs 1, learned from 24 judged "
+    assert on == ("review loop on: review model v1 of siggraph weighs 10, learned from 24 judged "
                   "drafts")
     assert reset == ("review loop reset: learning: 0 decisions kept for siggraph, a model is "
                      "trained from 20 judged drafts; ranking unchanged until then")

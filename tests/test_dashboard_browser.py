@@ -130,9 +130,9 @@ def test_see_why_a_draft_was_chosen_and_switch_the_review_model_off(demo: Demo, 
         f"Why this one: {WHY_START} and the reviewers' taste: ")
     model = page.locator("#review-model")
     expect(model).to_contain_text(
-        "on: review model v1 of siggraph weighs 1, learned from 24 judged drafts")
+        "on: review model v1 of siggraph weighs 10, learned from 24 judged drafts")
     expect(model).to_contain_text('reviewers approve more: "keynote"')
-    expect(model).to_contain_text("newest training: v1 promoted on the 12 newest decisions")
+    expect(model).to_contain_text("newest training: v1 promoted on 24 decisions it did not learn")
 
     model.get_by_role("button", name="Switch off").click()
     expect(page.locator(".notice")).to_have_text(

@@ -347,7 +347,7 @@ def test_review_model_commands(loop_app: App) -> None:
     assert said[0].startswith("review model ada v1 promoted on ")
     assert said[1].startswith('reviewers approve more: "rocket"')
     shown = nowbot("review-model", "show", "-c", CAMPAIGN).stdout.splitlines()
-    assert shown[0] == ("review loop on: review model v1 of ada weighs 1, learned from 30 "
+    assert shown[0] == ("review loop on: review model v1 of ada weighs 10, learned from 30 "
                         "judged drafts")
     assert shown[2:4] == ["decisions kept: 30 since the last reset (a model is trained from 20 "
                           "judged drafts)", "serving: v1"]

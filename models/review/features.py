@@ -22,16 +22,16 @@ ACTION_VERBS = frozenset(
 # brings each to about one unit (character log-likelihoods are ~1 nat apart, word ones ~10).
 SCORES = {"fluency": 1.0, "words": 0.1, "length": 0.2}
 NAMES = {  # a numeric feature's name in words, for `ReviewModel.describe`
-    "length": ("longer drafts", "shorter drafts"),
-    "question": ("questions", "no questions"),
-    "action": ("calls to action", "no calls to action"),
-    "hashtags": ("more hashtags", "fewer hashtags"),
-    "mentions": ("mentions", "no mentions"),
-    "numbers": ("numbers", "no numbers"),
-    "exclamation": ("exclamations", "no exclamations"),
-    "fluency": ("smoother sentences", "less smooth sentences"),
-    "words": ("the persona's usual wording", "unusual wording"),
-    "length_usual": ("the persona's usual length", "unusual lengths"),
+    "length": "longer drafts",
+    "question": "questions",
+    "action": "calls to action",
+    "hashtags": "hashtags",
+    "mentions": "mentions",
+    "numbers": "numbers",
+    "exclamation": "exclamations",
+    "fluency": "smoother sentences",
+    "words": "the persona's usual wording",
+    "length_usual": "the persona's usual length",
 }
 WORD_PREFIX = "word:"
 
@@ -65,9 +65,8 @@ def features(text: str, scores: Mapping[str, float] | None = None) -> dict[str, 
     return named
 
 
-def in_words(name: str, liked: bool) -> str:
+def in_words(name: str) -> str:
     """A feature's name as a reviewer would say it: a word in quotes, or what the form means."""
     if name.startswith(WORD_PREFIX):
         return f'"{name[len(WORD_PREFIX):]}"'
-    more, less = NAMES[name]
-    return more if liked else less
+    return NAMES[name]

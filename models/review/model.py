@@ -73,8 +73,8 @@ class ReviewModel:
         """What the reviewers like and dislike, strongest first, in words."""
         telling = sorted(((w, n) for n, w in self.weights.items() if abs(w) >= TELLING),
                          reverse=True)
-        likes = [in_words(n, liked=True) for w, n in telling if w > 0][:top]
-        dislikes = [in_words(n, liked=False) for w, n in reversed(telling) if w < 0][:top]
+        likes = [in_words(n) for w, n in telling if w > 0][:top]
+        dislikes = [in_words(n) for w, n in reversed(telling) if w < 0][:top]
         return likes, dislikes
 
     def save(self, folder: Path) -> None:

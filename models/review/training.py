@@ -78,36 +78,49 @@ def forgotten_through(session: Session, campaign: str) -> int:
     return loop.forgotten_through if loop is not None else 0
 
 
+def judged_drafts(session: Session, *where: Any) -> dict[tuple[str, Any], list[Any]]:
+    """The decisions matching `where`, oldest first, grouped per draft: by campaign and text
+    item (a draft whose item is gone, by its text)."""
+    rows = session.execute(
+        select(ReviewDecision.id, ReviewDecision.campaign, ReviewDecision.generated_item_id,
+               ReviewDecision.decision, ReviewDecision.text_before, ReviewDecision.text_after)
+        .where(*where).order_by(ReviewDecision.id)
+    ).all()
+    drafts: dict[tuple[str, Any], list[Any]] = {}
+    for row in rows:
+        drafts.setdefault((row.campaign, row.generated_item_id or row.text_before), []
+                          ).append(row)
+    return drafts
+
+
+def rewrite(decided: Sequence[Any]) -> str | None:
+    """The text a reviewer last wrote for a draft, from its decisions (None: never edited)."""
+    return next((row.text_after for row in reversed(decided)
+                 if row.decision == Decision.EDITED and row.text_after is not None), None)
+
+
 def examples(sessions: sessionmaker[Session], campaign: str) -> list[Example]:
     """The judged drafts of `campaign` since its last reset (and the texts reviewers wrote in
     edits), in the order of their newest decision."""
     with sessions() as session:
         since = forgotten_through(session, campaign)
-        rows = session.execute(
-            select(ReviewDecision.id, ReviewDecision.generated_item_id, ReviewDecision.decision,
-                   ReviewDecision.text_before, ReviewDecision.text_after)
-            .where(ReviewDecision.campaign == campaign, ReviewDecision.id > since)
-            .order_by(ReviewDecision.id)
-        ).all()
-        drafts: dict[Any, list[Any]] = {}
-        for row in rows:  # a draft whose text item is gone is known by its text
-            drafts.setdefault(row.generated_item_id or row.text_before, []).append(row)
-        items = [key for key in drafts if isinstance(key, int)]
+        drafts = judged_drafts(session, ReviewDecision.campaign == campaign,
+                               ReviewDecision.id > since)
+        items = [item for _, item in drafts if isinstance(item, int)]
         texts = dict(session.execute(
             select(GeneratedItem.id, GeneratedItem.text).where(GeneratedItem.id.in_(items))).all())
         scores = dict(session.execute(
             select(DraftCandidate.generated_item_id, DraftCandidate.scores)
             .where(DraftCandidate.generated_item_id.in_(items), DraftCandidate.chosen)).all())
     found, written = [], []
-    for key, decided in drafts.items():
+    for (_, key), decided in drafts.items():
         value = label([row.decision for row in decided])
         if value is None:
             continue
         text = texts.get(key) or decided[0].text_before
         found.append(Example(text, scores.get(key, {}), value, decided[-1].id))
-        edits = [row for row in decided if row.decision == Decision.EDITED and row.text_after]
-        if edits and value > 0:  # what the reviewer wanted instead, as they wrote it
-            written.append((edits[-1].text_after, decided[-1].id))
+        if value > 0 and (rewritten := rewrite(decided)) is not None:
+            written.append((rewritten, decided[-1].id))  # what the reviewer wanted instead
     usual = _mean_scores([e.scores for e in found])
     found += [Example(text, usual, 1.0, decision) for text, decision in written]
     return sorted(found, key=lambda e: e.decision_id)
