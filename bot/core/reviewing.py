@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -22,6 +22,10 @@ from storage.base import utcnow
 from storage.outbox import GeneratedItem
 from storage.registry import ModelKind, ModelVersion
 from storage.reviews import ReviewDecision, ReviewLoop
+
+if TYPE_CHECKING:  # NumPy and scikit-learn load with the first training or scoring
+    from models.review.model import ReviewModel
+    from models.review.training import ReviewOutcome
 
 log = logging.getLogger("nowbot.reviewing")
 SCORE_NAMES = {"fluency": "fluency", "words": "the persona's words", "length": "usual length",
@@ -93,7 +97,7 @@ def state(app: App, campaign: str | None = None) -> LoopState:
                      list(metrics.get("dislikes", [])))
 
 
-def train(app: App, campaign: str | None = None) -> Any:
+def train(app: App, campaign: str | None = None) -> ReviewOutcome:
     """Train `campaign`'s review model from its decisions and gate it (`models.review.training`);
     the outcome, with the verdict in words."""
     from models.review.training import train_review_model
@@ -135,7 +139,7 @@ def reset(app: App, by: str, campaign: str | None = None) -> LoopState:
 
 
 @lru_cache(maxsize=32)
-def _model(folder: Path) -> Any:
+def _model(folder: Path) -> ReviewModel:
     from models.review.model import ReviewModel
 
     return ReviewModel.load(folder)  # a version's folder never changes
@@ -145,7 +149,7 @@ def _model(folder: Path) -> Any:
 class Approving:
     """A serving review model weighing in on a campaign's texts."""
 
-    model: Any  # models.review.model.ReviewModel
+    model: ReviewModel
     weight: float
     version: int
 
