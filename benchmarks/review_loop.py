@@ -11,8 +11,10 @@ weight 0 (the editor alone). The reviewers:
 - `topic`: rejects any draft that mentions one of the persona's topic words (its most frequent
   uncommon words, taken until 40% of its tweets hold one);
 - `questions`: approves only drafts that ask a question or call to action;
-- `short`: wants drafts under 100 characters, or under the persona's 25th-percentile length
-  where that is shorter; a longer draft it shortens at a word (an edit, half an approval).
+- `short`: wants drafts under 100 characters, or shorter than three quarters of the drafts
+  the bot writes for the persona where that is shorter (the 25th-percentile length of the
+  `topic` reviewer's loop-off drafts, which no edit changed); a longer draft it shortens at a
+  word (an edit, half an approval).
 
 Reported per persona and reviewer: the approval rate per round (edits count half) on both
 sides, the last 30 drafts' rates and their difference (target: +25 points), the review
@@ -111,9 +113,8 @@ def shorten(text: str, limit: int) -> str:
 
 
 def reviewers(texts: list[str]) -> list[Reviewer]:
-    """The three simulated reviewers of a persona whose training tweets are `texts`."""
+    """The `topic` and `questions` reviewers of a persona whose training tweets are `texts`."""
     topic = topic_words(texts)
-    limit = min(SHORT_LIMIT, int(np.percentile([len(t) for t in texts], 25)))
 
     def against_topic(text: str) -> Judgement:
         found = set(UNCOMMON.findall(text.lower()))
@@ -122,15 +123,21 @@ def reviewers(texts: list[str]) -> list[Reviewer]:
     def questions(text: str) -> Judgement:
         return ("approve" if ACTION.search(text) else "reject"), None
 
-    def short(text: str) -> Judgement:
-        return ("approve", None) if len(text) < limit else ("edit", shorten(text, limit))
-
     return [
         Reviewer("topic", f"rejects drafts that mention {', '.join(topic)}", against_topic),
         Reviewer("questions", "approves only questions and calls to action", questions),
-        Reviewer("short", f"wants drafts under {limit} characters, shortens longer ones",
-                 short),
     ]
+
+
+def short_reviewer(drafts: list[str]) -> Reviewer:
+    """The `short` reviewer of a persona the bot wrote `drafts` for with the loop off."""
+    limit = min(SHORT_LIMIT, int(np.percentile([len(t) for t in drafts], 25)))
+
+    def short(text: str) -> Judgement:
+        return ("approve", None) if len(text) < limit else ("edit", shorten(text, limit))
+
+    return Reviewer("short", f"wants drafts under {limit} characters, shortens longer ones",
+                    short)
 
 
 class Seeded:
@@ -299,9 +306,12 @@ def main() -> None:
                                                       args.minutes).items():
             real = [t for _, t in val][:200]
             results[name] = {}
-            for reviewer in reviewers([t for _, t in train_part]):
+            judges = reviewers([t for _, t in train_part])
+            for reviewer in judges:
                 where = Path(tmp) / f"{name}-{reviewer.name}"
                 off = side(where / "off", model, name, reviewer, 0.0, args.drafts)
+                if reviewer.name == "topic":  # the loop-off drafts, as no edit changed them
+                    judges.append(short_reviewer(off["texts"]))
                 off_quality = quality(off["texts"], real)
                 entry: dict[str, Any] = {"taste": reviewer.taste, "off": _brief(off)}
                 for weight in weights:
