@@ -8,13 +8,17 @@ edit through `bot.core.posts`, and after each round the campaign's review model 
 (`bot.core.reviewing.train`, its gate included). Loop on: the settings' weight; loop off:
 weight 0 (the editor alone). The reviewers:
 
-- `topic`: rejects any draft that mentions one of the persona's topic words (its most frequent
-  uncommon words, taken until 40% of its tweets hold one);
 - `questions`: approves only drafts that ask a question or call to action;
-- `short`: wants drafts under 100 characters, or shorter than three quarters of the drafts
-  the bot writes for the persona where that is shorter (the 25th-percentile length of the
-  `topic` reviewer's loop-off drafts, which no edit changed); a longer draft it shortens at a
-  word (an edit, half an approval).
+- `topic`: rejects any draft that mentions one of the topic words the bot writes most about for
+  the persona (the most frequent uncommon words of its loop-off drafts, taken until half of
+  them hold one);
+- `short`: wants drafts under 100 characters, or shorter than three quarters of the bot's
+  loop-off drafts for the persona where that is shorter (their 25th-percentile length); a
+  longer draft it shortens at a word (an edit, half an approval).
+
+The loop-off drafts the last two are defined by are the `questions` reviewer's (that reviewer
+edits nothing, so they are what the editor alone writes): a taste the bot already satisfies, or
+a topic it never writes about, would leave the loop nothing to learn.
 
 Reported per persona and reviewer: the approval rate per round (edits count half) on both
 sides, the last 30 drafts' rates and their difference (target: +25 points), the review
@@ -72,7 +76,7 @@ REPORTED = (DEMO_PERSONA, "NatlParkService", "smithjd_tweets")
 ROUND = 10
 LAST = 30
 SEED = 5000
-TOPIC_SHARE = 0.4
+TOPIC_SHARE = 0.5
 SHORT_LIMIT = 100
 COST_CANDIDATES = 256
 BOOTSTRAP = 200
@@ -94,8 +98,8 @@ class Reviewer:
 
 
 def topic_words(texts: list[str]) -> list[str]:
-    """The persona's most frequent uncommon words (Zipf < 5), taken until `TOPIC_SHARE` of its
-    tweets hold one."""
+    """The most frequent uncommon words (Zipf < 5) of `texts`, taken until `TOPIC_SHARE` of
+    them hold one."""
     words = [set(w for w in UNCOMMON.findall(t.lower()) if zipf_frequency(w, "en") < 5.0)
              for t in texts]
     chosen: list[str] = []
@@ -112,32 +116,32 @@ def shorten(text: str, limit: int) -> str:
     return cut if cut.endswith((".", "!", "?")) else cut + "."
 
 
-def reviewers(texts: list[str]) -> list[Reviewer]:
-    """The `topic` and `questions` reviewers of a persona whose training tweets are `texts`."""
-    topic = topic_words(texts)
-
-    def against_topic(text: str) -> Judgement:
-        found = set(UNCOMMON.findall(text.lower()))
-        return ("reject" if found & set(topic) else "approve"), None
+def questions_reviewer() -> Reviewer:
+    """The reviewer who approves only questions and calls to action."""
 
     def questions(text: str) -> Judgement:
         return ("approve" if ACTION.search(text) else "reject"), None
 
-    return [
-        Reviewer("topic", f"rejects drafts that mention {', '.join(topic)}", against_topic),
-        Reviewer("questions", "approves only questions and calls to action", questions),
-    ]
+    return Reviewer("questions", "approves only questions and calls to action", questions)
 
 
-def short_reviewer(drafts: list[str]) -> Reviewer:
-    """The `short` reviewer of a persona the bot wrote `drafts` for with the loop off."""
+def drafted_reviewers(drafts: list[str]) -> list[Reviewer]:
+    """The `topic` and `short` reviewers of a persona the bot wrote `drafts` for, loop off."""
+    topic = set(topic_words(drafts))
     limit = min(SHORT_LIMIT, int(np.percentile([len(t) for t in drafts], 25)))
+
+    def against_topic(text: str) -> Judgement:
+        return ("reject" if set(UNCOMMON.findall(text.lower())) & topic else "approve"), None
 
     def short(text: str) -> Judgement:
         return ("approve", None) if len(text) < limit else ("edit", shorten(text, limit))
 
-    return Reviewer("short", f"wants drafts under {limit} characters, shortens longer ones",
-                    short)
+    return [
+        Reviewer("topic", f"rejects drafts that mention {', '.join(sorted(topic))}",
+                 against_topic),
+        Reviewer("short", f"wants drafts under {limit} characters, shortens longer ones",
+                 short),
+    ]
 
 
 class Seeded:
@@ -302,16 +306,16 @@ def main() -> None:
     results: dict[str, Any] = {}
     met: dict[str, bool] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (model, train_part, val) in corpora(args.persona or list(REPORTED),
+        for name, (model, _, val) in corpora(args.persona or list(REPORTED),
                                                       args.minutes).items():
             real = [t for _, t in val][:200]
             results[name] = {}
-            judges = reviewers([t for _, t in train_part])
+            judges = [questions_reviewer()]
             for reviewer in judges:
                 where = Path(tmp) / f"{name}-{reviewer.name}"
                 off = side(where / "off", model, name, reviewer, 0.0, args.drafts)
-                if reviewer.name == "topic":  # the loop-off drafts, as no edit changed them
-                    judges.append(short_reviewer(off["texts"]))
+                if reviewer.name == "questions":  # the editor's drafts: no edit changed them
+                    judges += drafted_reviewers(off["texts"])
                 off_quality = quality(off["texts"], real)
                 entry: dict[str, Any] = {"taste": reviewer.taste, "off": _brief(off)}
                 for weight in weights:

@@ -30,8 +30,8 @@ def judge(app: App, drafts: int = 24) -> None:
             ReviewDecision(campaign=app.settings.campaign_persona, decision=decision,
                            text_before=text, reviewer="ana")
             for i in range(drafts)
-            for decision, text in [(Decision.APPROVED, f"See you at the keynote in hall {i}")
-                                   if i % 2 == 0 else
+            for decision, text in [(Decision.APPROVED, f"The keynote in hall {i} is on now")
+                                   if i % 2 == 0 else  # as long as the rejected: only words
                                    (Decision.REJECTED, f"The parking lot {i} is full again")])
 
 

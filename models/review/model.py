@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import ModelError
-from models.review.features import features, in_words
+from models.review.features import WORD_PREFIX, features, in_words
 
 FILE = "review_model.json"
 STRENGTH = 1.0  # scikit-learn's C: smaller keeps the weights nearer 0 on few decisions
-TELLING = 0.25  # a weight at least this large is worth telling the reviewers about
+TELLING = 0.25  # a weight (per standard deviation) this large is worth telling reviewers
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class ReviewModel:
 
     weights: dict[str, float]
     intercept: float
+    spreads: dict[str, float]  # each form or score feature's standard deviation when fitted
+
 
     @classmethod
     def fit(cls, rows: Sequence[Mapping[str, float]], labels: Sequence[float]) -> ReviewModel:
@@ -46,13 +48,20 @@ class ReviewModel:
         outcome = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
         share = np.concatenate([y, 1 - y])
         keep = share > 0
-        vectorizer = DictVectorizer()
+        vectorizer = DictVectorizer(sparse=False)
         x = vectorizer.fit_transform([row for row, k in zip(doubled, keep) if k])
+        names = [str(n) for n in vectorizer.get_feature_names_out()]
+        # Form and score features standardized (a length that varies by 0.2 would otherwise
+        # need a weight the regularization forbids); words stay 0 or 1.
+        form = np.asarray([not n.startswith(WORD_PREFIX) for n in names])
+        mean = np.where(form, x.mean(axis=0), 0.0)
+        spread = np.where(form & (x.std(axis=0) > 1e-9), x.std(axis=0), 1.0)
         model = LogisticRegression(C=STRENGTH, max_iter=1000)
-        model.fit(x, outcome[keep], sample_weight=share[keep])
-        names = vectorizer.get_feature_names_out()
-        weights = {str(n): float(w) for n, w in zip(names, model.coef_[0]) if w != 0}
-        return cls(weights, float(model.intercept_[0]))
+        model.fit((x - mean) / spread, outcome[keep], sample_weight=share[keep])
+        raw = model.coef_[0] / spread  # the same model on unscaled features
+        weights = {n: float(w) for n, w in zip(names, raw) if w != 0}
+        intercept = float(model.intercept_[0] - (raw * mean).sum())
+        return cls(weights, intercept, {n: float(d) for n, d, f in zip(names, spread, form) if f})
 
     def probability(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
         """The chance each feature row is approved."""
@@ -71,21 +80,23 @@ class ReviewModel:
 
     def describe(self, top: int = 5) -> tuple[list[str], list[str]]:
         """What the reviewers like and dislike, strongest first, in words."""
-        telling = sorted(((w, n) for n, w in self.weights.items() if abs(w) >= TELLING),
-                         reverse=True)
+        scaled = {n: w * self.spreads.get(n, 1.0) for n, w in self.weights.items()}
+        telling = sorted(((w, n) for n, w in scaled.items() if abs(w) >= TELLING), reverse=True)
         likes = [in_words(n) for w, n in telling if w > 0][:top]
         dislikes = [in_words(n) for w, n in reversed(telling) if w < 0][:top]
         return likes, dislikes
 
     def save(self, folder: Path) -> None:
         (folder / FILE).write_text(json.dumps(
-            {"intercept": self.intercept, "weights": self.weights}, indent=1, ensure_ascii=False))
+            {"intercept": self.intercept, "weights": self.weights, "spreads": self.spreads},
+            indent=1, ensure_ascii=False))
 
     @classmethod
     def load(cls, folder: Path) -> ReviewModel:
         try:
             saved = json.loads((folder / FILE).read_text(encoding="utf-8"))
             return cls({str(k): float(v) for k, v in saved["weights"].items()},
-                       float(saved["intercept"]))
+                       float(saved["intercept"]),
+                       {str(k): float(v) for k, v in saved["spreads"].items()})
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise ModelError(f"unreadable review model in {folder.name}: {error}") from None
