@@ -183,12 +183,10 @@ def loop_cost(app: App, persona: str, post_id: int) -> float:
                                     .where(DraftCandidate.generated_item_id == item)))
     texts = [c.text for c in kept] * (COST_CANDIDATES // max(len(kept), 1) + 1)
     texts = texts[:COST_CANDIDATES]
-    names = [n for n in ("fluency", "words", "length") if n in kept[0].scores]
-    scores = {n: np.resize([c.scores[n] for c in kept], len(texts)) for n in names}
     start = time.perf_counter()
     review = reviewing.approving(app, persona)
     if review is not None:
-        review.model.approval(texts, scores)
+        review.model.approval(texts)
     return time.perf_counter() - start
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import numpy as np
 from service_harness import StubGenerator
 
 from bot.app import App
@@ -53,8 +52,7 @@ class ChoosingGenerator(StubGenerator):
         why: dict[str, Any] = {"candidates": CANDIDATES, "scores": scores, "ranks": ranks}
         review = reviewing.approving(app, persona)
         if review is not None:
-            scores["approval"] = float(review.model.approval(
-                [written.text], {name: np.array([value]) for name, value in SCORES.items()})[0])
+            scores["approval"] = float(review.model.approval([written.text])[0])
             ranks["approval"] = 1
             why.update(review_version=review.version, weight=review.weight)
         chosen = ScoredText(0, written.text, scores, chosen=True)

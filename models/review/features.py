@@ -21,6 +21,7 @@ ACTION_VERBS = frozenset(
 # The editor's scores a model may use, by their names in `Editor.scores`, with a scale that
 # brings each to about one unit (character log-likelihoods are ~1 nat apart, word ones ~10).
 SCORES = {"fluency": 1.0, "words": 0.1, "length": 0.2}
+SCORE_FEATURES = ("fluency", "words", "length_usual")  # their features' names
 NAMES = {  # a numeric feature's name in words, for `ReviewModel.describe`
     "length": "longer drafts",
     "question": "questions",
@@ -59,9 +60,9 @@ def features(text: str, scores: Mapping[str, float] | None = None) -> dict[str, 
         "numbers": float(any(c.isdigit() for c in text)),
         "exclamation": float("!" in text),
     })
-    for name, scale in SCORES.items():
+    for (name, scale), feature in zip(SCORES.items(), SCORE_FEATURES):
         if (value := (scores or {}).get(name)) is not None:
-            named["length_usual" if name == "length" else name] = float(value) * scale
+            named[feature] = float(value) * scale
     return named
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import ModelError
-from models.review.features import WORD_PREFIX, features, in_words
+from models.review.features import SCORE_FEATURES, WORD_PREFIX, features, in_words
 
 FILE = "review_model.json"
 STRENGTH = 1.0  # scikit-learn's C: smaller keeps the weights nearer 0 on few decisions
@@ -31,6 +31,7 @@ class ReviewModel:
     weights: dict[str, float]
     intercept: float
     spreads: dict[str, float]  # each form or score feature's standard deviation when fitted
+    centers: dict[str, float]  # and its mean
 
 
     @classmethod
@@ -61,7 +62,9 @@ class ReviewModel:
         raw = model.coef_[0] / spread  # the same model on unscaled features
         weights = {n: float(w) for n, w in zip(names, raw) if w != 0}
         intercept = float(model.intercept_[0] - (raw * mean).sum())
-        return cls(weights, intercept, {n: float(d) for n, d, f in zip(names, spread, form) if f})
+        return cls(weights, intercept,
+                   {n: float(d) for n, d, f in zip(names, spread, form) if f},
+                   {n: float(m) for n, m, f in zip(names, mean, form) if f})
 
     def probability(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
         """The chance each feature row is approved."""
@@ -70,17 +73,19 @@ class ReviewModel:
              for row in rows), dtype=float, count=len(rows))
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def approval(self, texts: Sequence[str], scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The chance each of `texts` is approved, given the editor's `scores` of them (arrays
-        by name, as `Editor.scores` gives them)."""
-        return self.probability([
-            features(text, {name: float(values[i]) for name, values in scores.items()})
-            for i, text in enumerate(texts)
-        ])
+    def approval(self, texts: Sequence[str]) -> np.ndarray:
+        """The chance each of `texts` is approved, as far as its words and form tell: the
+        editor's scores are held at their usual values. They are in the model so that a taste
+        is not mistaken for fluency (questions are less likely per character, so reviewers who
+        want questions approve less fluent drafts), not to rank a candidate up for being less
+        fluent: fluency and voice are the editor's part of the ranking."""
+        usual = {name: self.centers.get(name, 0.0) for name in SCORE_FEATURES}
+        return self.probability([{**features(text), **usual} for text in texts])
 
     def describe(self, top: int = 5) -> tuple[list[str], list[str]]:
         """What the reviewers like and dislike, strongest first, in words."""
-        scaled = {n: w * self.spreads.get(n, 1.0) for n, w in self.weights.items()}
+        scaled = {n: w * self.spreads.get(n, 1.0) for n, w in self.weights.items()
+                  if n not in SCORE_FEATURES}  # not what `approval` ranks by
         telling = sorted(((w, n) for n, w in scaled.items() if abs(w) >= TELLING), reverse=True)
         likes = [in_words(n) for w, n in telling if w > 0][:top]
         dislikes = [in_words(n) for w, n in reversed(telling) if w < 0][:top]
@@ -88,7 +93,8 @@ class ReviewModel:
 
     def save(self, folder: Path) -> None:
         (folder / FILE).write_text(json.dumps(
-            {"intercept": self.intercept, "weights": self.weights, "spreads": self.spreads},
+            {"intercept": self.intercept, "weights": self.weights, "spreads": self.spreads,
+             "centers": self.centers},
             indent=1, ensure_ascii=False))
 
     @classmethod
@@ -97,6 +103,7 @@ class ReviewModel:
             saved = json.loads((folder / FILE).read_text(encoding="utf-8"))
             return cls({str(k): float(v) for k, v in saved["weights"].items()},
                        float(saved["intercept"]),
-                       {str(k): float(v) for k, v in saved["spreads"].items()})
+                       {str(k): float(v) for k, v in saved["spreads"].items()},
+                       {str(k): float(v) for k, v in saved["centers"].items()})
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise ModelError(f"unreadable review model in {folder.name}: {error}") from None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -37,8 +37,8 @@ _BASE_INV = pow(_BASE, -1, 2**64)  # odd, so invertible modulo 2**64
 class Approval(Protocol):
     """What ranks candidates by their reviewers' taste (`models.review.model.ReviewModel`)."""
 
-    def approval(self, texts: Sequence[str], scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The chance each of `texts` is approved, given the editor's scores of them."""
+    def approval(self, texts: Sequence[str]) -> np.ndarray:
+        """The chance each of `texts` is approved, as far as its words and form tell."""
         ...
 
 
@@ -184,7 +184,7 @@ class Editor:
             total += rules.word_weight * found["words"]
             total += rules.length_weight * found["length"]
         if rules.approval is not None and rules.approval_weight and samples:
-            found["approval"] = rules.approval.approval(texts, dict(found))
+            found["approval"] = rules.approval.approval(texts)
             total += rules.approval_weight * np.log(np.clip(found["approval"], 1e-6, 1.0))
         found["flaws"] = np.asarray(
             [len(defects(s.text, s.ended, self.words, persona)) for s in samples], dtype=float)
