@@ -121,15 +121,13 @@ def generate_post_text(app: App, persona: str, recent: list[str], *,
     if review is not None:
         rules = replace(rules, approval=review.model, approval_weight=review.weight)
     draft = write_draft(sampler, editor, persona, rules=rules, recent=tuple(recent), seed=seed)
-    ranked, chosen = draft.ranked, draft.chosen
-    at = draft.index
+    ranked, chosen, at, count = draft.ranked, draft.chosen, draft.index, len(draft.ranked.samples)
     scores = {name: float(values[at]) for name, values in ranked.scores.items()}
     ranks = {name: 1 + int((values > values[at]).sum()) for name, values in ranked.scores.items()
              if name in SCORE_NAMES}
-    why: dict[str, Any] = {"candidates": len(ranked.samples), "scores": scores, "ranks": ranks}
+    why: dict[str, Any] = {"candidates": count, "scores": scores, "ranks": ranks}
     if review is not None:
         why.update(review_version=review.version, weight=review.weight)
-    count = len(ranked.samples)
     kept = sorted({at, *range(min(count, KEPT_CANDIDATES // 2)),
                    *np.linspace(0, count - 1, KEPT_CANDIDATES // 2).astype(int).tolist()})
     candidates = tuple(
