@@ -41,14 +41,12 @@ LABELS = {Decision.APPROVED: 1.0, Decision.EDITED: 0.5, Decision.REJECTED: 0.0,
 
 @dataclass(frozen=True)
 class Example:
-    """One judged draft (or a text a reviewer wrote in an edit: `written`): its text and
-    editor's scores, its label, and its newest decision."""
+    """One judged draft: its text and editor's scores, its label, and its newest decision."""
 
     text: str
     scores: dict[str, float]
     label: float
     decision_id: int
-    written: bool = False
 
     def features(self) -> dict[str, float]:
         return features(self.text, self.scores)
@@ -124,7 +122,7 @@ def examples(sessions: sessionmaker[Session], campaign: str) -> list[Example]:
         if value > 0 and (rewritten := rewrite(decided)) is not None:
             written.append((rewritten, decided[-1].id))  # what the reviewer wanted instead
     usual = _mean_scores([e.scores for e in found])
-    found += [Example(text, usual, 1.0, decision, written=True) for text, decision in written]
+    found += [Example(text, usual, 1.0, decision) for text, decision in written]
     return sorted(found, key=lambda e: e.decision_id)
 
 
@@ -179,13 +177,12 @@ def train_review_model(registry: Registry, campaign: str, *, min_decisions: int)
     since the serving model, nothing is trained and the verdict says why."""
     data = examples(registry.sessions, campaign)
     labels = [e.label for e in data]
-    drafts = [e.label for e in data if not e.written]
-    counts = {"decisions": len(drafts), "approval_rate": float(np.mean(drafts)) if drafts else None}
+    counts = {"decisions": len(data), "approval_rate": float(np.mean(labels)) if data else None}
     serving = serving_model(registry, campaign)
     seen = serving[0].metrics.get("last_decision_id", 0) if serving else 0
     judged = [i for i, e in enumerate(data) if e.decision_id > seen]
-    if len(drafts) < min_decisions:
-        reason = f"not trained: {len(drafts)} judged drafts of {min_decisions} needed"
+    if len(data) < min_decisions:
+        reason = f"not trained: {len(data)} judged drafts of {min_decisions} needed"
     elif len(set(labels)) < 2:
         reason = ("not trained: the decisions so far are all alike (approvals and rejections "
                   "are both needed)")
