@@ -37,6 +37,7 @@ def show(campaign: Campaign = None) -> None:
     """Say whether the loop is on, what the review model learned the reviewers like and
     dislike, how many decisions it has to learn from, and what its newest training decided."""
     from bot.core import reviewing
+    from bot.core.versions import verdict
 
     with cli_app() as app:
         loop = reviewing.state(app, _campaign(app, campaign))
@@ -47,8 +48,7 @@ def show(campaign: Campaign = None) -> None:
     if loop.latest is None:
         say_plain("newest training: none yet")
     else:
-        verdict = loop.latest.metrics.get("gate", loop.latest.status)
-        say_plain(f"newest training: v{loop.latest.version}, {verdict}")
+        say_plain(f"newest training: v{loop.latest.version}, {verdict(loop.latest)}")
 
 
 @review_model.command("train")

@@ -74,6 +74,7 @@ class LoopState:
 
 
 def campaign_of(app: App, campaign: str | None) -> str:
+    """`campaign`, or the settings' campaign persona."""
     return campaign or app.settings.campaign_persona
 
 

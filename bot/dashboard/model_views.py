@@ -186,8 +186,7 @@ def review_panel(runtime: Runtime) -> ReviewPanel:
     """The campaign persona's review loop (`bot.core.reviewing.state`) in words."""
     loop = reviewing.state(runtime.app)
     latest = loop.latest
-    newest = (f"v{latest.version} {latest.metrics.get('gate', latest.status)}"
-              if latest is not None else None)
+    newest = f"v{latest.version} {verdict(latest)}" if latest is not None else None
     return ReviewPanel(loop.campaign, loop.summary(), loop.learned(), newest,
                        as_utc(latest.created_at) if latest is not None else None, loop.enabled)
 
